@@ -1,0 +1,5 @@
+//! The `crosscare` binary.
+
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! HTTP wiring of the FHIR API.

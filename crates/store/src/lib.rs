@@ -1,0 +1,156 @@
+//! The storage contract of CrossCare and its backends.
+//!
+//! A [`Store`] keeps every version of every resource, per partition, with the search index
+//! entries of each current version, and offers read and write transactions. The embedded
+//! backend is [`sqlite::SqliteStore`]; PostgreSQL comes as a second backend behind the same
+//! trait. Nothing backend-specific leaks out of this crate.
+//!
+//! **Architecture invariants**
+//! - A write is acknowledged only once `WriteTx::commit` returned, and then it is durable.
+//! - The store assigns `meta.versionId` (1, 2, …, per resource) and `meta.lastUpdated` (the
+//!   transaction's commit time, microsecond precision, UTC); callers never set them.
+//! - Every call names its partition; no call can see another partition by accident.
+
+pub mod sqlite;
+
+use chrono::{DateTime, Utc};
+use crosscare_search::{IndexEntry, SearchQuery};
+use std::sync::Arc;
+
+/// The partition holding the hospital's own data.
+pub const DEFAULT_PARTITION: &str = "default";
+
+/// A partition name: `default`, or one per lab workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionId(pub String);
+
+impl PartitionId {
+    pub fn default_partition() -> Self {
+        PartitionId(DEFAULT_PARTITION.to_string())
+    }
+}
+
+/// How a version came to be, for history entries (`Bundle.entry.request.method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Create,
+    Update,
+    Delete,
+}
+
+/// One stored version of a resource.
+#[derive(Debug, Clone)]
+pub struct ResourceVersion {
+    pub resource_type: String,
+    pub id: String,
+    pub version_id: u64,
+    pub last_updated: DateTime<Utc>,
+    pub change: ChangeKind,
+    /// The resource JSON with `id` and `meta` as stored; `None` for a deletion.
+    pub body: Option<Arc<str>>,
+}
+
+impl ResourceVersion {
+    pub fn is_deleted(&self) -> bool {
+        self.change == ChangeKind::Delete
+    }
+}
+
+/// Which history to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    /// `None` for system-level history.
+    pub resource_type: Option<String>,
+    /// `Some` for instance-level history (requires `resource_type`).
+    pub id: Option<String>,
+    /// `_since`: only versions updated at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// `_at`: the versions current at this instant.
+    pub at: Option<DateTime<Utc>>,
+    /// Page size.
+    pub count: usize,
+    /// Number of versions to skip (paging).
+    pub offset: usize,
+}
+
+/// One page of search results.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPage {
+    pub matches: Vec<ResourceVersion>,
+    pub included: Vec<ResourceVersion>,
+    /// Total number of matches, when asked for.
+    pub total: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("storage engine error: {0}")]
+    Engine(String),
+    #[error("storage is unavailable: {0}")]
+    Unavailable(String),
+    #[error("conflicting concurrent write, try again")]
+    Conflict,
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("unsupported search: {0}")]
+    UnsupportedSearch(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A storage backend.
+pub trait Store: Send + Sync + 'static {
+    /// A consistent snapshot for reading; never blocks on writers.
+    fn read_tx(&self) -> Result<Box<dyn ReadTx + '_>>;
+    /// An exclusive, atomic write transaction (all of it commits, or none).
+    fn write_tx(&self) -> Result<Box<dyn WriteTx + '_>>;
+    /// Flushes and closes; later calls fail with `Unavailable`.
+    fn close(&self) -> Result<()>;
+}
+
+/// Reads, inside a snapshot.
+pub trait ReadTx {
+    /// The newest version of a resource (which may be a deletion), or `None` if it never existed.
+    fn read(
+        &mut self,
+        partition: &PartitionId,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<ResourceVersion>>;
+    fn vread(
+        &mut self,
+        partition: &PartitionId,
+        resource_type: &str,
+        id: &str,
+        version_id: u64,
+    ) -> Result<Option<ResourceVersion>>;
+    /// History entries newest first, and the total number of entries matching the query.
+    fn history(
+        &mut self,
+        partition: &PartitionId,
+        query: &HistoryQuery,
+    ) -> Result<(Vec<ResourceVersion>, u64)>;
+    fn search(&mut self, partitions: &[PartitionId], query: &SearchQuery) -> Result<SearchPage>;
+}
+
+/// Writes. A write transaction also reads its own writes.
+pub trait WriteTx: ReadTx {
+    /// Stores a new version of `resource` (its `resourceType` and `id` must already be set).
+    /// The store sets `meta.versionId` and `meta.lastUpdated` and indexes `index`.
+    fn put(
+        &mut self,
+        partition: &PartitionId,
+        resource: serde_json::Value,
+        index: Vec<IndexEntry>,
+    ) -> Result<ResourceVersion>;
+    /// Records a deletion; returns `None` when there was nothing live to delete.
+    fn delete(
+        &mut self,
+        partition: &PartitionId,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<ResourceVersion>>;
+    /// Makes every write of the transaction durable, atomically.
+    fn commit(self: Box<Self>) -> Result<()>;
+}

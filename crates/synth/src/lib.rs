@@ -1,0 +1,1 @@
+//! Deterministic synthetic population of Moselle-Est (France) and Saarland (Germany).
