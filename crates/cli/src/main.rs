@@ -7,10 +7,19 @@ mod serve;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "crosscare", version, about = "CrossCare: a sovereign FHIR R4 server and cross-border health-data lab")]
+#[command(
+    name = "crosscare",
+    version,
+    about = "CrossCare: a sovereign FHIR R4 server and cross-border health-data lab"
+)]
 struct Cli {
     /// Log output: `text` for people, `json` for log collectors.
-    #[arg(long, env = "CROSSCARE_LOG_FORMAT", default_value = "text", global = true)]
+    #[arg(
+        long,
+        env = "CROSSCARE_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
     log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
