@@ -22,6 +22,7 @@ pub mod error;
 pub mod extract;
 mod fhirpath_bridge;
 pub mod index;
+mod matching;
 pub mod normalize;
 pub mod param;
 pub mod query;
