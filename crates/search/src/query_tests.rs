@@ -140,6 +140,13 @@ fn token_forms_and_modifiers() {
         "identifier=oftype(http://terminology.hl7.org/CodeSystem/v2-0203|MR|123)",
     );
     check("Patient", "active=true", "active=tok(true)");
+    check("Patient", "active:not=false", "not(active=tok(false))");
+    check(
+        "Patient",
+        "active=yes",
+        "error: invalid value 'yes' for search parameter 'active': expected true or false",
+    );
+    check("Observation", "status=yes", "status=tok(yes)");
     check("Patient", "gender:missing=true", "gender:missing=true");
     check("Patient", "gender:missing=maybe", "error: invalid value 'maybe' for search parameter 'gender:missing': :missing expects true or false");
     check(
