@@ -110,6 +110,10 @@ impl Predicate {
     }
 }
 
+/// The most links (`.` and `_has:`) one parameter name may chain; bounds recursion and the
+/// joins a backend has to build.
+pub const MAX_CHAIN_DEPTH: usize = 8;
+
 /// The names that are result parameters (or otherwise handled outside filters).
 const RESULT_PARAMS: &[&str] = &[
     "_sort",
@@ -199,6 +203,12 @@ impl SearchQuery {
                 }
             } else if RESULT_PARAMS.contains(&base) {
                 result_params::apply(&mut q.result, &ctx, name, value)
+            } else if name.matches('.').count() + name.matches("_has:").count() > MAX_CHAIN_DEPTH {
+                Err(SearchError::invalid(
+                    name,
+                    value,
+                    format!("chains are limited to {MAX_CHAIN_DEPTH} links"),
+                ))
             } else {
                 parse_filter(&ctx, name, value).map(|f| q.filters.push(f))
             };
