@@ -336,3 +336,50 @@ fn official_examples_extract_without_failures() {
     assert!(entries > files * 5, "{entries} entries for {files} files");
     assert_eq!(failures, Vec::<String>::new());
 }
+
+#[test]
+fn custom_search_parameters_are_indexed_and_searchable() {
+    use crosscare_spec::model::{SearchParamDef, SearchParamType};
+    let def = SearchParamDef {
+        id: "patient-mothers-maiden-name".into(),
+        url: "http://example.org/SearchParameter/patient-mothers-maiden-name".into(),
+        code: "mothers-maiden-name".into(),
+        base: vec!["Patient".into()],
+        param_type: SearchParamType::String,
+        expression: Some(
+            "Patient.extension.where(url = 'http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName').value".into(),
+        ),
+        target: vec![],
+        component: vec![],
+        modifier: vec![],
+        comparator: vec![],
+        description: "Mother's maiden name".into(),
+    };
+    let registry = ParamRegistry::new(vec![def]);
+    let p = json!({"resourceType": "Patient", "id": "m",
+        "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName", "valueString": "Gößmann"}]});
+    let (entries, issues) = registry.extract("Patient", &p);
+    assert!(issues.is_empty(), "{issues:?}");
+    let rendered: Vec<String> = entries
+        .iter()
+        .filter(|e| e.param == "mothers-maiden-name")
+        .map(render)
+        .collect();
+    assert_eq!(rendered, vec!["mothers-maiden-name=str(gossmann)"]);
+    let q = SearchQuery::parse_with(
+        &registry,
+        Some("Patient"),
+        &parse_query_string("mothers-maiden-name=GOSS"),
+        false,
+    )
+    .unwrap();
+    assert_eq!(q.filters[0].matches(&entries), Some(true));
+    // The core registry does not know the parameter.
+    assert!(SearchQuery::parse(
+        Some("Patient"),
+        &parse_query_string("mothers-maiden-name=x"),
+        false
+    )
+    .is_err());
+    assert!(registry.unsupported_expressions().len() <= unsupported_expressions().len());
+}
