@@ -1,6 +1,7 @@
 //! The `crosscare` binary: argument parsing and wiring only; every behaviour lives in the
 //! library crates.
 
+mod fhirpath;
 mod logging;
 mod serve;
 
@@ -29,12 +30,26 @@ struct Cli {
 enum Command {
     /// Serve the FHIR API.
     Serve(serve::ServeArgs),
+    /// Evaluate a FHIRPath expression over a resource.
+    Fhirpath(fhirpath::FhirpathArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
-    match cli.command {
+    match run(cli.command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One readable message (with its causes), never a backtrace.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve(args) => serve::run(args),
+        Command::Fhirpath(args) => fhirpath::run(args),
     }
 }
