@@ -22,12 +22,17 @@ pub mod error;
 pub mod extract;
 mod fhirpath_bridge;
 pub mod index;
+mod matching;
 pub mod normalize;
 pub mod param;
 pub mod query;
 pub mod query_string;
+#[cfg(test)]
+mod query_tests;
 pub mod registry;
 pub mod result_params;
+#[cfg(test)]
+mod result_params_tests;
 
 pub use compartment::compartment_filter;
 pub use error::SearchError;

@@ -52,11 +52,21 @@ pub struct DatePredicate {
 }
 
 impl DatePredicate {
+    /// Reads `[prefix]date`. A space before a zone offset is read as `+`: it is what an
+    /// unencoded `+` in a query string decodes to.
     pub fn parse(value: &str) -> Result<DatePredicate, DateError> {
         let (prefix, rest) = Prefix::split(value);
+        let fixed;
+        let rest = match rest.rfind(' ') {
+            Some(i) if rest.contains('T') && rest[i + 1..].len() == 5 => {
+                fixed = format!("{}+{}", &rest[..i], &rest[i + 1..]);
+                fixed.as_str()
+            }
+            _ => rest,
+        };
         Ok(DatePredicate {
             prefix,
-            range: DateRange::parse(rest)?,
+            range: DateRange::parse(rest).map_err(|_| DateError(value.to_string()))?,
         })
     }
 
