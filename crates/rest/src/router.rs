@@ -116,6 +116,7 @@ pub fn route(method: Method, path: &[String], has_query: bool) -> Result<Route, 
         (Get | Head, ["metadata"]) => Route::Capabilities,
         (Get | Head, ["_history"]) => Route::HistorySystem,
         (Post, ["_search"]) => Route::SearchSystem,
+        (_, ["metadata" | "_history" | "_search"]) => return Err(not_allowed(method, path)),
         (_, [op]) if op.starts_with('$') => return Err(unknown_operation(op)),
         (m, [t]) => {
             let t = resource_type(t)?;
@@ -284,5 +285,6 @@ mod tests {
         );
         check(Get, "Patient/1/_history/2/x", false, Err(404));
         check(Post, "$foo", false, Err(501));
+        check(Delete, "metadata", false, Err(405));
     }
 }
