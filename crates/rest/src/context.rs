@@ -77,6 +77,29 @@ pub fn put(
     Ok(tx.put(ctx.partition, resource, index)?)
 }
 
+/// Sets `id`, placing it right after `resourceType` as FHIR JSON conventionally orders them.
+pub fn set_id(resource: &mut Value, id: &str) {
+    let Some(obj) = resource.as_object_mut() else {
+        return;
+    };
+    obj.remove("id");
+    let mut out = serde_json::Map::with_capacity(obj.len() + 1);
+    let mut pending = Some(id);
+    for (k, v) in std::mem::take(obj) {
+        let is_type = k == "resourceType";
+        out.insert(k, v);
+        if is_type {
+            if let Some(id) = pending.take() {
+                out.insert("id".to_string(), Value::String(id.to_string()));
+            }
+        }
+    }
+    if let Some(id) = pending {
+        out.insert("id".to_string(), Value::String(id.to_string()));
+    }
+    *obj = out;
+}
+
 /// Removes what the store owns (`meta.versionId`, `meta.lastUpdated`) from a body, so a client
 /// cannot set them; an emptied `meta` is dropped.
 pub fn strip_server_meta(resource: &mut Value) {

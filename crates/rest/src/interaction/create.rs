@@ -2,12 +2,12 @@
 //! (`If-None-Exist`).
 
 use crate::body::check_for_write;
-use crate::context::{find_matches, new_id, put, strip_server_meta, Ctx};
+use crate::context::{find_matches, new_id, put, set_id, strip_server_meta, Ctx};
 use crate::error::FhirError;
 use crate::outcome::Outcome;
 use crosscare_search::parse_query_string;
 use crosscare_store::{ResourceVersion, WriteTx};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// What a conditional create found.
 pub enum Existing {
@@ -68,7 +68,7 @@ pub fn create_with_id(
     id: String,
 ) -> Result<Outcome, FhirError> {
     check_for_write(resource_type, &resource)?;
-    resource["id"] = json!(id);
+    set_id(&mut resource, &id);
     strip_server_meta(&mut resource);
     let v = put(ctx, tx, resource)?;
     Outcome::written(201, &v, format!("created {resource_type}/{}", v.id))

@@ -2,11 +2,11 @@
 //! (`PUT [type]?…`).
 
 use crate::body::check_for_write;
-use crate::context::{check_if_match, find_matches, new_id, put, strip_server_meta, Ctx};
+use crate::context::{check_if_match, find_matches, new_id, put, set_id, strip_server_meta, Ctx};
 use crate::error::FhirError;
 use crate::outcome::Outcome;
 use crosscare_store::WriteTx;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// `PUT [type]/[id]`: 200 when a current version existed, 201 when this creates it (also after a
 /// deletion). The body must carry the same `id` as the URL (400 otherwise).
@@ -50,7 +50,7 @@ pub fn write_version(
         .read(ctx.partition, resource_type, id)?
         .filter(|v| !v.is_deleted());
     check_if_match(if_match, current.as_ref())?;
-    resource["id"] = json!(id);
+    set_id(&mut resource, id);
     strip_server_meta(&mut resource);
     let v = put(ctx, tx, resource)?;
     if current.is_some() {

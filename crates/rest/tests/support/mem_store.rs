@@ -39,11 +39,18 @@ struct Writer<'a> {
 
 impl Store for MemStore {
     fn read_tx(&self) -> Result<Box<dyn ReadTx + '_>> {
-        let state = self.state.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?.clone();
+        let state = self
+            .state
+            .lock()
+            .map_err(|_| StoreError::Unavailable("poisoned".into()))?
+            .clone();
         Ok(Box::new(Snapshot { state }))
     }
     fn write_tx(&self) -> Result<Box<dyn WriteTx + '_>> {
-        let guard = self.state.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let guard = self
+            .state
+            .lock()
+            .map_err(|_| StoreError::Unavailable("poisoned".into()))?;
         let work = guard.clone();
         Ok(Box::new(Writer { guard, work }))
     }
@@ -80,7 +87,11 @@ fn history(s: &State, p: &PartitionId, q: &HistoryQuery) -> (Vec<ResourceVersion
         .rows
         .iter()
         .filter(|r| &r.partition == p)
-        .filter(|r| q.resource_type.as_deref().is_none_or(|t| r.version.resource_type == t))
+        .filter(|r| {
+            q.resource_type
+                .as_deref()
+                .is_none_or(|t| r.version.resource_type == t)
+        })
         .filter(|r| q.id.as_deref().is_none_or(|i| r.version.id == i))
         .filter(|r| q.since.is_none_or(|t| r.version.last_updated >= t))
         .filter(|r| q.at.is_none_or(|t| r.version.last_updated <= t))
@@ -153,10 +164,20 @@ impl ReadTx for Snapshot {
     fn read(&mut self, p: &PartitionId, t: &str, id: &str) -> Result<Option<ResourceVersion>> {
         Ok(read(&self.state, p, t, id))
     }
-    fn vread(&mut self, p: &PartitionId, t: &str, id: &str, v: u64) -> Result<Option<ResourceVersion>> {
+    fn vread(
+        &mut self,
+        p: &PartitionId,
+        t: &str,
+        id: &str,
+        v: u64,
+    ) -> Result<Option<ResourceVersion>> {
         Ok(vread(&self.state, p, t, id, v))
     }
-    fn history(&mut self, p: &PartitionId, q: &HistoryQuery) -> Result<(Vec<ResourceVersion>, u64)> {
+    fn history(
+        &mut self,
+        p: &PartitionId,
+        q: &HistoryQuery,
+    ) -> Result<(Vec<ResourceVersion>, u64)> {
         Ok(history(&self.state, p, q))
     }
     fn search(&mut self, partitions: &[PartitionId], q: &SearchQuery) -> Result<SearchPage> {
@@ -168,10 +189,20 @@ impl ReadTx for Writer<'_> {
     fn read(&mut self, p: &PartitionId, t: &str, id: &str) -> Result<Option<ResourceVersion>> {
         Ok(read(&self.work, p, t, id))
     }
-    fn vread(&mut self, p: &PartitionId, t: &str, id: &str, v: u64) -> Result<Option<ResourceVersion>> {
+    fn vread(
+        &mut self,
+        p: &PartitionId,
+        t: &str,
+        id: &str,
+        v: u64,
+    ) -> Result<Option<ResourceVersion>> {
         Ok(vread(&self.work, p, t, id, v))
     }
-    fn history(&mut self, p: &PartitionId, q: &HistoryQuery) -> Result<(Vec<ResourceVersion>, u64)> {
+    fn history(
+        &mut self,
+        p: &PartitionId,
+        q: &HistoryQuery,
+    ) -> Result<(Vec<ResourceVersion>, u64)> {
         Ok(history(&self.work, p, q))
     }
     fn search(&mut self, partitions: &[PartitionId], q: &SearchQuery) -> Result<SearchPage> {
@@ -182,13 +213,22 @@ impl ReadTx for Writer<'_> {
 impl Writer<'_> {
     fn now(&mut self) -> DateTime<Utc> {
         self.work.clock += 1;
-        Utc::now() + Duration::microseconds(self.work.clock)
+        let t = Utc::now() + Duration::microseconds(self.work.clock);
+        DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
     }
 }
 
 impl WriteTx for Writer<'_> {
-    fn put(&mut self, p: &PartitionId, mut resource: serde_json::Value, index: Vec<IndexEntry>) -> Result<ResourceVersion> {
-        let t = resource["resourceType"].as_str().unwrap_or_default().to_string();
+    fn put(
+        &mut self,
+        p: &PartitionId,
+        mut resource: serde_json::Value,
+        index: Vec<IndexEntry>,
+    ) -> Result<ResourceVersion> {
+        let t = resource["resourceType"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let id = resource["id"].as_str().unwrap_or_default().to_string();
         let prev = read(&self.work, p, &t, &id);
         let version_id = prev.as_ref().map_or(1, |v| v.version_id + 1);
@@ -201,7 +241,8 @@ impl WriteTx for Writer<'_> {
             resource["meta"] = serde_json::json!({});
         }
         resource["meta"]["versionId"] = serde_json::json!(version_id.to_string());
-        resource["meta"]["lastUpdated"] = serde_json::json!(now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        resource["meta"]["lastUpdated"] =
+            serde_json::json!(now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
         let version = ResourceVersion {
             resource_type: t,
             id,
@@ -210,7 +251,11 @@ impl WriteTx for Writer<'_> {
             change,
             body: Some(Arc::from(resource.to_string())),
         };
-        self.work.rows.push(Row { partition: p.clone(), version: version.clone(), index });
+        self.work.rows.push(Row {
+            partition: p.clone(),
+            version: version.clone(),
+            index,
+        });
         Ok(version)
     }
     fn delete(&mut self, p: &PartitionId, t: &str, id: &str) -> Result<Option<ResourceVersion>> {
@@ -226,7 +271,11 @@ impl WriteTx for Writer<'_> {
             change: ChangeKind::Delete,
             body: None,
         };
-        self.work.rows.push(Row { partition: p.clone(), version: version.clone(), index: Vec::new() });
+        self.work.rows.push(Row {
+            partition: p.clone(),
+            version: version.clone(),
+            index: Vec::new(),
+        });
         Ok(Some(version))
     }
     fn commit(mut self: Box<Self>) -> Result<()> {

@@ -21,7 +21,13 @@ pub fn rest_with(config: RestConfig) -> Rest {
 }
 
 /// Sends one request the way the HTTP layer would build it.
-pub fn send(rest: &Rest, method: &str, path: &str, headers: &[(&str, &str)], body: Option<Value>) -> FhirResponse {
+pub fn send(
+    rest: &Rest,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> FhirResponse {
     let method = Method::parse(method).unwrap();
     let mut req = FhirRequest::new(method, path);
     if let Some(b) = &body {
@@ -43,7 +49,13 @@ pub fn send(rest: &Rest, method: &str, path: &str, headers: &[(&str, &str)], bod
 }
 
 /// Sends a raw body with a content type.
-pub fn send_raw(rest: &Rest, method: &str, path: &str, content_type: &str, body: &[u8]) -> FhirResponse {
+pub fn send_raw(
+    rest: &Rest,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> FhirResponse {
     let mut req = FhirRequest::new(Method::parse(method).unwrap(), path);
     req.body = Some(body.to_vec());
     req.content_type = Some(content_type.to_string());
@@ -57,7 +69,10 @@ pub fn expect_status(resp: &FhirResponse, status: u16) {
         resp.status,
         status,
         "body: {}",
-        resp.body.as_ref().map(|b| b.to_string()).unwrap_or_default()
+        resp.body
+            .as_ref()
+            .map(|b| b.to_string())
+            .unwrap_or_default()
     );
 }
 
