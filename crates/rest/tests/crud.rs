@@ -472,6 +472,49 @@ fn json_patch() {
 }
 
 #[test]
+fn fhirpath_patch() {
+    let rest = rest();
+    let id = create(&rest, patient("A"));
+    let path = format!("Patient/{id}");
+    let params = |parts: serde_json::Value| json!({"resourceType": "Parameters", "parameter": [{"name": "operation", "part": parts}]});
+    let resp = send(
+        &rest,
+        "PATCH",
+        &path,
+        &[],
+        Some(params(json!([
+        {"name": "type", "valueCode": "add"}, {"name": "path", "valueString": "Patient"},
+        {"name": "name", "valueString": "birthDate"}, {"name": "value", "valueDate": "1990-02-03"}]))),
+    );
+    expect_status(&resp, 200);
+    assert_eq!(body(&resp)["birthDate"], "1990-02-03");
+    let resp = send(
+        &rest,
+        "PATCH",
+        &path,
+        &[],
+        Some(params(json!([
+        {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "Patient.name | Patient.identifier"},
+        {"name": "value", "valueString": "x"}]))),
+    );
+    expect_error(&resp, 422, "processing");
+    let resp = send(
+        &rest,
+        "PATCH",
+        &path,
+        &[],
+        Some(params(json!([
+        {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "Patient.birthDate"},
+        {"name": "value", "valueString": "not a date"}]))),
+    );
+    assert!(
+        resp.status == 422 || resp.status == 200,
+        "validation decides: {}",
+        resp.status
+    );
+}
+
+#[test]
 fn validate_operation() {
     let rest = rest();
     let ok = send(&rest, "POST", "Patient/$validate", &[], Some(patient("A")));

@@ -110,7 +110,7 @@ pub fn capability_statement(
         "implementation": { "description": "CrossCare FHIR server", "url": base_url },
         "fhirVersion": spec.fhir_version(),
         "format": ["application/fhir+json", "json"],
-        "patchFormat": ["application/json-patch+json"],
+        "patchFormat": ["application/json-patch+json", "application/fhir+json"],
         "rest": [{
             "mode": "server",
             "documentation": format!(

@@ -1,12 +1,12 @@
 //! `patch`: `PATCH [type]/[id]` and conditional patch (`PATCH [type]?…`) with a JSON Patch
-//! (`application/json-patch+json`). The patched resource is validated like any write.
+//! (`application/json-patch+json`) or a FHIRPath Patch (`Parameters`, `application/fhir+json`). The patched resource is validated like any write.
 
 use crate::context::{check_if_match, find_matches, Call, Ctx};
 use crate::error::FhirError;
 use crate::interaction::read::current;
 use crate::interaction::update::write_version;
 use crate::outcome::{version_json, Outcome};
-use crate::patch::{json_patch, PatchError};
+use crate::patch::{fhirpath_patch, json_patch, PatchError};
 use crosscare_store::WriteTx;
 use serde_json::Value;
 
@@ -22,14 +22,16 @@ pub fn patch(
     check_if_match(call.if_match.as_deref(), Some(&version))?;
     let mut resource = version_json(&version)?
         .ok_or_else(|| FhirError::internal("a live version without a body"))?;
-    let is_json_patch =
-        document.is_array() || call.content_type.as_deref() == Some("application/json-patch+json");
-    if !is_json_patch {
-        return Err(FhirError::unsupported_media_type(
-            "PATCH takes a JSON Patch (application/json-patch+json); FHIRPath Patch is not supported",
+    let applied = if document.is_array() {
+        json_patch::apply(&mut resource, &document)
+    } else if document["resourceType"] == "Parameters" {
+        fhirpath_patch::apply(&mut resource, &document)
+    } else {
+        return Err(FhirError::bad_request(
+            "PATCH takes a JSON Patch (application/json-patch+json) or a FHIRPath Patch Parameters resource",
         ));
-    }
-    json_patch::apply(&mut resource, &document).map_err(|e| match e {
+    };
+    applied.map_err(|e| match e {
         PatchError::Malformed(m) => FhirError::bad_request(m),
         PatchError::Failed(m) => FhirError::unprocessable(m),
     })?;

@@ -1,5 +1,6 @@
 //! Patch formats: JSON Patch (RFC 6902) and FHIRPath Patch.
 
+pub mod fhirpath_patch;
 pub mod json_patch;
 
 /// Why a patch was not applied.
