@@ -97,8 +97,17 @@ impl Compiled {
                 ctx = ctx.with_variable("resource", items);
             }
         }
-        let items = self.expr.evaluate_with(&ctx).map_err(|e| e.to_string())?;
-        Ok(items.iter().map(typed).collect())
+        // A defect in the engine must not turn a write into a crash: a panic during evaluation
+        // is reported like an evaluation error and the parameter is skipped.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.expr
+                .evaluate_with(&ctx)
+                .map(|items| items.iter().map(typed).collect::<Vec<_>>())
+        }));
+        match run {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("FHIRPath engine panicked on '{}'", self.source())),
+        }
     }
 }
 
