@@ -132,6 +132,53 @@ impl FhirError {
         Self::new(412, IssueCode::Conflict, diagnostics)
     }
 
+    /// 409: the request conflicts with the current state (an id already taken).
+    pub fn conflict(diagnostics: impl Into<String>) -> Self {
+        Self::new(409, IssueCode::Conflict, diagnostics)
+    }
+
+    /// 412 for several matches of a conditional interaction.
+    pub fn multiple_matches(diagnostics: impl Into<String>) -> Self {
+        Self::new(412, IssueCode::MultipleMatches, diagnostics)
+    }
+
+    /// 413: a Bundle with more entries than the server accepts.
+    pub fn too_large(diagnostics: impl Into<String>) -> Self {
+        Self::new(413, IssueCode::TooCostly, diagnostics)
+    }
+
+    /// 405: the interaction exists but not with this method on this path.
+    pub fn method_not_allowed(diagnostics: impl Into<String>) -> Self {
+        Self::new(405, IssueCode::NotSupported, diagnostics)
+    }
+
+    /// 415: a body in a format this server does not read.
+    pub fn unsupported_media_type(diagnostics: impl Into<String>) -> Self {
+        Self::new(415, IssueCode::NotSupported, diagnostics)
+    }
+
+    /// 422: the resource parsed but violates the FHIR rules (validation or a patch that
+    /// cannot be applied).
+    pub fn unprocessable(diagnostics: impl Into<String>) -> Self {
+        Self::new(422, IssueCode::Processing, diagnostics)
+    }
+
+    /// An error with several issues.
+    pub fn with_issues(status: u16, issues: Vec<Issue>) -> Self {
+        FhirError { status, issues }
+    }
+
+    /// Prefixes every diagnostic with the Bundle entry that failed and adds its location.
+    pub fn in_entry(mut self, index: usize) -> Self {
+        for issue in &mut self.issues {
+            issue.diagnostics = format!("Bundle.entry[{index}]: {}", issue.diagnostics);
+            if issue.expression.is_empty() {
+                issue.expression.push(format!("Bundle.entry[{index}]"));
+            }
+        }
+        self
+    }
+
     pub fn not_supported(diagnostics: impl Into<String>) -> Self {
         Self::new(501, IssueCode::NotSupported, diagnostics)
     }
@@ -174,5 +221,65 @@ impl From<crosscare_store::StoreError> for FhirError {
             E::UnsupportedSearch(_) => FhirError::new(400, IssueCode::NotSupported, e.to_string()),
             _ => FhirError::internal(e.to_string()),
         }
+    }
+}
+
+impl From<crosscare_search::SearchError> for FhirError {
+    fn from(e: crosscare_search::SearchError) -> Self {
+        use crosscare_search::SearchError as E;
+        let code = match &e {
+            E::UnknownParameter { .. } | E::UnknownModifier { .. } | E::Unsupported { .. } => {
+                IssueCode::NotSupported
+            }
+            E::UnknownResourceType(_) => IssueCode::NotFound,
+            _ => IssueCode::Invalid,
+        };
+        let status = if matches!(e, E::UnknownResourceType(_)) {
+            404
+        } else {
+            400
+        };
+        let mut err = FhirError::new(status, code, e.to_string());
+        if let Some(p) = e.param() {
+            err = err.at(p.to_string());
+        }
+        err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(err: FhirError, status: u16, code: &str) {
+        assert_eq!(err.status, status);
+        let oo = err.to_operation_outcome();
+        assert_eq!(oo["resourceType"], "OperationOutcome");
+        assert_eq!(oo["issue"][0]["code"], code);
+        assert_eq!(oo["issue"][0]["severity"], "error");
+    }
+
+    #[test]
+    fn table() {
+        check(FhirError::bad_request("x"), 400, "invalid");
+        check(FhirError::not_found("x"), 404, "not-found");
+        check(FhirError::gone("x"), 410, "deleted");
+        check(FhirError::precondition_failed("x"), 412, "conflict");
+        check(FhirError::multiple_matches("x"), 412, "multiple-matches");
+        check(FhirError::too_large("x"), 413, "too-costly");
+        check(FhirError::unprocessable("x"), 422, "processing");
+        check(
+            crosscare_store::StoreError::Conflict.into(),
+            409,
+            "conflict",
+        );
+    }
+
+    #[test]
+    fn entry_prefix() {
+        let e = FhirError::bad_request("bad").in_entry(3);
+        let oo = e.to_operation_outcome();
+        assert_eq!(oo["issue"][0]["diagnostics"], "Bundle.entry[3]: bad");
+        assert_eq!(oo["issue"][0]["expression"][0], "Bundle.entry[3]");
     }
 }

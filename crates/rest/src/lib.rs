@@ -4,9 +4,155 @@
 //! paging, and the single table that turns every error into an `OperationOutcome` with its HTTP
 //! status ([`error`]). It knows nothing of axum or sockets, and builds no SQL: it talks to a
 //! [`crosscare_store::Store`].
+//!
+//! Request path: [`Rest::handle`] decodes the body ([`body`]), routes path and method
+//! ([`router`]), opens a read or write transaction and runs the interaction ([`dispatch`],
+//! [`interaction`], [`bundle`]), and renders the [`outcome::Outcome`] with its headers.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod body;
+pub mod bundle;
+pub mod context;
+pub mod dispatch;
 pub mod error;
+pub mod headers;
+pub mod interaction;
+pub mod outcome;
+pub mod paging;
+pub mod patch;
 pub mod request;
+pub mod router;
+pub mod summary;
 
 pub use error::{FhirError, IssueCode, IssueSeverity};
 pub use request::{FhirRequest, FhirResponse, Method, Prefer, ReturnPreference};
+
+use context::{is_format_param, Call, Ctx};
+use crosscare_store::Store;
+use router::Route;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+/// Settings of the REST layer (see `docs/api/` for what each one changes).
+#[derive(Debug, Clone)]
+pub struct RestConfig {
+    /// Most entries a batch or transaction Bundle may have (more is 413).
+    pub max_bundle_entries: usize,
+    /// Page size of searches and histories without `_count`.
+    pub default_page_size: usize,
+    /// Largest page size; a larger `_count` is reduced to it.
+    pub max_page_size: usize,
+}
+
+impl Default for RestConfig {
+    fn default() -> Self {
+        RestConfig {
+            max_bundle_entries: 1000,
+            default_page_size: 20,
+            max_page_size: 1000,
+        }
+    }
+}
+
+/// The FHIR REST API over one store.
+pub struct Rest {
+    store: Arc<dyn Store>,
+    config: RestConfig,
+}
+
+impl Rest {
+    pub fn new(store: Arc<dyn Store>, config: RestConfig) -> Rest {
+        Rest { store, config }
+    }
+
+    pub fn config(&self) -> &RestConfig {
+        &self.config
+    }
+
+    /// Handles one request. Never panics: every failure, including a bug caught as a panic,
+    /// is an `OperationOutcome` with its status.
+    pub fn handle(&self, req: FhirRequest) -> FhirResponse {
+        let prefer = req.prefer.clone();
+        let base_url = req.base_url.trim_end_matches('/').to_string();
+        let is_head = req.method == Method::Head;
+        let result = catch_unwind(AssertUnwindSafe(|| self.run(req, &base_url)));
+        let mut resp = match result {
+            Ok(Ok(outcome)) => outcome.into_response(&prefer, &base_url),
+            Ok(Err(err)) => error_response(&err),
+            Err(_) => error_response(&FhirError::internal(
+                "the server failed while processing this request",
+            )),
+        };
+        if is_head {
+            resp.body = None;
+        }
+        resp
+    }
+
+    fn run(&self, req: FhirRequest, base_url: &str) -> Result<outcome::Outcome, FhirError> {
+        let ctx = Ctx {
+            config: &self.config,
+            partition: &req.partition,
+            base_url,
+            prefer: &req.prefer,
+        };
+        let mut call = decode_call(&req)?;
+        let route = router::route(call.method, &call.path, !call.query.is_empty())?;
+        if route == Route::Bundle {
+            return bundle::process(self.store.as_ref(), &ctx, &mut call);
+        }
+        dispatch::run_entry(self.store.as_ref(), &ctx, &mut call)
+    }
+}
+
+fn error_response(err: &FhirError) -> FhirResponse {
+    FhirResponse::new(err.status).with_body(err.to_operation_outcome())
+}
+
+/// The HTTP request as a [`Call`]: the body parsed as JSON (form bodies of `_search` become
+/// query parameters), `_format`/`_pretty` dropped.
+fn decode_call(req: &FhirRequest) -> Result<Call, FhirError> {
+    let mut query: Vec<(String, String)> = req
+        .query
+        .iter()
+        .filter(|(k, _)| !is_format_param(k))
+        .cloned()
+        .collect();
+    let mut body = None;
+    let content_type = req.content_type.as_deref().map(str::to_ascii_lowercase);
+    if let Some(bytes) = req
+        .body
+        .as_deref()
+        .filter(|b| !b.iter().all(u8::is_ascii_whitespace))
+    {
+        match content_type.as_deref() {
+            Some("application/x-www-form-urlencoded") => {
+                let text = std::str::from_utf8(bytes)
+                    .map_err(|_| FhirError::bad_request("the form body is not UTF-8"))?;
+                query.extend(crosscare_search::parse_query_string(text));
+            }
+            Some(ct) if ct.contains("xml") => {
+                return Err(FhirError::unsupported_media_type(
+                    "this server reads FHIR JSON only (application/fhir+json)",
+                ))
+            }
+            Some("application/json-patch+json") => {
+                body = Some(serde_json::from_slice(bytes).map_err(|e| {
+                    FhirError::bad_request(format!("the JSON Patch is not valid JSON: {e}"))
+                })?);
+            }
+            _ => body = Some(body::parse_resource(bytes)?),
+        }
+    }
+    Ok(Call {
+        method: req.method,
+        path: req.path.clone(),
+        query,
+        body,
+        content_type,
+        if_match: req.if_match.clone(),
+        if_none_match: req.if_none_match.clone(),
+        if_modified_since: req.if_modified_since.clone(),
+        if_none_exist: req.if_none_exist.clone(),
+    })
+}

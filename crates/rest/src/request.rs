@@ -12,6 +12,32 @@ pub enum Method {
     Delete,
 }
 
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// The method of a Bundle `entry.request.method` (`HTTPVerb`).
+    pub fn parse(s: &str) -> Option<Method> {
+        Some(match s {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            _ => return None,
+        })
+    }
+}
+
 /// `Prefer: return=…`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReturnPreference {
@@ -54,6 +80,50 @@ pub struct FhirRequest {
     pub partition: PartitionId,
 }
 
+impl FhirRequest {
+    /// A request with no body, no conditional headers, the default partition and the base URL
+    /// `http://localhost/fhir`; `path` is split on `/`, and a `?query` part is decoded.
+    pub fn new(method: Method, path_and_query: &str) -> FhirRequest {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, crosscare_search::parse_query_string(q)),
+            None => (path_and_query, Vec::new()),
+        };
+        FhirRequest {
+            method,
+            path: path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            query,
+            body: None,
+            content_type: None,
+            if_match: None,
+            if_none_match: None,
+            if_modified_since: None,
+            if_none_exist: None,
+            prefer: Prefer::default(),
+            base_url: "http://localhost/fhir".to_string(),
+            partition: PartitionId::default_partition(),
+        }
+    }
+
+    /// Sets a JSON body (`application/fhir+json`).
+    pub fn with_json(mut self, body: &serde_json::Value) -> FhirRequest {
+        self.body = Some(body.to_string().into_bytes());
+        self.content_type = Some("application/fhir+json".to_string());
+        self
+    }
+
+    /// The value of a query parameter, if given once or more (the first).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// One FHIR response, to be encoded as HTTP.
 #[derive(Debug, Clone)]
 pub struct FhirResponse {
@@ -76,6 +146,14 @@ impl FhirResponse {
     pub fn with_body(mut self, body: serde_json::Value) -> Self {
         self.body = Some(body);
         self
+    }
+
+    /// The value of a header set on this response.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {

@@ -52,6 +52,11 @@ pub(crate) fn insert(
     };
     let mut grp = 0i64;
     for e in entries {
+        // `_id` and `_lastUpdated` are answered from the resource row, which knows the
+        // timestamp this transaction assigns (the extracted entry cannot).
+        if matches!(e.param.as_str(), "_id" | "_lastUpdated") {
+            continue;
+        }
         let cid = e.contained.as_ref().map(|c| c.id.as_str());
         match &e.value {
             IndexValue::Composite(parts) => {

@@ -8,6 +8,7 @@ mod history;
 mod index;
 mod read;
 pub mod schema;
+mod search;
 pub mod search_sql;
 mod write;
 

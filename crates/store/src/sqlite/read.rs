@@ -1,7 +1,7 @@
 //! Reads shared by read and write transactions: partition lookup, `read`, `vread`, and the
 //! mapping of `version` rows to [`ResourceVersion`].
 
-use super::{engine, history, search_sql, SqliteStore};
+use super::{engine, history, SqliteStore};
 use crate::{
     ChangeKind, HistoryQuery, PartitionId, ResourceVersion, Result, SearchPage, StoreError,
 };
@@ -208,7 +208,7 @@ macro_rules! impl_read_tx {
                 partitions: &[PartitionId],
                 query: &SearchQuery,
             ) -> Result<SearchPage> {
-                search_sql::search(self.conn()?, partitions, query)
+                crate::sqlite::search::search(self.conn()?, partitions, query)
             }
             fn count(
                 &mut self,

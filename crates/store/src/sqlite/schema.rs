@@ -86,7 +86,7 @@ CREATE TABLE idx_number (
     grp INTEGER NOT NULL, cid TEXT,
     val REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL
 );
-CREATE INDEX idx_number_lo ON idx_number (pid, rtype, param, lo);
+CREATE INDEX idx_number_val ON idx_number (pid, rtype, param, val);
 CREATE INDEX idx_number_rid ON idx_number (rid);
 
 CREATE TABLE idx_quantity (
@@ -94,8 +94,8 @@ CREATE TABLE idx_quantity (
     grp INTEGER NOT NULL, cid TEXT,
     system TEXT, code TEXT, unit TEXT, val REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL
 );
-CREATE INDEX idx_quantity_code ON idx_quantity (pid, rtype, param, code, lo);
-CREATE INDEX idx_quantity_lo ON idx_quantity (pid, rtype, param, lo);
+CREATE INDEX idx_quantity_code ON idx_quantity (pid, rtype, param, code, val);
+CREATE INDEX idx_quantity_val ON idx_quantity (pid, rtype, param, val);
 CREATE INDEX idx_quantity_rid ON idx_quantity (rid);
 
 CREATE TABLE idx_reference (

@@ -2,7 +2,7 @@
 //! current-version rows, replaces the index entries, and commits atomically.
 
 use super::read::{self, change_code};
-use super::{engine, history, index, search_sql};
+use super::{engine, history, index};
 use crate::{
     ChangeKind, HistoryQuery, PartitionId, ResourceVersion, Result, SearchPage, StoreError,
 };

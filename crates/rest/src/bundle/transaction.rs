@@ -1,0 +1,214 @@
+//! Transaction Bundles: all entries in one store write transaction, so any failure leaves
+//! nothing stored. Ids are chosen first (fullUrl → `Type/id`, conditional creates and updates
+//! resolved), references are rewritten in every resource, then entries run in the order the
+//! spec prescribes (DELETE, POST, PUT/PATCH, GET/HEAD) and the response lists them in the
+//! original order.
+
+use super::references::{conditional_references, rewrite};
+use super::{response_bundle, Entry};
+use crate::body::check_for_write;
+use crate::context::{find_matches, new_id, Ctx};
+use crate::dispatch;
+use crate::error::FhirError;
+use crate::interaction::create::{create_with_id, resolve_if_none_exist, Existing};
+use crate::interaction::update::write_version;
+use crate::outcome::Outcome;
+use crate::request::Method;
+use crate::router::{route, Route};
+use crosscare_search::parse_query_string;
+use crosscare_store::{ResourceVersion, Store, WriteTx};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+/// What the first pass decided for an entry.
+enum Plan {
+    /// Run the interaction as routed.
+    Route(Route),
+    /// A create with the id chosen up front.
+    Create { resource_type: String, id: String },
+    /// A conditional create that matched this resource.
+    Existing(ResourceVersion),
+    /// A conditional update resolved to this id.
+    Update { resource_type: String, id: String },
+}
+
+fn phase(method: Method) -> u8 {
+    match method {
+        Method::Delete => 0,
+        Method::Post => 1,
+        Method::Put | Method::Patch => 2,
+        Method::Get | Method::Head => 3,
+    }
+}
+
+pub fn run(store: &dyn Store, ctx: &Ctx<'_>, mut entries: Vec<Entry>) -> Result<Value, FhirError> {
+    let mut tx = store.write_tx()?;
+    let plans = plan(ctx, tx.as_mut(), &mut entries)?;
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by_key(|&i| phase(entries[i].call.method));
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; entries.len()];
+    for i in order {
+        let entry = &mut entries[i];
+        let outcome =
+            execute(ctx, tx.as_mut(), &plans[i], entry).map_err(|e| e.in_entry(entry.index))?;
+        outcomes[i] = Some(outcome);
+    }
+    tx.commit()?;
+    let response = outcomes
+        .into_iter()
+        .flatten()
+        .map(|o| o.into_entry(ctx.prefer, ctx.base_url))
+        .collect();
+    Ok(response_bundle("transaction-response", response))
+}
+
+/// First pass: route every entry, choose ids, and rewrite references.
+fn plan(
+    ctx: &Ctx<'_>,
+    tx: &mut dyn WriteTx,
+    entries: &mut [Entry],
+) -> Result<Vec<Plan>, FhirError> {
+    let mut ids: HashMap<String, String> = HashMap::new();
+    let mut plans = Vec::with_capacity(entries.len());
+    let mut written: HashSet<String> = HashSet::new();
+    for entry in entries.iter() {
+        let i = entry.index;
+        let call = &entry.call;
+        let r =
+            route(call.method, &call.path, !call.query.is_empty()).map_err(|e| e.in_entry(i))?;
+        let p = match r {
+            Route::Bundle => {
+                return Err(
+                    FhirError::bad_request("a transaction cannot contain a Bundle request")
+                        .in_entry(i),
+                )
+            }
+            Route::Create(t) => {
+                match resolve_if_none_exist(ctx, tx, &t, call.if_none_exist.as_deref())
+                    .map_err(|e| e.in_entry(i))?
+                {
+                    Existing::One(v) => Plan::Existing(v),
+                    Existing::None => Plan::Create {
+                        resource_type: t,
+                        id: new_id(),
+                    },
+                }
+            }
+            Route::ConditionalUpdate(t) => {
+                let found = find_matches(ctx, tx, &t, &call.query).map_err(|e| e.in_entry(i))?;
+                let id = match found.as_slice() {
+                    [] => call
+                        .body
+                        .as_ref()
+                        .and_then(|b| b["id"].as_str())
+                        .map(str::to_string)
+                        .unwrap_or_else(new_id),
+                    [one] => one.id.clone(),
+                    _ => {
+                        return Err(FhirError::multiple_matches(format!(
+                            "the condition matches several {t} resources"
+                        ))
+                        .in_entry(i))
+                    }
+                };
+                Plan::Update {
+                    resource_type: t,
+                    id,
+                }
+            }
+            other => Plan::Route(other),
+        };
+        let target = match &p {
+            Plan::Create { resource_type, id } | Plan::Update { resource_type, id } => {
+                Some(format!("{resource_type}/{id}"))
+            }
+            Plan::Existing(v) => Some(format!("{}/{}", v.resource_type, v.id)),
+            Plan::Route(Route::Update(t, id) | Route::Delete(t, id) | Route::Patch(t, id)) => {
+                Some(format!("{t}/{id}"))
+            }
+            Plan::Route(_) => None,
+        };
+        if let Some(target) = &target {
+            if !matches!(p, Plan::Existing(_)) && !written.insert(target.clone()) {
+                return Err(FhirError::bad_request(format!(
+                    "{target} is written by more than one entry of the transaction"
+                ))
+                .in_entry(i));
+            }
+            if let Some(full_url) = &entry.full_url {
+                ids.insert(full_url.clone(), target.clone());
+            }
+        }
+        plans.push(p);
+    }
+    for entry in entries.iter_mut() {
+        let Some(body) = entry.call.body.as_mut() else {
+            continue;
+        };
+        let mut conditional = Vec::new();
+        conditional_references(body, &mut conditional);
+        let mut map = ids.clone();
+        for reference in conditional {
+            let target =
+                resolve_conditional(ctx, tx, &reference).map_err(|e| e.in_entry(entry.index))?;
+            map.insert(reference, target);
+        }
+        rewrite(body, &map);
+    }
+    Ok(plans)
+}
+
+/// `Patient?identifier=s|v` → `Patient/123`; no match or several fail the transaction (412).
+fn resolve_conditional(
+    ctx: &Ctx<'_>,
+    tx: &mut dyn WriteTx,
+    reference: &str,
+) -> Result<String, FhirError> {
+    let (ty, query) = reference.split_once('?').unwrap_or((reference, ""));
+    let found = find_matches(ctx, tx, ty, &parse_query_string(query))?;
+    match found.as_slice() {
+        [one] => Ok(format!("{ty}/{}", one.id)),
+        [] => Err(FhirError::precondition_failed(format!(
+            "conditional reference '{reference}' matches no resource"
+        ))),
+        _ => Err(FhirError::multiple_matches(format!(
+            "conditional reference '{reference}' matches several resources"
+        ))),
+    }
+}
+
+fn execute(
+    ctx: &Ctx<'_>,
+    tx: &mut dyn WriteTx,
+    plan: &Plan,
+    entry: &mut Entry,
+) -> Result<Outcome, FhirError> {
+    match plan {
+        Plan::Existing(v) => Outcome::written(
+            200,
+            v,
+            format!(
+                "{}/{} matches ifNoneExist; nothing created",
+                v.resource_type, v.id
+            ),
+        ),
+        Plan::Create { resource_type, id } => {
+            let body = entry.call.take_body()?;
+            create_with_id(ctx, tx, resource_type, body, id.clone())
+        }
+        Plan::Update { resource_type, id } => {
+            let body = entry.call.take_body()?;
+            check_for_write(resource_type, &body)?;
+            if let Some(body_id) = body.get("id").and_then(Value::as_str) {
+                if body_id != id {
+                    return Err(FhirError::bad_request(format!(
+                        "the body id '{body_id}' differs from the matching resource {resource_type}/{id}"
+                    )));
+                }
+            }
+            let if_match = entry.call.if_match.clone();
+            write_version(ctx, tx, resource_type, id, body, if_match.as_deref())
+        }
+        Plan::Route(r) => dispatch::run_write(ctx, tx, r, &mut entry.call),
+    }
+}

@@ -1,0 +1,171 @@
+//! What every interaction gets: the per-request context ([`Ctx`]), the decoded call
+//! ([`Call`], from HTTP or from a Bundle entry), and the few store helpers they share
+//! (writing with index entries, conditional matching, `If-Match`).
+
+use crate::error::FhirError;
+use crate::headers::parse_etag;
+use crate::request::{Method, Prefer};
+use crate::RestConfig;
+use crosscare_search::SearchQuery;
+use crosscare_store::{PartitionId, ReadTx, ResourceVersion, WriteTx};
+use serde_json::Value;
+
+/// Per-request settings shared by all interactions.
+pub struct Ctx<'a> {
+    pub config: &'a RestConfig,
+    pub partition: &'a PartitionId,
+    /// The absolute base URL without a trailing `/`.
+    pub base_url: &'a str,
+    pub prefer: &'a Prefer,
+}
+
+impl Ctx<'_> {
+    /// The absolute URL of a relative path (`Patient/1`).
+    pub fn url(&self, relative: &str) -> String {
+        format!("{}/{}", self.base_url, relative)
+    }
+}
+
+/// One decoded call: the top-level HTTP request or a Bundle entry's `request`.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: Method,
+    pub path: Vec<String>,
+    /// Query parameters, without `_format` and `_pretty`.
+    pub query: Vec<(String, String)>,
+    /// The parsed JSON body.
+    pub body: Option<Value>,
+    pub content_type: Option<String>,
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+    pub if_modified_since: Option<String>,
+    pub if_none_exist: Option<String>,
+}
+
+impl Call {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body, which the interaction requires.
+    pub fn take_body(&mut self) -> Result<Value, FhirError> {
+        self.body
+            .take()
+            .ok_or_else(|| FhirError::bad_request("this interaction needs a request body"))
+    }
+}
+
+/// Parameters that never select resources, whatever the interaction.
+pub fn is_format_param(name: &str) -> bool {
+    matches!(name, "_format" | "_pretty")
+}
+
+/// Stores a new version of `resource` with its search index entries.
+pub fn put(
+    ctx: &Ctx<'_>,
+    tx: &mut dyn WriteTx,
+    resource: Value,
+) -> Result<ResourceVersion, FhirError> {
+    let resource_type = resource["resourceType"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let index = crosscare_search::extract(&resource_type, &resource);
+    Ok(tx.put(ctx.partition, resource, index)?)
+}
+
+/// Sets `id`, placing it right after `resourceType` as FHIR JSON conventionally orders them.
+pub fn set_id(resource: &mut Value, id: &str) {
+    let Some(obj) = resource.as_object_mut() else {
+        return;
+    };
+    obj.remove("id");
+    let mut out = serde_json::Map::with_capacity(obj.len() + 1);
+    let mut pending = Some(id);
+    for (k, v) in std::mem::take(obj) {
+        let is_type = k == "resourceType";
+        out.insert(k, v);
+        if is_type {
+            if let Some(id) = pending.take() {
+                out.insert("id".to_string(), Value::String(id.to_string()));
+            }
+        }
+    }
+    if let Some(id) = pending {
+        out.insert("id".to_string(), Value::String(id.to_string()));
+    }
+    *obj = out;
+}
+
+/// Removes what the store owns (`meta.versionId`, `meta.lastUpdated`) from a body, so a client
+/// cannot set them; an emptied `meta` is dropped.
+pub fn strip_server_meta(resource: &mut Value) {
+    if let Some(meta) = resource.get_mut("meta").and_then(Value::as_object_mut) {
+        meta.remove("versionId");
+        meta.remove("lastUpdated");
+        if meta.is_empty() {
+            if let Some(obj) = resource.as_object_mut() {
+                obj.remove("meta");
+            }
+        }
+    }
+}
+
+/// The current (non-deleted) resources of `resource_type` matching a conditional query
+/// (`identifier=a|b`), at most `limit + 1` of them so that "several" can be told from "one".
+pub fn find_matches<T: ReadTx + ?Sized>(
+    ctx: &Ctx<'_>,
+    tx: &mut T,
+    resource_type: &str,
+    params: &[(String, String)],
+) -> Result<Vec<ResourceVersion>, FhirError> {
+    let params: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| !is_format_param(k))
+        .cloned()
+        .collect();
+    if params.is_empty() {
+        return Err(FhirError::bad_request(
+            "a conditional interaction needs at least one search parameter",
+        ));
+    }
+    let mut query = SearchQuery::parse(Some(resource_type), &params, false)?;
+    query.result.count = Some(2);
+    query.result.offset = 0;
+    let page = tx.search(std::slice::from_ref(ctx.partition), &query)?;
+    Ok(page
+        .matches
+        .into_iter()
+        .filter(|v| !v.is_deleted())
+        .take(2)
+        .collect())
+}
+
+/// Checks `If-Match` against the current version: a mismatch, or no current version, is 412.
+pub fn check_if_match(
+    if_match: Option<&str>,
+    current: Option<&ResourceVersion>,
+) -> Result<(), FhirError> {
+    let Some(expected) = if_match else {
+        return Ok(());
+    };
+    let current = current.filter(|v| !v.is_deleted());
+    match (parse_etag(expected), current) {
+        (Some(n), Some(v)) if n == v.version_id => Ok(()),
+        (_, Some(v)) => Err(FhirError::precondition_failed(format!(
+            "If-Match '{expected}' does not match the current version W/\"{}\"",
+            v.version_id
+        ))),
+        (_, None) => Err(FhirError::precondition_failed(format!(
+            "If-Match '{expected}' given but the resource does not exist"
+        ))),
+    }
+}
+
+/// A new server-assigned logical id (a random UUID, which reveals nothing about the resource).
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,129 @@
+//! `capabilities`: `GET metadata`, a CapabilityStatement generated from what this server
+//! really implements: every concrete resource type of the spec, its interactions, its search
+//! parameters (type and documentation from the spec), and the operations routed in
+//! [`crate::router`].
+
+use crate::outcome::instant;
+use crate::RestConfig;
+use crosscare_spec::model::SearchParamType;
+use crosscare_spec::Spec;
+use serde_json::{json, Value};
+
+/// The interactions every resource type supports.
+const TYPE_INTERACTIONS: &[&str] = &[
+    "read",
+    "vread",
+    "update",
+    "patch",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+    "search-type",
+];
+
+/// Operations implemented by [`crate::interaction`], by spec `OperationDefinition` code and the
+/// types they are routed for (`None`: every type).
+const OPERATIONS: &[(&str, Option<&str>)] = &[("validate", None), ("everything", Some("Patient"))];
+
+fn param_type(t: SearchParamType) -> &'static str {
+    match t {
+        SearchParamType::Number => "number",
+        SearchParamType::Date => "date",
+        SearchParamType::String => "string",
+        SearchParamType::Token => "token",
+        SearchParamType::Reference => "reference",
+        SearchParamType::Composite => "composite",
+        SearchParamType::Quantity => "quantity",
+        SearchParamType::Uri => "uri",
+        SearchParamType::Special => "special",
+    }
+}
+
+fn operations_for(spec: &Spec, resource_type: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (code, only) in OPERATIONS {
+        if only.is_some_and(|t| t != resource_type) {
+            continue;
+        }
+        let def = spec.operations().iter().find(|o| {
+            o.code == *code
+                && o.resource
+                    .iter()
+                    .any(|r| r == resource_type || r == "Resource")
+        });
+        if let Some(def) = def {
+            out.push(json!({ "name": code, "definition": def.url }));
+        }
+    }
+    out
+}
+
+/// The CapabilityStatement of this server at `base_url`.
+pub fn capability_statement(
+    config: &RestConfig,
+    base_url: &str,
+    now: &chrono::DateTime<chrono::Utc>,
+) -> Value {
+    let spec = Spec::r4();
+    let mut resources = Vec::new();
+    for t in spec.resource_types().filter(|t| !t.is_abstract) {
+        let name = t.name.as_str();
+        let mut params: Vec<Value> = spec
+            .search_params_for(name)
+            .map(|p| {
+                json!({
+                    "name": p.code,
+                    "definition": p.url,
+                    "type": param_type(p.param_type),
+                    "documentation": p.description,
+                })
+            })
+            .collect();
+        params.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+        let mut r = json!({
+            "type": name,
+            "profile": t.url,
+            "interaction": TYPE_INTERACTIONS.iter().map(|c| json!({ "code": c })).collect::<Vec<_>>(),
+            "versioning": "versioned-update",
+            "readHistory": true,
+            "updateCreate": true,
+            "conditionalCreate": true,
+            "conditionalRead": "not-supported",
+            "conditionalUpdate": true,
+            "conditionalDelete": "single",
+            "searchParam": params,
+        });
+        let ops = operations_for(spec, name);
+        if !ops.is_empty() {
+            r["operation"] = json!(ops);
+        }
+        resources.push(r);
+    }
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": instant(now),
+        "publisher": "CrossCare",
+        "kind": "instance",
+        "software": { "name": "CrossCare", "version": env!("CARGO_PKG_VERSION") },
+        "implementation": { "description": "CrossCare FHIR server", "url": base_url },
+        "fhirVersion": spec.fhir_version(),
+        "format": ["application/fhir+json", "json"],
+        "patchFormat": ["application/json-patch+json", "application/fhir+json"],
+        "rest": [{
+            "mode": "server",
+            "documentation": format!(
+                "Transactions and batches take at most {} entries; pages hold {} entries by default and at most {}.",
+                config.max_bundle_entries, config.default_page_size, config.max_page_size
+            ),
+            "resource": resources,
+            "interaction": [
+                { "code": "transaction" },
+                { "code": "batch" },
+                { "code": "search-system" },
+                { "code": "history-system" },
+            ],
+        }],
+    })
+}

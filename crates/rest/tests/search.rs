@@ -1,0 +1,158 @@
+//! Black-box tests of the search interaction: type, system, POST `_search`, compartments,
+//! `$everything`, paging links, `total`, `_summary`, `_elements`, lenient handling.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use crosscare_rest::{FhirRequest, Method};
+use serde_json::{json, Value};
+use support::*;
+
+fn link(b: &Value, rel: &str) -> Option<String> {
+    b["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == rel)
+        .map(|l| l["url"].as_str().unwrap().to_string())
+}
+
+fn setup() -> crosscare_rest::Rest {
+    let rest = rest();
+    for (id, family) in [("p1", "Smith"), ("p2", "Smith"), ("p3", "Jones")] {
+        send(
+            &rest,
+            "PUT",
+            &format!("Patient/{id}"),
+            &[],
+            Some(json!({
+            "resourceType": "Patient", "id": id, "name": [{"family": family}], "gender": "female",
+            "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}})),
+        );
+    }
+    for (i, subject) in ["Patient/p1", "Patient/p1", "Patient/p2"]
+        .iter()
+        .enumerate()
+    {
+        create(
+            &rest,
+            json!({"resourceType": "Observation", "id": format!("o{i}"), "status": "final",
+                             "code": {"text": "t"}, "subject": {"reference": subject}}),
+        );
+    }
+    rest
+}
+
+#[test]
+fn type_search_with_paging() {
+    let rest = setup();
+    let resp = send(&rest, "GET", "Patient?family=smith&_count=1", &[], None);
+    expect_status(&resp, 200);
+    let b = body(&resp);
+    assert_eq!(b["type"], "searchset");
+    assert_eq!(b["total"], 2);
+    assert_eq!(b["entry"].as_array().unwrap().len(), 1);
+    assert_eq!(b["entry"][0]["search"]["mode"], "match");
+    assert!(b["entry"][0]["fullUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{BASE}/Patient/p")));
+    assert_eq!(
+        link(b, "self").unwrap(),
+        format!("{BASE}/Patient?family=smith&_count=1")
+    );
+    let next = link(b, "next").unwrap();
+    assert_eq!(
+        next,
+        format!("{BASE}/Patient?family=smith&_count=1&_offset=1")
+    );
+    let page2 = send(&rest, "GET", next.strip_prefix(BASE).unwrap(), &[], None);
+    assert_eq!(body(&page2)["entry"].as_array().unwrap().len(), 1);
+    assert!(link(body(&page2), "next").is_none());
+    assert!(link(body(&page2), "previous").is_some());
+}
+
+#[test]
+fn post_search_and_system_search() {
+    let rest = setup();
+    let mut req = FhirRequest::new(Method::Post, "Patient/_search");
+    req.body = Some(b"family=jones".to_vec());
+    req.content_type = Some("application/x-www-form-urlencoded".into());
+    let resp = rest.handle(req);
+    expect_status(&resp, 200);
+    assert_eq!(body(&resp)["total"], 1);
+    let sys = send(
+        &rest,
+        "GET",
+        "?_type=Patient,Observation&_count=100",
+        &[],
+        None,
+    );
+    expect_status(&sys, 200);
+    assert_eq!(body(&sys)["total"], 6);
+}
+
+#[test]
+fn summary_and_elements() {
+    let rest = setup();
+    let count = send(&rest, "GET", "Patient?_summary=count", &[], None);
+    assert_eq!(body(&count)["total"], 3);
+    assert!(body(&count).get("entry").is_none());
+    let el = send(&rest, "GET", "Patient?_elements=gender&_id=p1", &[], None);
+    let r = &body(&el)["entry"][0]["resource"];
+    assert_eq!(r["gender"], "female");
+    assert!(r.get("name").is_none());
+    assert_eq!(r["meta"]["tag"][0]["code"], "SUBSETTED");
+    let summary = send(&rest, "GET", "Patient?_summary=true&_id=p1", &[], None);
+    let r = &body(&summary)["entry"][0]["resource"];
+    assert!(r.get("text").is_none() && r.get("name").is_some());
+}
+
+#[test]
+fn compartments_and_everything() {
+    let rest = setup();
+    let resp = send(&rest, "GET", "Patient/p1/Observation", &[], None);
+    expect_status(&resp, 200);
+    assert_eq!(body(&resp)["total"], 2);
+    let all = send(&rest, "GET", "Patient/p1/*", &[], None);
+    assert_eq!(
+        body(&all)["total"],
+        3,
+        "the patient and its two observations"
+    );
+    let every = send(&rest, "GET", "Patient/p2/$everything", &[], None);
+    expect_status(&every, 200);
+    assert_eq!(body(&every)["total"], 2);
+    expect_error(
+        &send(&rest, "GET", "Patient/none/Observation", &[], None),
+        404,
+        "not-found",
+    );
+}
+
+#[test]
+fn search_errors_and_lenient_handling() {
+    let rest = setup();
+    expect_error(
+        &send(&rest, "GET", "Patient?colour=red", &[], None),
+        400,
+        "not-supported",
+    );
+    let resp = send(
+        &rest,
+        "GET",
+        "Patient?colour=red",
+        &[("Prefer", "handling=lenient")],
+        None,
+    );
+    expect_status(&resp, 200);
+    let b = body(&resp);
+    assert_eq!(b["total"], 3);
+    assert_eq!(b["entry"][0]["search"]["mode"], "outcome");
+    assert_eq!(b["entry"][0]["resource"]["issue"][0]["severity"], "warning");
+    expect_error(
+        &send(&rest, "GET", "Patient?birthdate=notadate", &[], None),
+        400,
+        "invalid",
+    );
+}
