@@ -1,9 +1,13 @@
 //! `crosscare serve`: open the store, build the REST layer, serve HTTP until a signal.
 
 use anyhow::Context;
+use crosscare_rest::{Rest, RestConfig};
 use crosscare_server::ServerConfig;
+use crosscare_store::sqlite::{SqliteOptions, SqliteStore};
+use crosscare_store::Store;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Every option has an environment variable; `docs/configuration.md` lists them all.
@@ -24,6 +28,15 @@ pub struct ServeArgs {
     /// Seconds after which a request is answered with 503.
     #[arg(long, env = "CROSSCARE_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
     pub request_timeout_secs: u64,
+    /// Most entries in a batch or transaction Bundle (413 beyond).
+    #[arg(long, env = "CROSSCARE_MAX_BUNDLE_ENTRIES", default_value_t = RestConfig::default().max_bundle_entries)]
+    pub max_bundle_entries: usize,
+    /// Page size of searches and histories without `_count`.
+    #[arg(long, env = "CROSSCARE_DEFAULT_PAGE_SIZE", default_value_t = RestConfig::default().default_page_size)]
+    pub default_page_size: usize,
+    /// Largest page size; a larger `_count` is reduced to it.
+    #[arg(long, env = "CROSSCARE_MAX_PAGE_SIZE", default_value_t = RestConfig::default().max_page_size)]
+    pub max_page_size: usize,
 }
 
 impl ServeArgs {
@@ -35,15 +48,56 @@ impl ServeArgs {
             request_timeout: Duration::from_secs(self.request_timeout_secs),
         }
     }
+
+    pub fn rest_config(&self) -> RestConfig {
+        RestConfig {
+            max_bundle_entries: self.max_bundle_entries,
+            default_page_size: self.default_page_size,
+            max_page_size: self.max_page_size,
+            ..RestConfig::default()
+        }
+    }
+}
+
+/// Opens the embedded store in `dir`.
+pub fn open_store(dir: &std::path::Path) -> anyhow::Result<Arc<SqliteStore>> {
+    let store = SqliteStore::open(dir, SqliteOptions::default())
+        .with_context(|| format!("opening the data folder {}", dir.display()))?;
+    Ok(Arc::new(store))
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let store = open_store(&args.data)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let result = runtime.block_on(serve_until_signal(&args, store.clone(), started, None));
+    // Close the store even when serving failed, so the WAL is checkpointed cleanly.
+    store.close().context("closing the store")?;
+    result
+}
+
+/// Serves the store until SIGINT/SIGTERM; `on_ready` is told the bound address.
+pub async fn serve_until_signal(
+    args: &ServeArgs,
+    store: Arc<SqliteStore>,
+    started: std::time::Instant,
+    on_ready: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
+) -> anyhow::Result<()> {
     let config = args.server_config();
-    runtime.block_on(async move {
-        let listener = crosscare_server::bind(&config).await?;
-        let addr = listener.local_addr()?;
-        tracing::info!(%addr, data = %args.data.display(), "CrossCare FHIR API at http://{addr}/fhir");
-        anyhow::bail!("the FHIR handler is wired once the REST layer lands")
-    })
+    let store_dyn: Arc<dyn Store> = store;
+    let rest = Arc::new(Rest::new(store_dyn, args.rest_config()));
+    let listener = crosscare_server::bind(&config).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        %addr,
+        data = %args.data.display(),
+        startup_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "CrossCare FHIR API listening at http://{addr}/fhir"
+    );
+    if let Some(f) = on_ready {
+        f(addr);
+    }
+    crosscare_server::serve(listener, rest, config, crosscare_server::shutdown_signal()).await?;
+    tracing::info!("server stopped; closing the store");
+    Ok(())
 }

@@ -65,6 +65,11 @@ impl Rest {
         Rest { store, config }
     }
 
+    /// The store this API serves (for readiness checks and administration).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
     pub fn config(&self) -> &RestConfig {
         &self.config
     }

@@ -314,3 +314,16 @@ mod tests {
         assert!(p.lenient);
     }
 }
+
+impl FhirHandler for crosscare_rest::Rest {
+    fn handle(&self, request: FhirRequest) -> FhirResponse {
+        crosscare_rest::Rest::handle(self, request)
+    }
+
+    fn ready(&self) -> Result<(), String> {
+        self.store()
+            .read_tx()
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
