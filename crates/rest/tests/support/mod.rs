@@ -19,14 +19,6 @@ pub fn rest_with(config: RestConfig) -> Rest {
     Rest::new(Arc::new(store), config)
 }
 
-/// A server over the in-memory reference store of these tests.
-pub fn rest_mem() -> Rest {
-    Rest::new(
-        Arc::new(mem_store::MemStore::default()),
-        RestConfig::default(),
-    )
-}
-
 /// Sends one request the way the HTTP layer would build it.
 pub fn send(
     rest: &Rest,
