@@ -105,6 +105,12 @@ impl Rest {
     }
 }
 
+/// The server shares one `Rest` between threads (`spawn_blocking`).
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Rest>();
+};
+
 fn error_response(err: &FhirError) -> FhirResponse {
     FhirResponse::new(err.status).with_body(err.to_operation_outcome())
 }

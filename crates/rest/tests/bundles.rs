@@ -208,6 +208,51 @@ fn transaction_rejects_two_writes_of_one_resource() {
 }
 
 #[test]
+fn transaction_conditional_update() {
+    let rest = rest();
+    send(
+        &rest,
+        "PUT",
+        "Patient/taken",
+        &[],
+        Some(json!({"resourceType": "Patient", "id": "taken"})),
+    );
+    let put = |id: Option<&str>, value: &str| {
+        let mut r =
+            json!({"resourceType": "Patient", "identifier": [{"system": "urn:s", "value": value}]});
+        if let Some(id) = id {
+            r["id"] = json!(id);
+        }
+        json!({"resource": r, "request": {"method": "PUT", "url": format!("Patient?identifier=urn:s|{value}")}})
+    };
+    let resp = send(
+        &rest,
+        "POST",
+        "",
+        &[],
+        Some(transaction(vec![put(None, "a")])),
+    );
+    expect_status(&resp, 200);
+    assert_eq!(body(&resp)["entry"][0]["response"]["status"], "201 Created");
+    let resp = send(
+        &rest,
+        "POST",
+        "",
+        &[],
+        Some(transaction(vec![put(None, "a")])),
+    );
+    assert_eq!(body(&resp)["entry"][0]["response"]["status"], "200 OK");
+    let resp = send(
+        &rest,
+        "POST",
+        "",
+        &[],
+        Some(transaction(vec![put(Some("taken"), "b")])),
+    );
+    expect_error(&resp, 409, "conflict");
+}
+
+#[test]
 fn batch_entries_are_independent() {
     let rest = rest();
     let bundle = json!({"resourceType": "Bundle", "type": "batch", "entry": [
