@@ -11,7 +11,11 @@ use serde_json::{json, Value};
 pub fn run_all(make_store: MakeStore<'_>) {
     let store = make_store();
     load(store.as_ref(), &PartitionId::default_partition(), &data());
-    load(store.as_ref(), &p("ws-other"), &[patient("x", "Smith", "female", "1990-01-01", "other")]);
+    load(
+        store.as_ref(),
+        &p("ws-other"),
+        &[patient("x", "Smith", "female", "1990-01-01", "other")],
+    );
     for (name, check) in SEARCH_CHECKS {
         let _ = name;
         check(store.as_ref());
@@ -66,7 +70,14 @@ pub fn data() -> Vec<Value> {
         patient("c", "Müller", "female", "2001-11-30", "300"),
         json!({"resourceType": "Patient", "id": "d", "name": [{"family": "Jones"}],
             "link": [{"other": {"reference": "Patient/a"}, "type": "seealso"}]}),
-        observation("o1", "Patient/a", "2339-0", "5.4", "mg", "2024-03-05T10:00:00Z"),
+        observation(
+            "o1",
+            "Patient/a",
+            "2339-0",
+            "5.4",
+            "mg",
+            "2024-03-05T10:00:00Z",
+        ),
         observation("o2", "Patient/a", "2339-0", "7.0", "mg", "2024-04-01"),
         observation("o3", "Patient/b", "1234-5", "120", "mg", "2023-12-31"),
         observation("o4", "Patient/c", "2339-0", "3", "g", "2022"),
@@ -128,8 +139,18 @@ fn token(s: &dyn Store) {
     check(s, "Patient", "identifier=200", &["b"]);
     check(s, "Patient", "identifier=|200", &[]);
     check(s, "Patient", "identifier=urn:mrn|", &["a", "b", "c"]);
-    check(s, "Observation", "code=http://loinc.org|2339-0", &["o1", "o2", "o4"]);
-    check(s, "Observation", "code:text=gluc", &["o1", "o2", "o3", "o4"]);
+    check(
+        s,
+        "Observation",
+        "code=http://loinc.org|2339-0",
+        &["o1", "o2", "o4"],
+    );
+    check(
+        s,
+        "Observation",
+        "code:text=gluc",
+        &["o1", "o2", "o3", "o4"],
+    );
     check(s, "Observation", "code:not=2339-0", &["o3"]);
 }
 
@@ -137,36 +158,74 @@ fn date(s: &dyn Store) {
     check(s, "Patient", "birthdate=1980", &["a"]);
     check(s, "Patient", "birthdate=ge1980-01-01", &["a", "c"]);
     check(s, "Patient", "birthdate=lt1980", &["b"]);
-    check(s, "Patient", "birthdate=ge1970&birthdate=le1981", &["a", "b"]);
+    check(
+        s,
+        "Patient",
+        "birthdate=ge1970&birthdate=le1981",
+        &["a", "b"],
+    );
     check(s, "Observation", "date=2024-03", &["o1"]);
     check(s, "Observation", "date=sa2023", &["o1", "o2"]);
     check(s, "Observation", "date=eb2023", &["o4"]);
-    check(s, "Observation", "date=gt2022-06", &["o1", "o2", "o3"]);
+    // `2022` covers the whole year, which reaches past June: it matches `gt`.
+    check(
+        s,
+        "Observation",
+        "date=gt2022-06",
+        &["o1", "o2", "o3", "o4"],
+    );
+    check(s, "Observation", "date=gt2023-12-31", &["o1", "o2"]);
 }
 
 fn quantity(s: &dyn Store) {
     check(s, "Observation", "value-quantity=5.4", &["o1"]);
-    check(s, "Observation", "value-quantity=gt5|http://unitsofmeasure.org|mg", &["o1", "o2", "o3"]);
+    check(
+        s,
+        "Observation",
+        "value-quantity=gt5|http://unitsofmeasure.org|mg",
+        &["o1", "o2", "o3"],
+    );
     check(s, "Observation", "value-quantity=le7||mg", &["o1", "o2"]);
     check(s, "Observation", "value-quantity=ap120", &["o3"]);
-    check(s, "Observation", "value-quantity=lt100&value-quantity=ge5", &["o1", "o2"]);
+    check(
+        s,
+        "Observation",
+        "value-quantity=lt100&value-quantity=ge5",
+        &["o1", "o2"],
+    );
 }
 
 fn reference(s: &dyn Store) {
     check(s, "Observation", "subject=Patient/a", &["o1", "o2"]);
     check(s, "Observation", "subject:Patient=b", &["o3"]);
     check(s, "Observation", "patient=c", &["o4"]);
-    check(s, "Observation", "subject:Patient.family=smi", &["o1", "o2"]);
-    check(s, "Observation", "subject:Patient.gender=female&code=2339-0", &["o1", "o2", "o4"]);
+    check(
+        s,
+        "Observation",
+        "subject:Patient.family=smi",
+        &["o1", "o2"],
+    );
+    check(
+        s,
+        "Observation",
+        "subject:Patient.gender=female&code=2339-0",
+        &["o1", "o2", "o4"],
+    );
     check(s, "Patient", "link=Patient/a", &["d"]);
     check(s, "Patient", "_list=l", &["b", "c"]);
 }
 
 fn has_and_compartment(s: &dyn Store) {
     check(s, "Patient", "_has:Observation:subject:code=1234-5", &["b"]);
-    check(s, "Patient", "_has:Observation:patient:value-quantity=lt6", &["a", "c"]);
+    check(
+        s,
+        "Patient",
+        "_has:Observation:patient:value-quantity=lt6",
+        &["a", "c"],
+    );
     let mut q = query(Some("Observation"), "");
-    q.filters.extend(compartment_filter("Patient", "a", "Observation"));
+    q.filters
+        .extend(compartment_filter("Patient", "a", "Observation"));
     let mut r = ok(s.read_tx());
     let mut got: Vec<String> = ok(r.search(&[PartitionId::default_partition()], &q))
         .matches
@@ -178,9 +237,24 @@ fn has_and_compartment(s: &dyn Store) {
 }
 
 fn composite(s: &dyn Store) {
-    check(s, "Observation", "component-code-value-quantity=http://loinc.org|8480-6$gt100", &["o3"]);
-    check(s, "Observation", "component-code-value-quantity=8480-6$lt10", &["o1", "o2", "o4"]);
-    check(s, "Observation", "component-code-value-quantity=9999-9$lt10", &[]);
+    check(
+        s,
+        "Observation",
+        "component-code-value-quantity=http://loinc.org|8480-6$gt100",
+        &["o3"],
+    );
+    check(
+        s,
+        "Observation",
+        "component-code-value-quantity=8480-6$lt10",
+        &["o1", "o2", "o4"],
+    );
+    check(
+        s,
+        "Observation",
+        "component-code-value-quantity=9999-9$lt10",
+        &[],
+    );
 }
 
 fn missing_not_id(s: &dyn Store) {
@@ -188,32 +262,58 @@ fn missing_not_id(s: &dyn Store) {
     check(s, "Patient", "gender:missing=false", &["a", "b", "c"]);
     check(s, "Patient", "gender:not=female", &["b", "d"]);
     check(s, "Patient", "_id=a,c", &["a", "c"]);
-    check(s, "Patient", "_lastUpdated=gt2000-01-01", &["a", "b", "c", "d"]);
+    check(
+        s,
+        "Patient",
+        "_lastUpdated=gt2000-01-01",
+        &["a", "b", "c", "d"],
+    );
     check(s, "Patient", "_lastUpdated=lt2000-01-01", &[]);
 }
 
 fn sort_page_total(s: &dyn Store) {
     assert_eq!(ids(s, "Patient", "_sort=family"), ["d", "c", "a", "b"]);
     assert_eq!(ids(s, "Patient", "_sort=-birthdate"), ["c", "a", "b", "d"]);
-    assert_eq!(ids(s, "Patient", "_sort=gender,-family"), ["c", "a", "b", "d"]);
-    assert_eq!(ids(s, "Patient", "_sort=_id&_count=2&_offset=1"), ["b", "c"]);
-    assert_eq!(ids(s, "Observation", "_sort=-value-quantity&_count=1"), ["o3"]);
+    assert_eq!(
+        ids(s, "Patient", "_sort=gender,-family"),
+        ["a", "c", "b", "d"]
+    );
+    assert_eq!(
+        ids(s, "Patient", "_sort=_id&_count=2&_offset=1"),
+        ["b", "c"]
+    );
+    assert_eq!(
+        ids(s, "Observation", "_sort=-value-quantity&_count=1"),
+        ["o3"]
+    );
     let mut r = ok(s.read_tx());
     let mut q = query(Some("Patient"), "gender=female&_count=1");
     q.result.total = Some(TotalMode::Accurate);
     let page = ok(r.search(&[PartitionId::default_partition()], &q));
     assert_eq!((page.matches.len(), page.total), (1, Some(2)));
-    let page = ok(r.search(&[PartitionId::default_partition()], &query(Some("Patient"), "_summary=count")));
+    let page = ok(r.search(
+        &[PartitionId::default_partition()],
+        &query(Some("Patient"), "_summary=count"),
+    ));
     assert_eq!((page.matches.len(), page.total), (0, Some(4)));
 }
 
 fn include_revinclude(s: &dyn Store) {
     let mut r = ok(s.read_tx());
     let d = [PartitionId::default_partition()];
-    let page = ok(r.search(&d, &query(Some("Observation"), "code=1234-5&_include=Observation:subject")));
+    let page = ok(r.search(
+        &d,
+        &query(
+            Some("Observation"),
+            "code=1234-5&_include=Observation:subject",
+        ),
+    ));
     let inc: Vec<&str> = page.included.iter().map(|v| v.id.as_str()).collect();
     assert_eq!(inc, ["b"]);
-    let page = ok(r.search(&d, &query(Some("Patient"), "_id=a&_revinclude=Observation:subject")));
+    let page = ok(r.search(
+        &d,
+        &query(Some("Patient"), "_id=a&_revinclude=Observation:subject"),
+    ));
     let mut inc: Vec<&str> = page.included.iter().map(|v| v.id.as_str()).collect();
     inc.sort();
     assert_eq!(inc, ["o1", "o2"]);
@@ -227,8 +327,21 @@ fn include_revinclude(s: &dyn Store) {
 fn partitions_and_deletes(s: &dyn Store) {
     let other = p("ws-other");
     check(s, "Patient", "family=smith", &["a"]);
-    assert_eq!(ids_in(s, &[other.clone()], Some("Patient"), "family=smith"), ["x"]);
-    let mut both = ids_in(s, &[PartitionId::default_partition(), other.clone()], Some("Patient"), "family=smith");
+    assert_eq!(
+        ids_in(
+            s,
+            std::slice::from_ref(&other),
+            Some("Patient"),
+            "family=smith"
+        ),
+        ["x"]
+    );
+    let mut both = ids_in(
+        s,
+        &[PartitionId::default_partition(), other.clone()],
+        Some("Patient"),
+        "family=smith",
+    );
     both.sort();
     assert_eq!(both, ["a", "x"]);
     assert!(ids_in(s, &[p("nowhere")], Some("Patient"), "").is_empty());
@@ -236,10 +349,22 @@ fn partitions_and_deletes(s: &dyn Store) {
     let mut tx = ok(s.write_tx());
     ok(tx.delete(&other, "Patient", "x"));
     ok(tx.commit());
-    assert!(ids_in(s, &[other.clone()], Some("Patient"), "family=smith").is_empty());
+    assert!(ids_in(
+        s,
+        std::slice::from_ref(&other),
+        Some("Patient"),
+        "family=smith"
+    )
+    .is_empty());
     load(s, &other, &[patient("y", "Smith", "male", "1990", "1")]);
     load(s, &other, &[patient("y", "Brown", "male", "1990", "1")]);
-    assert!(ids_in(s, &[other.clone()], Some("Patient"), "family=smith").is_empty());
+    assert!(ids_in(
+        s,
+        std::slice::from_ref(&other),
+        Some("Patient"),
+        "family=smith"
+    )
+    .is_empty());
     assert_eq!(ids_in(s, &[other], Some("Patient"), "family=brown"), ["y"]);
 }
 
@@ -247,7 +372,17 @@ fn uri(s: &dyn Store) {
     check(s, "ValueSet", "url=http://x.org/other", &["v2"]);
     check(s, "ValueSet", "url:below=http://x.org/fhir", &["v1"]);
     check(s, "ValueSet", "url:below=http://x.org/fh", &[]);
-    check(s, "ValueSet", "url:above=http://x.org/fhir/ValueSet/a/extra", &["v1"]);
-    let all = ids_in(s, &[PartitionId::default_partition()], None, "_type=ValueSet,List&_sort=_id");
+    check(
+        s,
+        "ValueSet",
+        "url:above=http://x.org/fhir/ValueSet/a/extra",
+        &["v1"],
+    );
+    let all = ids_in(
+        s,
+        &[PartitionId::default_partition()],
+        None,
+        "_type=ValueSet,List&_sort=_id",
+    );
     assert_eq!(all, ["l", "v1", "v2"]);
 }

@@ -79,7 +79,10 @@ pub(crate) fn search(
     let plan = compile(query, &scope)?;
     let count_only = query.result.summary == Some(SummaryMode::Count);
     let want_total = count_only
-        || matches!(query.result.total, Some(TotalMode::Accurate | TotalMode::Estimate));
+        || matches!(
+            query.result.total,
+            Some(TotalMode::Accurate | TotalMode::Estimate)
+        );
     let total = if want_total {
         let mut sql = Sql::default();
         sql.push("SELECT count(*) FROM resource r WHERE ");
@@ -116,7 +119,10 @@ pub(crate) fn search(
 }
 
 fn rid_list(rids: &[i64]) -> String {
-    rids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+    rids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `_include` / `_revinclude` for the page, then `:iterate` rounds over the newly included.
@@ -135,11 +141,17 @@ fn includes(
     let mut frontier = page.to_vec();
     for round in 0..MAX_ITERATE {
         let mut next = Vec::new();
-        for (include, reverse) in inc.iter().map(|i| (i, false)).chain(rev.iter().map(|i| (i, true))) {
+        for (include, reverse) in inc
+            .iter()
+            .map(|i| (i, false))
+            .chain(rev.iter().map(|i| (i, true)))
+        {
             if round > 0 && !include.iterate {
                 continue;
             }
-            for (v, rid) in versions_with_rid(conn, &include_sql(scope, include, reverse, &frontier))? {
+            for (v, rid) in
+                versions_with_rid(conn, &include_sql(scope, include, reverse, &frontier))?
+            {
                 if out.len() >= MAX_INCLUDED {
                     return Ok(out);
                 }
@@ -191,4 +203,3 @@ fn include_sql(scope: &Scope, include: &Include, reverse: bool, from: &[i64]) ->
     sql.push(" AND x.cid IS NULL AND x.url IS NULL AND r.deleted = 0 ORDER BY r.rid");
     sql
 }
-

@@ -33,7 +33,13 @@ impl Compiler {
     }
 
     /// Writes a condition that holds for the `resource` row `alias` when `f` holds.
-    pub(crate) fn filter(&mut self, sql: &mut Sql, f: &Filter, alias: &str, scope: &Scope) -> Result<()> {
+    pub(crate) fn filter(
+        &mut self,
+        sql: &mut Sql,
+        f: &Filter,
+        alias: &str,
+        scope: &Scope,
+    ) -> Result<()> {
         match f {
             Filter::Param(pf) => self.param(sql, pf, alias, scope),
             Filter::Missing { param, missing } => {
@@ -86,7 +92,9 @@ impl Compiler {
                 scope.write(sql, &format!("{x}."));
                 sql.push(&format!(" AND {x}.param = "));
                 sql.bind(param.clone());
-                sql.push(&format!(" AND {x}.cid IS NULL AND {x}.url IS NULL AND {x}.ttype = "));
+                sql.push(&format!(
+                    " AND {x}.cid IS NULL AND {x}.url IS NULL AND {x}.ttype = "
+                ));
                 sql.bind(target_type.clone());
                 sql.push(&format!(" AND {t}.deleted = 0 AND "));
                 self.filter(sql, filter, &t, &scope.with_type(target_type))?;
@@ -195,11 +203,7 @@ fn id_filter(sql: &mut Sql, pf: &ParamFilter, alias: &str) -> Result<()> {
                     sql.push(&format!("{alias}.id = "));
                     sql.bind(id.clone());
                 }
-                _ => {
-                    return Err(StoreError::UnsupportedSearch(
-                        "_id takes plain ids".into(),
-                    ))
-                }
+                _ => return Err(StoreError::UnsupportedSearch("_id takes plain ids".into())),
             },
             Predicate::String(s) => {
                 sql.push(&format!("{alias}.id = "));
@@ -226,12 +230,15 @@ fn last_updated_filter(sql: &mut Sql, pf: &ParamFilter, alias: &str) -> Result<(
             sql.push(" OR ");
         }
         let Predicate::Date(d) = p else {
-            return Err(StoreError::UnsupportedSearch("_lastUpdated needs a date".into()));
+            return Err(StoreError::UnsupportedSearch(
+                "_lastUpdated needs a date".into(),
+            ));
         };
         let mut sl = d.range.low_micros();
         let mut sh = d.range.high_micros();
         if d.prefix == crosscare_search::Prefix::Ap {
-            let tol = crosscare_search::param::date::ap_tolerance_micros(&d.range, chrono::Utc::now());
+            let tol =
+                crosscare_search::param::date::ap_tolerance_micros(&d.range, chrono::Utc::now());
             sl = sl.saturating_sub(tol);
             sh = sh.saturating_add(tol);
         }

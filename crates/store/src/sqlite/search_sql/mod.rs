@@ -127,13 +127,12 @@ fn sort_key(sql: &mut Sql, key: &SortKey) -> Result<()> {
             let (table, col) = match key.param_type {
                 SearchParamType::String => ("idx_string", "norm"),
                 SearchParamType::Token => ("idx_token", "code"),
-                SearchParamType::Date => (
-                    "idx_date",
-                    if key.descending { "hi" } else { "lo" },
-                ),
+                SearchParamType::Date => ("idx_date", if key.descending { "hi" } else { "lo" }),
                 SearchParamType::Number => ("idx_number", "val"),
                 SearchParamType::Quantity => ("idx_quantity", "val"),
-                SearchParamType::Reference => ("idx_reference", "coalesce(url, ttype || '/' || tid)"),
+                SearchParamType::Reference => {
+                    ("idx_reference", "coalesce(url, ttype || '/' || tid)")
+                }
                 SearchParamType::Uri => ("idx_uri", "uri"),
                 other => {
                     return Err(StoreError::UnsupportedSearch(format!(

@@ -6,11 +6,11 @@
 
 use super::Sql;
 use crate::{Result, StoreError};
+use crosscare_search::param::date::ap_tolerance_micros;
 use crosscare_search::param::reference::ReferencePredicate;
 use crosscare_search::param::string::StringMode;
 use crosscare_search::param::token::{TokenMatch, TokenPredicate};
 use crosscare_search::param::uri::{UriMode, UriPredicate};
-use crosscare_search::param::date::ap_tolerance_micros;
 use crosscare_search::{Predicate, Prefix};
 use unicode_normalization::UnicodeNormalization;
 
@@ -67,15 +67,36 @@ pub(crate) fn condition(sql: &mut Sql, col: &str, p: &Predicate) -> Result<()> {
                 sl = sl.saturating_sub(tol);
                 sh = sh.saturating_add(tol);
             }
-            range_compare(sql, &format!("{col}lo"), &format!("{col}hi"), d.prefix, sl, sh);
+            range_compare(
+                sql,
+                &format!("{col}lo"),
+                &format!("{col}hi"),
+                d.prefix,
+                sl,
+                sh,
+            );
             Ok(())
         }
         Predicate::Number(n) => {
-            number(sql, &format!("{col}val"), n.prefix, n.number.value, n.number.low, n.number.high);
+            number(
+                sql,
+                &format!("{col}val"),
+                n.prefix,
+                n.number.value,
+                n.number.low,
+                n.number.high,
+            );
             Ok(())
         }
         Predicate::Quantity(q) => {
-            number(sql, &format!("{col}val"), q.prefix, q.number.value, q.number.low, q.number.high);
+            number(
+                sql,
+                &format!("{col}val"),
+                q.prefix,
+                q.number.value,
+                q.number.low,
+                q.number.high,
+            );
             if let Some(system) = &q.system {
                 sql.push(&format!(" AND {col}system = "));
                 sql.bind(system.clone());
@@ -136,16 +157,24 @@ pub(crate) fn token(
         }
         TokenMatch::Text(prefix) => {
             if code_col != "code" {
-                return Err(StoreError::UnsupportedSearch(":text on a reference identifier".into()));
+                return Err(StoreError::UnsupportedSearch(
+                    ":text on a reference identifier".into(),
+                ));
             }
             sql.push(&format!("{col}text >= "));
             sql.bind(prefix.clone());
             sql.push(&format!(" AND {col}text < "));
             sql.bind(prefix_end(prefix));
         }
-        TokenMatch::OfType { system, code, value } => {
+        TokenMatch::OfType {
+            system,
+            code,
+            value,
+        } => {
             if code_col != "code" {
-                return Err(StoreError::UnsupportedSearch(":of-type on a reference".into()));
+                return Err(StoreError::UnsupportedSearch(
+                    ":of-type on a reference".into(),
+                ));
             }
             sql.push(&format!("{c} = "));
             sql.bind(value.clone());
@@ -287,7 +316,10 @@ fn uri(sql: &mut Sql, c: &str, u: &UriPredicate) {
             sql.bind(prefix_end(&outer));
             sql.push(&format!(" AND ({c} = "));
             sql.bind(outer.clone());
-            sql.push(&format!(" OR substr({c}, {}, 1) IN ('/', '|', '#', '?'))", outer.chars().count() + 1));
+            sql.push(&format!(
+                " OR substr({c}, {}, 1) IN ('/', '|', '#', '?'))",
+                outer.chars().count() + 1
+            ));
         }
         UriMode::Above => {
             sql.push(&format!("{c} IN ("));
@@ -314,7 +346,15 @@ mod tests {
     fn above_candidates_stop_at_boundaries() {
         check(
             "http://a/b",
-            &["http:", "http:/", "http://", "http://a", "http://a/", "http://a/b", "http://a/b/"],
+            &[
+                "http:",
+                "http:/",
+                "http://",
+                "http://a",
+                "http://a/",
+                "http://a/b",
+                "http://a/b/",
+            ],
         );
         check("urn:x", &["urn:x", "urn:x/"]);
     }
