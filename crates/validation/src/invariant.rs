@@ -3,14 +3,14 @@
 //!
 //! Each constraint is compiled once, on first use, and cached by its identity in the static
 //! spec tables (one entry per element path and key). A constraint the engine cannot compile or
-//! evaluate is skipped and counted, never reported as a violation; so is a constraint that
-//! refers to `%resource`/`%rootResource` while evaluated on a node below the resource root,
-//! where the engine would bind those variables to the node.
+//! evaluate is skipped and counted, never reported as a violation. Below a resource root,
+//! `%resource` and `%rootResource` are bound to the enclosing resources explicitly (the engine
+//! would otherwise bind them to the node the constraint is evaluated on).
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, RwLock};
 
-use crosscare_fhirpath::{EvalContext, Expression};
+use crosscare_fhirpath::{EvalContext, Expression, Item};
 use crosscare_spec::model::{Constraint, ConstraintSeverity, ElementDef};
 use crosscare_spec::Spec;
 use serde_json::Value;
@@ -126,32 +126,61 @@ pub(crate) fn resource_constraints(
         .unwrap_or_default()
 }
 
+/// `%resource` and `%rootResource` of the resource being walked, as FHIRPath items.
+pub(crate) struct Roots<'v> {
+    pub resource: Vec<Item<'v>>,
+    pub root: Vec<Item<'v>>,
+}
+
+/// `%resource`, evaluated on a resource, is that resource as a typed node.
+static THIS_RESOURCE: LazyLock<Option<Expression>> =
+    LazyLock::new(|| Expression::compile("%resource").ok());
+
+impl<'v> Roots<'v> {
+    /// The roots for `resource`; `root` is the container's root for a contained resource.
+    pub fn new(resource: &'v Value, root: Option<Vec<Item<'v>>>) -> Roots<'v> {
+        let items = THIS_RESOURCE
+            .as_ref()
+            .and_then(|e| e.evaluate(resource).ok())
+            .unwrap_or_default();
+        Roots {
+            root: root.unwrap_or_else(|| items.clone()),
+            resource: items,
+        }
+    }
+}
+
 /// Evaluates `constraints` on `node`. `context_type` is the node's type or element path, or
-/// `None` when the node is a resource (typed by its `resourceType`). Violations are appended to
+/// `None` when the node is a resource (typed by its `resourceType`); `roots` are the enclosing
+/// resources for `%resource`/`%rootResource` below the root. Violations are appended to
 /// `issues`; the number of constraints that could not be evaluated is returned.
-pub(crate) fn check(
+pub(crate) fn check<'v>(
     constraints: &[&'static Constraint],
-    node: &Value,
+    node: &'v Value,
     context_type: Option<&str>,
+    roots: Option<&Roots<'v>>,
     location: &str,
     issues: &mut Vec<Issue>,
 ) -> usize {
     let mut skipped = 0;
     for &c in constraints {
-        if context_type.is_some()
-            && (c.expression.contains("%resource") || c.expression.contains("%rootResource"))
-        {
-            skipped += 1;
-            continue;
-        }
         let Some(expr) = compiled(c) else {
             skipped += 1;
             continue;
         };
-        let ctx = match context_type {
-            Some(t) => EvalContext::new(node).with_context_type(t),
-            None => EvalContext::new(node),
-        };
+        let mut ctx = EvalContext::new(node);
+        if let Some(t) = context_type {
+            ctx = ctx.with_context_type(t);
+            if c.expression.contains("%resource") || c.expression.contains("%rootResource") {
+                let Some(roots) = roots.filter(|r| !r.resource.is_empty()) else {
+                    skipped += 1;
+                    continue;
+                };
+                ctx = ctx
+                    .with_variable("resource", roots.resource.clone())
+                    .with_variable("rootResource", roots.root.clone());
+            }
+        }
         match expr.evaluate_with(&ctx) {
             // The constraint fails only on a definite `false`; an empty result means the
             // expression had nothing to test.

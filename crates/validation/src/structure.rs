@@ -18,11 +18,14 @@ use crate::{binding, invariant, primitive, ValidationOptions};
 /// Nesting beyond which the walk stops, for values not produced by `parse_resource`.
 const MAX_WALK_DEPTH: usize = 128;
 
-pub(crate) struct Walker<'o> {
+pub(crate) struct Walker<'o, 'v> {
     spec: &'static Spec,
     options: &'o ValidationOptions,
     pub issues: Vec<Issue>,
     pub skipped_invariants: usize,
+    /// For each resource being walked, `%resource` and `%rootResource` as FHIRPath items (the
+    /// innermost last), so that constraints below a resource root see the right resources.
+    roots: Vec<invariant::Roots<'v>>,
 }
 
 /// What is known about a property while its value is being checked.
@@ -34,13 +37,14 @@ struct Slot<'a> {
     loc: &'a str,
 }
 
-impl<'o> Walker<'o> {
-    pub fn new(options: &'o ValidationOptions) -> Walker<'o> {
+impl<'o, 'v> Walker<'o, 'v> {
+    pub fn new(options: &'o ValidationOptions) -> Walker<'o, 'v> {
         Walker {
             spec: Spec::r4(),
             options,
             issues: Vec::new(),
             skipped_invariants: 0,
+            roots: Vec::new(),
         }
     }
 
@@ -50,7 +54,13 @@ impl<'o> Walker<'o> {
 
     /// Validates a resource at `loc` (its type name at the root, `Bundle.entry[0].resource`
     /// below). `in_contained` forbids a further `contained` (dom-2).
-    pub fn resource(&mut self, value: &Value, loc: Option<&str>, in_contained: bool, depth: usize) {
+    pub fn resource(
+        &mut self,
+        value: &'v Value,
+        loc: Option<&str>,
+        in_contained: bool,
+        depth: usize,
+    ) {
         let Some(obj) = value.as_object() else {
             self.error(
                 IssueType::Structure,
@@ -101,19 +111,32 @@ impl<'o> Walker<'o> {
                 .with_key("dom-2"),
             );
         }
+        if self.options.check_invariants {
+            // A contained resource's `%rootResource` is its container; any other resource
+            // (the one validated, a Bundle entry, a Parameters value) is its own root.
+            let parent_root = self
+                .roots
+                .last()
+                .filter(|_| in_contained)
+                .map(|r| r.root.clone());
+            self.roots.push(invariant::Roots::new(value, parent_root));
+        }
         let clean = self.issues.len();
         self.object(obj, &def.name, loc, true, in_contained, depth + 1);
-        if self.options.check_invariants && self.issues.len() == clean {
-            let constraints = invariant::resource_constraints(self.spec, &def.name);
-            self.skipped_invariants +=
-                invariant::check(&constraints, value, None, loc, &mut self.issues);
+        if self.options.check_invariants {
+            if self.issues.len() == clean {
+                let constraints = invariant::resource_constraints(self.spec, &def.name);
+                self.skipped_invariants +=
+                    invariant::check(&constraints, value, None, None, loc, &mut self.issues);
+            }
+            self.roots.pop();
         }
     }
 
     /// Validates the properties of one object whose children are defined under `path`.
     fn object(
         &mut self,
-        obj: &Map<String, Value>,
+        obj: &'v Map<String, Value>,
         path: &'static str,
         loc: &str,
         is_resource: bool,
@@ -247,8 +270,8 @@ impl<'o> Walker<'o> {
     /// values it holds.
     fn property(
         &mut self,
-        value: &Value,
-        ext: Option<&Value>,
+        value: &'v Value,
+        ext: Option<&'v Value>,
         slot: Slot<'_>,
         in_contained: bool,
         depth: usize,
@@ -306,8 +329,8 @@ impl<'o> Walker<'o> {
     /// array aligned with the values, with `null` where an item has no extensions.
     fn primitive_extension(
         &mut self,
-        ext: &Value,
-        value: Option<&Value>,
+        ext: &'v Value,
+        value: Option<&'v Value>,
         slot: Slot<'_>,
         depth: usize,
     ) -> usize {
@@ -384,7 +407,7 @@ impl<'o> Walker<'o> {
     }
 
     /// Validates one non-null value of an element.
-    fn item(&mut self, value: &Value, slot: Slot<'_>, in_contained: bool, depth: usize) {
+    fn item(&mut self, value: &'v Value, slot: Slot<'_>, in_contained: bool, depth: usize) {
         let first_issue = self.issues.len();
         if slot.type_code == "Resource" {
             let contained = slot.element.path.ends_with(".contained");
@@ -432,6 +455,7 @@ impl<'o> Walker<'o> {
                     &constraints,
                     value,
                     Some(context),
+                    self.roots.last(),
                     slot.loc,
                     &mut self.issues,
                 );

@@ -51,9 +51,11 @@ fn official_examples_validate() {
     let mut unexpected = Vec::new();
     let mut now_valid = Vec::new();
     let mut failing = 0;
+    let mut skipped = 0;
     for (name, json) in &examples {
         let value = parse_resource(json.as_bytes(), &limits()).unwrap();
         let report = validate(&value, &ValidationOptions::default());
+        skipped += report.skipped_invariants;
         let errors: Vec<String> = report.errors().map(ToString::to_string).collect();
         match (errors.is_empty(), known.contains_key(name)) {
             (false, false) => unexpected.push(format!("{name}:\n  {}", errors.join("\n  "))),
@@ -62,6 +64,7 @@ fn official_examples_validate() {
             (true, false) => {}
         }
     }
+    eprintln!("invariant evaluations skipped over all examples: {skipped}");
     assert!(
         unexpected.is_empty(),
         "{} examples fail validation:\n{}",
