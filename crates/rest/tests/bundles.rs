@@ -102,7 +102,7 @@ fn transaction_rewrites_references_in_any_order() {
 fn transaction_is_atomic_and_names_the_failing_entry() {
     let rest = rest();
     let bundle = transaction(vec![
-        post(P, json!({"resourceType": "Patient"})),
+        post(P, json!({"resourceType": "Patient", "active": true})),
         post(
             "urn:uuid:x",
             json!({"resourceType": "Patient", "colour": "red"}),
@@ -256,7 +256,7 @@ fn transaction_conditional_update() {
 fn batch_entries_are_independent() {
     let rest = rest();
     let bundle = json!({"resourceType": "Bundle", "type": "batch", "entry": [
-        {"resource": {"resourceType": "Patient"}, "request": {"method": "POST", "url": "Patient"}},
+        {"resource": {"resourceType": "Patient", "active": true}, "request": {"method": "POST", "url": "Patient"}},
         {"resource": {"resourceType": "Patient", "colour": 1}, "request": {"method": "POST", "url": "Patient"}},
         {"request": {"method": "GET", "url": "Patient/none"}},
         {"request": {"method": "FETCH", "url": "Patient"}},
