@@ -1,6 +1,8 @@
 //! Parsing untrusted resource JSON under limits: UTF-8, nesting depth and string length are
 //! checked by a byte scan before serde_json sees the input, so no input can exhaust the stack.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 /// Bounds applied by [`parse_resource`].
@@ -40,6 +42,8 @@ pub enum ParseError {
     },
     #[error("the JSON root is not an object")]
     NotAnObject,
+    #[error("property {key:?} appears twice in one object (at byte {offset})")]
+    DuplicateKey { key: String, offset: usize },
 }
 
 /// Parses one resource: valid UTF-8, valid JSON, an object at the root, within `limits`.
@@ -69,15 +73,21 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// One pass over the bytes tracking string state and nesting depth. It does not validate JSON
-/// (serde_json does that next); it only guarantees that whatever serde_json will recurse into
-/// is at most `max_depth` deep and that no string exceeds `max_string_len`. Brackets inside
-/// strings are ignored; an escaped quote does not end a string.
+/// One pass over the bytes tracking string state, nesting depth and the keys of each open
+/// object. It does not validate JSON (serde_json does that next); it guarantees that whatever
+/// serde_json will recurse into is at most `max_depth` deep, that no string exceeds
+/// `max_string_len` and that no object repeats a property name (FHIR JSON forbids it, and
+/// serde_json would silently keep the last value). Keys are compared as written, so `"a"` and
+/// `"\u0061"` are not recognised as the same. Brackets inside strings are ignored; an escaped
+/// quote does not end a string.
 fn scan(bytes: &[u8], limits: &ParseLimits) -> Result<(), ParseError> {
-    let mut depth = 0usize;
+    // One entry per open container: the keys seen so far for an object, `None` for an array.
+    let mut open: Vec<Option<HashSet<&[u8]>>> = Vec::new();
     let mut in_string = false;
     let mut escaped = false;
     let mut string_start = 0usize;
+    // The span of the last string closed outside any other token, a key if `:` follows.
+    let mut last_string: Option<(usize, usize)> = None;
     for (i, &b) in bytes.iter().enumerate() {
         if in_string {
             if escaped {
@@ -86,6 +96,7 @@ fn scan(bytes: &[u8], limits: &ParseLimits) -> Result<(), ParseError> {
                 escaped = true;
             } else if b == b'"' {
                 in_string = false;
+                last_string = Some((string_start, i));
                 continue;
             }
             if i + 1 - string_start > limits.max_string_len {
@@ -101,17 +112,33 @@ fn scan(bytes: &[u8], limits: &ParseLimits) -> Result<(), ParseError> {
                 in_string = true;
                 string_start = i + 1;
             }
+            b':' => {
+                if let (Some((start, end)), Some(Some(keys))) = (last_string, open.last_mut()) {
+                    let key = &bytes[start..end];
+                    if !keys.insert(key) {
+                        return Err(ParseError::DuplicateKey {
+                            key: String::from_utf8_lossy(key).into_owned(),
+                            offset: start,
+                        });
+                    }
+                }
+            }
             b'{' | b'[' => {
-                depth += 1;
-                if depth > limits.max_depth {
+                open.push((b == b'{').then(HashSet::new));
+                if open.len() > limits.max_depth {
                     return Err(ParseError::TooDeep {
                         max: limits.max_depth,
                         offset: i,
                     });
                 }
             }
-            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'}' | b']' => {
+                open.pop();
+            }
             _ => {}
+        }
+        if !b.is_ascii_whitespace() && b != b'"' {
+            last_string = None;
         }
     }
     Ok(())
@@ -174,6 +201,22 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn duplicate_keys() {
+        check(
+            r#"{"a":1,"b":{"a":2},"a":3}"#,
+            Err(ParseError::DuplicateKey {
+                key: "a".into(),
+                offset: 20,
+            }),
+        );
+        check(
+            r#"{"a":{"a":1},"b":[{"a":1},{"a":2}]}"#,
+            Ok(r#"{"a":{"a":1},"b":[{"a":1},{"a":2}]}"#),
+        );
+        check(r#"{"a":"a","b":"a"}"#, Ok(r#"{"a":"a","b":"a"}"#));
     }
 
     #[test]

@@ -147,7 +147,7 @@ impl<'o, 'v> Walker<'o, 'v> {
             self.error(IssueType::Structure, loc, "nesting too deep");
             return;
         }
-        if obj.is_empty() || (is_resource && obj.len() == 1) {
+        if obj.is_empty() {
             self.issues.push(
                 Issue::error(
                     IssueType::Structure,

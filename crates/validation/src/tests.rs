@@ -104,9 +104,11 @@ fn empty_values() {
         json!({"resourceType": "Patient", "gender": ""}),
         &["value@Patient.gender"],
     );
+    // A resource with nothing but its type is legal (an empty `Parameters` is common).
+    check(json!({"resourceType": "Parameters"}), &[]);
     check(
-        json!({"resourceType": "Patient"}),
-        &["structure@Patient[ele-1]"],
+        json!({"resourceType": "Patient", "text": {"status": "generated", "div": ""}}),
+        &["value@Patient.text.div"],
     );
 }
 
