@@ -50,6 +50,15 @@ pub struct Scope {
 impl Scope {
     /// `{p}pid IN (…) [AND {p}rtype = ?]`.
     pub(crate) fn write(&self, sql: &mut Sql, p: &str) {
+        self.write_hinted(sql, p, "");
+    }
+
+    /// [`Scope::write`] with a unary `+` before each column when `hint` is `"+"`: SQLite then
+    /// does not use an index for these terms, which steers the planner towards the index the
+    /// caller wants to drive the loop (see `docs/design/search-sql.md`).
+    pub(crate) fn write_hinted(&self, sql: &mut Sql, p: &str, hint: &str) {
+        let p = format!("{hint}{p}");
+        let p = p.as_str();
         let pids: Vec<String> = self.pids.iter().map(i64::to_string).collect();
         sql.push(&format!("{p}pid IN ({})", pids.join(", ")));
         match self.types.as_slice() {
@@ -100,8 +109,16 @@ pub fn scope_of(query: &SearchQuery, pids: Vec<i64>) -> Scope {
 /// Compiles the filters and sort keys.
 pub fn compile(query: &SearchQuery, scope: &Scope) -> Result<Plan> {
     let mut condition = Sql::default();
-    scope.write(&mut condition, "r.");
-    condition.push(" AND r.deleted = 0");
+    // When a filter can drive the search from an index table (`r.rid IN (SELECT rid …)`),
+    // the scope terms on `r` are made unindexable so that SQLite iterates that subquery's
+    // rows instead of every resource of the type.
+    let hint = if query.filters.iter().any(filter::drives) {
+        "+"
+    } else {
+        ""
+    };
+    scope.write_hinted(&mut condition, "r.", hint);
+    condition.push(&format!(" AND {hint}r.deleted = 0"));
     let mut c = filter::Compiler::default();
     for f in &query.filters {
         condition.push(" AND ");
@@ -157,4 +174,66 @@ fn sort_key(sql: &mut Sql, key: &SortKey) -> Result<()> {
     };
     sql.push(&format!("{expr} {dir}"));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crosscare_search::parse_query_string;
+
+    /// Compiles `ty?qs` over partition 1 and compares the WHERE text and its bound values.
+    fn check(ty: &str, qs: &str, expected_where: &str, expected_params: &[&str]) {
+        let q = SearchQuery::parse(Some(ty), &parse_query_string(qs), false).unwrap();
+        let plan = compile(&q, &scope_of(&q, vec![1])).unwrap();
+        assert_eq!(plan.condition.text, expected_where, "{ty}?{qs}");
+        let params: Vec<String> = plan
+            .condition
+            .params
+            .iter()
+            .map(|v| match v {
+                SqlValue::Text(s) => s.clone(),
+                SqlValue::Integer(i) => i.to_string(),
+                SqlValue::Real(f) => f.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(params, expected_params, "{ty}?{qs}");
+    }
+
+    #[test]
+    fn compiles_parameters_to_index_subqueries() {
+        check(
+            "Patient",
+            "gender=female,male",
+            "+r.pid IN (1) AND +r.rtype = ? AND +r.deleted = 0 AND r.rid IN (\
+             SELECT rid FROM idx_token WHERE pid IN (1) AND rtype = ? AND param = ? AND cid IS NULL AND code = ? \
+             UNION SELECT rid FROM idx_token WHERE pid IN (1) AND rtype = ? AND param = ? AND cid IS NULL AND code = ?)",
+            &["Patient", "Patient", "gender", "female", "Patient", "gender", "male"],
+        );
+        check(
+            "Patient",
+            "_id=a",
+            "r.pid IN (1) AND r.rtype = ? AND r.deleted = 0 AND (r.id = ?)",
+            &["Patient", "a"],
+        );
+        check(
+            "Observation",
+            "value-quantity=gt5",
+            "+r.pid IN (1) AND +r.rtype = ? AND +r.deleted = 0 AND r.rid IN (\
+             SELECT rid FROM idx_quantity WHERE pid IN (1) AND rtype = ? AND param = ? AND cid IS NULL AND val > ?)",
+            &["Observation", "Observation", "value-quantity", "5"],
+        );
+    }
+
+    #[test]
+    fn sort_keys_end_with_the_rid_tiebreak() {
+        let q = SearchQuery::parse(
+            Some("Patient"),
+            &parse_query_string("_sort=-_lastUpdated,_id"),
+            false,
+        )
+        .unwrap();
+        let plan = compile(&q, &scope_of(&q, vec![1])).unwrap();
+        assert_eq!(plan.order.text, "r.ts DESC, r.id ASC, r.rid");
+    }
 }
