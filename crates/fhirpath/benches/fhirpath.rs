@@ -12,7 +12,8 @@ use serde_json::Value;
 
 fn bench(c: &mut Criterion) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
-    let cases: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
+    let cases: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
     for case in cases.as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let input_file = case["input"].as_str().unwrap();
@@ -21,7 +22,9 @@ fn bench(c: &mut Criterion) {
         let expr = Expression::compile(case["expression"].as_str().unwrap()).unwrap();
         // Evaluate once outside the timing loop to fail fast on a broken case.
         expr.evaluate(&input).unwrap();
-        c.bench_function(name, |b| b.iter(|| expr.evaluate(std::hint::black_box(&input)).unwrap().len()));
+        c.bench_function(name, |b| {
+            b.iter(|| expr.evaluate(std::hint::black_box(&input)).unwrap().len())
+        });
     }
 }
 

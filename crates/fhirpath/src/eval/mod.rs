@@ -278,3 +278,6 @@ pub(crate) fn boolean<'a>(b: bool) -> Items<'a> {
 pub(crate) fn opt_bool<'a>(b: Option<bool>) -> Items<'a> {
     b.map(boolean).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,10 @@
 //! Tree navigation: member access with FHIR types (choice types, primitive `_name` siblings),
 //! `children()` and `descendants()`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use crosscare_spec::Spec;
 use serde_json::Value;
 
@@ -70,11 +74,70 @@ impl<'c, 'a> Engine<'c, 'a> {
     }
 }
 
+/// A small multiplicative hasher for the per-thread cache: keys are short names and the cache
+/// is not reachable by other users' input in a way that makes collision attacks matter
+/// (sizes are capped).
+#[derive(Default, Clone, Copy)]
+struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(buf))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type Fast = BuildHasherDefault<FastHasher>;
+
+/// Keyed by the address and length of the `'static` spec path, then by member name.
+type ChildCache = HashMap<(usize, usize), HashMap<Box<str>, Option<(ChildType, bool)>, Fast>, Fast>;
+
+thread_local! {
+    /// Resolved children per spec path. Lookups in the spec allocate and walk the type
+    /// hierarchy, so each (path, name) pair is resolved once per thread. Sizes are capped
+    /// because names come from input JSON.
+    static CHILD_CACHE: RefCell<ChildCache> = RefCell::new(HashMap::default());
+}
+
+const CACHE_PATHS: usize = 8192;
+const CACHE_NAMES_PER_PATH: usize = 512;
+
 fn child_type(spec: &'static Spec, parent: &Node<'_>, name: &str) -> Option<(ChildType, bool)> {
     if parent.path.is_empty() {
         return Some((UNTYPED, false));
     }
-    let c = spec.child(parent.path, name)?;
+    CHILD_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let key = (parent.path.as_ptr() as usize, parent.path.len());
+        if let Some(hit) = cache.get(&key).and_then(|m| m.get(name)) {
+            return *hit;
+        }
+        let resolved = resolve_child(spec, parent.path, name);
+        if cache.len() >= CACHE_PATHS {
+            cache.clear();
+        }
+        let names = cache.entry(key).or_default();
+        if names.len() < CACHE_NAMES_PER_PATH {
+            names.insert(name.into(), resolved);
+        }
+        resolved
+    })
+}
+
+fn resolve_child(spec: &'static Spec, path: &'static str, name: &str) -> Option<(ChildType, bool)> {
+    let c = spec.child(path, name)?;
     let fhir_type = if c.element.content_reference.is_some() {
         "BackboneElement"
     } else {
@@ -149,8 +212,18 @@ fn push_key<'a>(src: &JsonRef<'a>, key: &str, ty: ChildType, out: &mut Items<'a>
     let value = src.project(|o| o.get(key));
     let primitive = ty.fhir_type.is_empty() || system_type_of(ty.fhir_type).is_some();
     let ext = if primitive {
-        let ext_key = format!("_{key}");
-        src.project(|o| o.get(ext_key.as_str()))
+        // Build `_key` on the stack for the common short keys.
+        let mut buf = [0u8; 64];
+        let ext_key: Option<String>;
+        let ext_str = if key.len() < buf.len() {
+            buf[0] = b'_';
+            buf[1..=key.len()].copy_from_slice(key.as_bytes());
+            std::str::from_utf8(&buf[..=key.len()]).unwrap_or("_")
+        } else {
+            ext_key = Some(format!("_{key}"));
+            ext_key.as_deref().unwrap_or("_")
+        };
+        src.project(|o| o.get(ext_str))
     } else {
         None
     };
