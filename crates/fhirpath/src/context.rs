@@ -41,6 +41,8 @@ impl Default for Limits {
 /// Everything an evaluation needs besides the expression.
 pub struct EvalContext<'a> {
     pub(crate) resource: &'a Value,
+    /// The containing resource for `%resource`/`%rootResource` when the focus is an element.
+    pub(crate) container: Option<&'a Value>,
     pub(crate) root_type: Option<String>,
     pub(crate) variables: HashMap<String, Vec<Item<'a>>>,
     pub(crate) resolver: Option<&'a dyn Resolver>,
@@ -52,6 +54,7 @@ impl<'a> EvalContext<'a> {
     pub fn new(resource: &'a Value) -> EvalContext<'a> {
         EvalContext {
             resource,
+            container: None,
             root_type: None,
             variables: HashMap::new(),
             resolver: None,
@@ -81,6 +84,13 @@ impl<'a> EvalContext<'a> {
         self
     }
 
+    /// Sets `%resource` and `%rootResource` to the resource that contains the focus node (for
+    /// invariants evaluated on an element). `resolve()` of `#id` looks in its `contained`.
+    pub fn with_resource(mut self, resource: &'a Value) -> EvalContext<'a> {
+        self.container = Some(resource);
+        self
+    }
+
     /// Evaluates on a node that is not a resource: `type_name` is its FHIR type (`HumanName`)
     /// or an element path (`Patient.contact`).
     pub fn with_context_type(mut self, type_name: &str) -> EvalContext<'a> {
@@ -97,5 +107,14 @@ impl<'a> EvalContext<'a> {
         };
         let (fhir_type, path) = name.map_or(("", ""), |n| crate::types::static_type(spec, n));
         Item::node(JsonRef::Borrowed(self.resource), fhir_type, path)
+    }
+
+    /// The item for `%resource`: the containing resource if one was given, else the root.
+    pub(crate) fn resource_item(&self) -> Option<Item<'a>> {
+        let r = self.container?;
+        let spec = crosscare_spec::Spec::r4();
+        let name = r.get("resourceType").and_then(Value::as_str).unwrap_or("");
+        let (fhir_type, path) = crate::types::static_type(spec, name);
+        Some(Item::node(JsonRef::Borrowed(r), fhir_type, path))
     }
 }

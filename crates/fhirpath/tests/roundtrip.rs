@@ -81,17 +81,33 @@ fn ast() -> impl Strategy<Value = Ast> {
     ];
     leaf.prop_recursive(5, 48, 3, |inner| {
         prop_oneof![
-            (proptest::option::of(inner.clone()), name(), proptest::option::of(proptest::collection::vec(inner.clone(), 0..3)))
+            (
+                proptest::option::of(inner.clone()),
+                name(),
+                proptest::option::of(proptest::collection::vec(inner.clone(), 0..3))
+            )
                 .prop_map(|(target, name, args)| Ast::Invoke {
                     target: target.map(Box::new),
                     name,
                     args
                 }),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| Ast::Indexer(Box::new(a), Box::new(b))),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| Ast::Indexer(Box::new(a), Box::new(b))),
             (any::<bool>(), inner.clone()).prop_map(|(n, a)| Ast::Negate(n, Box::new(a))),
-            (0..OPS.len(), inner.clone(), inner.clone())
-                .prop_map(|(i, a, b)| Ast::Binary(OPS[i], Box::new(a), Box::new(b))),
-            (any::<bool>(), inner, prop_oneof![Just("Patient"), Just("FHIR.Quantity"), Just("System.String")])
+            (0..OPS.len(), inner.clone(), inner.clone()).prop_map(|(i, a, b)| Ast::Binary(
+                OPS[i],
+                Box::new(a),
+                Box::new(b)
+            )),
+            (
+                any::<bool>(),
+                inner,
+                prop_oneof![
+                    Just("Patient"),
+                    Just("FHIR.Quantity"),
+                    Just("System.String")
+                ]
+            )
                 .prop_map(|(is, a, t)| Ast::TypeOp(is, Box::new(a), t.to_string())),
         ]
     })

@@ -151,7 +151,11 @@ impl<'c, 'a> Engine<'c, 'a> {
         }
         let text = |s: String| Ok(vec![Item::String(s)]);
         match name {
-            "resource" | "rootResource" | "context" => Ok(vec![self.root.clone()]),
+            "resource" | "rootResource" => Ok(vec![self
+                .ctx
+                .resource_item()
+                .unwrap_or_else(|| self.root.clone())]),
+            "context" => Ok(vec![self.root.clone()]),
             "ucum" => text("http://unitsofmeasure.org".into()),
             "sct" => text("http://snomed.info/sct".into()),
             "loinc" => text("http://loinc.org".into()),

@@ -128,6 +128,18 @@ fn resolve_contained_and_bundle() {
                 .then(|| json!({"resourceType":"Organization","id":"9","name":"Ext"}))
         }
     }
+    let plan = json!({"resourceType":"CarePlan","subject":{"reference":"Patient/7"}});
+    check(
+        &plan,
+        "CarePlan.subject.where(resolve() is Patient).exists()",
+        &["System.Boolean:true"],
+    );
+    check(&plan, "subject.resolve().id", &["FHIR.string:\"7\""]);
+    check(
+        &plan,
+        "subject.where(resolve() is Group).exists()",
+        &["System.Boolean:false"],
+    );
     let obs = json!({"resourceType":"Observation","performer":[{"reference":"Organization/9"}]});
     let e = Expression::compile("performer.resolve().name").unwrap();
     let store = Store;
@@ -176,6 +188,14 @@ fn variables_and_context() {
         .evaluate_with(&EvalContext::new(&name).with_context_type("HumanName"))
         .unwrap();
     assert_eq!(out[0].fhir_type(), Some("string"));
+    let p = patient();
+    let org = &p["contained"][0];
+    let e = Expression::compile("%resource.id & '/' & %context.id & '/' & name").unwrap();
+    let ctx = EvalContext::new(org).with_resource(&p);
+    assert_eq!(
+        e.evaluate_with(&ctx).unwrap()[0].as_str(),
+        Some("p1/org1/Acme")
+    );
 }
 
 #[test]
