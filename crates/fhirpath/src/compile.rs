@@ -155,6 +155,7 @@ functions! {
     Not = "not"(0, 0),
     Type = "type"(0, 0),
     Extension = "extension"(1, 1),
+    HasExtension = "hasExtension"(1, 1),
     HasValue = "hasValue"(0, 0),
     GetValue = "getValue"(0, 0),
     Resolve = "resolve"(0, 0),

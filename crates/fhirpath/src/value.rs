@@ -171,6 +171,38 @@ impl<'a> Item<'a> {
         }
     }
 
+    pub fn as_integer(&self) -> Option<i64> {
+        match self.prim() {
+            Prim::Integer(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Integer or decimal value, exactly.
+    pub fn as_decimal(&self) -> Option<Decimal> {
+        match self.prim() {
+            Prim::Integer(i) => Some(Decimal::from(i)),
+            Prim::Decimal(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// A date, dateTime, instant or time value with its precision.
+    pub fn as_temporal(&self) -> Option<Temporal> {
+        match self.prim() {
+            Prim::Date(t) | Prim::DateTime(t) | Prim::Time(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// A System quantity, or a FHIR Quantity (and its specialisations) read as one.
+    pub fn as_quantity(&self) -> Option<Quantity> {
+        match self.prim() {
+            Prim::Quantity(q) => Some(q.into_owned()),
+            _ => None,
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self.prim() {
             Prim::String(s) => Some(s),

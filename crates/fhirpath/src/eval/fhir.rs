@@ -23,20 +23,22 @@ impl<'c, 'a> Engine<'c, 'a> {
         f: &Frame<'_, 'a>,
     ) -> EvalResult<'a> {
         match func {
-            Func::Extension => {
+            Func::Extension | Func::HasExtension => {
                 let Some(url) = self.string_arg(&args[0], f)? else {
                     return Ok(Vec::new());
                 };
                 let exts = self.members(&focus, "extension")?;
-                Ok(exts
-                    .into_iter()
-                    .filter(|e| {
-                        e.json()
-                            .and_then(|j| j.get("url"))
-                            .and_then(Value::as_str)
-                            .is_some_and(|u| u == url)
-                    })
-                    .collect())
+                let matching = exts.into_iter().filter(|e| {
+                    e.json()
+                        .and_then(|j| j.get("url"))
+                        .and_then(Value::as_str)
+                        .is_some_and(|u| u == url)
+                });
+                if func == Func::HasExtension {
+                    // Non-standard but used by R4 search parameters: `extension(url).exists()`.
+                    return Ok(boolean(matching.count() > 0));
+                }
+                Ok(matching.collect())
             }
             Func::HasValue => Ok(boolean(match focus.as_slice() {
                 [Item::Node(n)] => {

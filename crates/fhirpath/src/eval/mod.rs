@@ -249,9 +249,8 @@ impl<'c, 'a> Engine<'c, 'a> {
             Trace | Now | Today | TimeOfDay | Type | LowBoundary | HighBoundary | Precision
             | Comparable => self.utility(func, focus, args, f),
             Aggregate | Sum | Min | Max | Avg => self.aggregate(func, focus, args, f),
-            Extension | HasValue | GetValue | Resolve | ConformsTo | HtmlChecks | MemberOf => {
-                self.fhir(func, focus, args, f)
-            }
+            Extension | HasExtension | HasValue | GetValue | Resolve | ConformsTo | HtmlChecks
+            | MemberOf => self.fhir(func, focus, args, f),
         }
     }
 }
