@@ -112,16 +112,9 @@ impl<'c, 'a> Engine<'c, 'a> {
                         [one] => vec![Item::Boolean(ty.matches(one))],
                         many => return Err(EvalError::NotSingleton(many.len())),
                     },
-                    TypeFn::As => {
-                        if focus.len() > 1 {
-                            return Err(EvalError::NotSingleton(focus.len()));
-                        }
-                        focus
-                            .into_iter()
-                            .filter(|i| ty.matches_with(i, true))
-                            .collect()
-                    }
-                    TypeFn::OfType => focus
+                    // `as` on a collection filters like `ofType`: the R4 invariants and search
+                    // parameters rely on it (dom-3 applies `as(canonical)` to descendants()).
+                    TypeFn::As | TypeFn::OfType => focus
                         .into_iter()
                         .filter(|i| ty.matches_with(i, true))
                         .collect(),
