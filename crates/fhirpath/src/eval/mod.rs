@@ -89,8 +89,19 @@ impl<'c, 'a> Engine<'c, 'a> {
                     let focus = self.eval(t, f)?;
                     self.members(&focus, name)?
                 }
-                None => self.term_member(f.this, name)?,
+                None => self.members(f.this, name)?,
             },
+            Expr::TypeName(name) => {
+                let spec = crosscare_spec::Spec::r4();
+                f.this
+                    .iter()
+                    .filter(|i| match i {
+                        Item::Node(n) => spec.is_subtype_of(n.fhir_type, name),
+                        _ => false,
+                    })
+                    .cloned()
+                    .collect()
+            }
             Expr::Call { target, func, args } => match target {
                 Some(t) => {
                     let focus = self.eval(t, f)?;
@@ -162,25 +173,6 @@ impl<'c, 'a> Engine<'c, 'a> {
                 Err(EvalError::UnknownVariable(name.to_string()))
             }
         }
-    }
-
-    /// An identifier at the start of a path: a type name matching the focus selects the focus
-    /// (`Patient.name` on a Patient), otherwise it names a member of the focus.
-    fn term_member(&self, this: &[Item<'a>], name: &str) -> EvalResult<'a> {
-        if name.starts_with(|c: char| c.is_ascii_uppercase()) {
-            let spec = crosscare_spec::Spec::r4();
-            if spec.type_def(name).is_some() {
-                return Ok(this
-                    .iter()
-                    .filter(|i| match i {
-                        Item::Node(n) => spec.is_subtype_of(n.fhir_type, name),
-                        _ => false,
-                    })
-                    .cloned()
-                    .collect());
-            }
-        }
-        self.members(this, name)
     }
 
     /// Evaluates a function argument as a single optional value in the given frame.

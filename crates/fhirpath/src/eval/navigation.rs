@@ -209,21 +209,10 @@ fn member<'a>(n: &Node<'a>, name: &str, out: &mut Items<'a>) {
 
 /// Pushes the value(s) under `key` of `src`, pairing primitives with their `_key` sibling.
 fn push_key<'a>(src: &JsonRef<'a>, key: &str, ty: ChildType, out: &mut Items<'a>) {
-    let value = src.project(|o| o.get(key));
+    let value = src.project(|o| field(o, key));
     let primitive = ty.fhir_type.is_empty() || system_type_of(ty.fhir_type).is_some();
     let ext = if primitive {
-        // Build `_key` on the stack for the common short keys.
-        let mut buf = [0u8; 64];
-        let ext_key: Option<String>;
-        let ext_str = if key.len() < buf.len() {
-            buf[0] = b'_';
-            buf[1..=key.len()].copy_from_slice(key.as_bytes());
-            std::str::from_utf8(&buf[..=key.len()]).unwrap_or("_")
-        } else {
-            ext_key = Some(format!("_{key}"));
-            ext_key.as_deref().unwrap_or("_")
-        };
-        src.project(|o| o.get(ext_str))
+        src.project(|o| ext_field(o, key))
     } else {
         None
     };
@@ -314,4 +303,31 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
         let ty = child_type(spec, n, key).map_or(UNTYPED, |(t, _)| t);
         push_key(src, key, ty, out);
     }
+}
+
+/// Objects up to this size are searched linearly: cheaper than hashing the key.
+const LINEAR_LOOKUP: usize = 16;
+
+/// `o[key]`, for an object.
+fn field<'v>(o: &'v Value, key: &str) -> Option<&'v Value> {
+    let Value::Object(map) = o else { return None };
+    if map.len() <= LINEAR_LOOKUP {
+        return map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v);
+    }
+    map.get(key)
+}
+
+/// `o["_" + key]` without building the key.
+fn ext_field<'v>(o: &'v Value, key: &str) -> Option<&'v Value> {
+    let Value::Object(map) = o else { return None };
+    if map.len() <= LINEAR_LOOKUP {
+        return map
+            .iter()
+            .find(|(k, _)| k.len() == key.len() + 1 && k.strip_prefix('_') == Some(key))
+            .map(|(_, v)| v);
+    }
+    let mut ext_key = String::with_capacity(key.len() + 1);
+    ext_key.push('_');
+    ext_key.push_str(key);
+    map.get(&ext_key)
 }
