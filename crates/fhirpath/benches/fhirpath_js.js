@@ -1,4 +1,4 @@
-// Runs benches/cases.json with fhirpath.js (npm package `fhirpath`) for comparison with the
+// Runs benches/cases.json (or only the case named by the first argument) with fhirpath.js (npm package `fhirpath`) for comparison with the
 // criterion benchmark. Usage: NODE_PATH=/tmp/fpjs/node_modules node benches/fhirpath_js.js
 const fs = require('fs');
 const path = require('path');
@@ -6,7 +6,8 @@ const fhirpath = require('fhirpath');
 const r4 = require('fhirpath/fhir-context/r4');
 
 const dir = __dirname;
-const cases = JSON.parse(fs.readFileSync(path.join(dir, 'cases.json'), 'utf8'));
+const only = process.argv[2];
+const cases = JSON.parse(fs.readFileSync(path.join(dir, 'cases.json'), 'utf8')).filter((c) => !only || c.name === only);
 for (const c of cases) {
   const input = JSON.parse(fs.readFileSync(path.join(dir, 'data', c.input), 'utf8'));
   const fn = fhirpath.compile(c.expression, r4);

@@ -103,9 +103,9 @@ impl<'a> EvalContext<'a> {
         let spec = crosscare_spec::Spec::r4();
         let name = match &self.root_type {
             Some(t) => Some(t.as_str()),
-            None => self.resource.get("resourceType").and_then(Value::as_str),
+            None => resource_type(self.resource),
         };
-        let (fhir_type, path) = name.map_or(("", ""), |n| crate::types::static_type(spec, n));
+        let (fhir_type, path) = name.map_or(("", ""), |n| cached_static_type(spec, n));
         Item::node(JsonRef::Borrowed(self.resource), fhir_type, path)
     }
 
@@ -117,4 +117,32 @@ impl<'a> EvalContext<'a> {
         let (fhir_type, path) = crate::types::static_type(spec, name);
         Some(Item::node(JsonRef::Borrowed(r), fhir_type, path))
     }
+}
+
+/// The `resourceType` of a resource object, found without hashing for small objects (it is
+/// almost always the first key).
+fn resource_type(v: &Value) -> Option<&str> {
+    let Value::Object(map) = v else { return None };
+    match map.iter().next() {
+        Some((k, Value::String(s))) if k == "resourceType" => Some(s),
+        _ => map.get("resourceType").and_then(Value::as_str),
+    }
+}
+
+thread_local! {
+    /// The last root type looked up: evaluations over many resources of one type hit it.
+    static LAST_ROOT: std::cell::Cell<(&'static str, &'static str)> = const { std::cell::Cell::new(("", "")) };
+}
+
+fn cached_static_type(
+    spec: &'static crosscare_spec::Spec,
+    name: &str,
+) -> (&'static str, &'static str) {
+    let last = LAST_ROOT.with(std::cell::Cell::get);
+    if !last.0.is_empty() && last.0 == name {
+        return last;
+    }
+    let found = crate::types::static_type(spec, name);
+    LAST_ROOT.with(|c| c.set(found));
+    found
 }

@@ -2,8 +2,6 @@
 //! `children()` and `descendants()`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use crosscare_spec::Spec;
 use serde_json::Value;
@@ -74,63 +72,53 @@ impl<'c, 'a> Engine<'c, 'a> {
     }
 }
 
-/// A small multiplicative hasher for the per-thread cache: keys are short names and the cache
-/// is not reachable by other users' input in a way that makes collision attacks matter
-/// (sizes are capped).
-#[derive(Default, Clone, Copy)]
-struct FastHasher(u64);
-
-impl Hasher for FastHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut buf = [0u8; 8];
-            buf[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(buf))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
+/// One slot of the direct-mapped child cache.
+struct CacheSlot {
+    path: (usize, usize),
+    name: Box<str>,
+    resolved: Option<(ChildType, bool)>,
 }
 
-type Fast = BuildHasherDefault<FastHasher>;
-
-/// Keyed by the address and length of the `'static` spec path, then by member name.
-type ChildCache = HashMap<(usize, usize), HashMap<Box<str>, Option<(ChildType, bool)>, Fast>, Fast>;
+const CACHE_SLOTS: usize = 4096;
 
 thread_local! {
-    /// Resolved children per spec path. Lookups in the spec allocate and walk the type
-    /// hierarchy, so each (path, name) pair is resolved once per thread. Sizes are capped
-    /// because names come from input JSON.
-    static CHILD_CACHE: RefCell<ChildCache> = RefCell::new(HashMap::default());
+    /// Resolved children per (spec path, member name). Spec lookups allocate and walk the type
+    /// hierarchy, so results are kept in a direct-mapped cache: one hash, one comparison, and
+    /// a bounded size whatever names the input JSON uses.
+    static CHILD_CACHE: RefCell<Vec<Option<CacheSlot>>> =
+        RefCell::new((0..CACHE_SLOTS).map(|_| None).collect());
 }
 
-const CACHE_PATHS: usize = 8192;
-const CACHE_NAMES_PER_PATH: usize = 512;
+fn slot_index(path: (usize, usize), name: &str) -> usize {
+    let mut h = (path.0 as u64) ^ ((path.1 as u64) << 32);
+    for chunk in name.as_bytes().chunks(8) {
+        let mut buf = [0u8; 8];
+        buf[..chunk.len()].copy_from_slice(chunk);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    (h >> 40) as usize % CACHE_SLOTS
+}
 
 fn child_type(spec: &'static Spec, parent: &Node<'_>, name: &str) -> Option<(ChildType, bool)> {
     if parent.path.is_empty() {
         return Some((UNTYPED, false));
     }
+    let path = (parent.path.as_ptr() as usize, parent.path.len());
+    let idx = slot_index(path, name);
     CHILD_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let key = (parent.path.as_ptr() as usize, parent.path.len());
-        if let Some(hit) = cache.get(&key).and_then(|m| m.get(name)) {
-            return *hit;
+        if let Some(Some(slot)) = cache.get(idx) {
+            if slot.path == path && &*slot.name == name {
+                return slot.resolved;
+            }
         }
         let resolved = resolve_child(spec, parent.path, name);
-        if cache.len() >= CACHE_PATHS {
-            cache.clear();
-        }
-        let names = cache.entry(key).or_default();
-        if names.len() < CACHE_NAMES_PER_PATH {
-            names.insert(name.into(), resolved);
+        if let Some(entry) = cache.get_mut(idx) {
+            *entry = Some(CacheSlot {
+                path,
+                name: name.into(),
+                resolved,
+            });
         }
         resolved
     })
