@@ -9,18 +9,20 @@ use serde_json::Value;
 use super::{Engine, EvalResult, Items};
 use crate::compile::Func;
 use crate::types::static_type;
-use crate::value::{system_type_of, Item, JsonRef, Node};
+use crate::value::{Item, JsonRef, Node, NodeKind};
 
 /// The type and spec path a child is created with.
 #[derive(Clone, Copy)]
 struct ChildType {
     fhir_type: &'static str,
     path: &'static str,
+    kind: NodeKind,
 }
 
 const UNTYPED: ChildType = ChildType {
     fhir_type: "",
     path: "",
+    kind: NodeKind::Unknown,
 };
 
 impl<'c, 'a> Engine<'c, 'a> {
@@ -135,6 +137,7 @@ fn resolve_child(spec: &'static Spec, path: &'static str, name: &str) -> Option<
         ChildType {
             fhir_type,
             path: c.children_path,
+            kind: NodeKind::of(fhir_type),
         },
         c.is_choice,
     ))
@@ -198,7 +201,7 @@ fn member<'a>(n: &Node<'a>, name: &str, out: &mut Items<'a>) {
 /// Pushes the value(s) under `key` of `src`, pairing primitives with their `_key` sibling.
 fn push_key<'a>(src: &JsonRef<'a>, key: &str, ty: ChildType, out: &mut Items<'a>) {
     let value = src.project(|o| field(o, key));
-    let primitive = ty.fhir_type.is_empty() || system_type_of(ty.fhir_type).is_some();
+    let primitive = !matches!(ty.kind, NodeKind::Complex | NodeKind::Quantity);
     let ext = if primitive {
         src.project(|o| ext_field(o, key))
     } else {
@@ -255,6 +258,7 @@ fn push_one<'a>(
                 ty = ChildType {
                     fhir_type: t,
                     path: p,
+                    kind: NodeKind::Complex,
                 };
             }
         }
@@ -264,6 +268,7 @@ fn push_one<'a>(
         ext,
         fhir_type: ty.fhir_type,
         path: ty.path,
+        kind: ty.kind,
     }));
 }
 
