@@ -10,6 +10,7 @@ use super::{Engine, EvalResult, Items};
 use crate::compile::Func;
 use crate::types::static_type;
 use crate::value::{Item, JsonRef, Node, NodeKind};
+use crate::EvalError;
 
 /// The type and spec path a child is created with.
 #[derive(Clone, Copy)]
@@ -31,12 +32,22 @@ impl<'c, 'a> Engine<'c, 'a> {
         let mut out = Vec::new();
         for item in focus {
             if let Item::Node(n) = item {
-                self.step(1)?;
-                member(n, name, &mut out);
-                self.check_size(&out)?;
+                self.members_into(n, name, &mut out)?;
             }
         }
         Ok(out)
+    }
+
+    /// Appends `node.name` to `out`.
+    pub fn members_into(
+        &self,
+        n: &Node<'a>,
+        name: &str,
+        out: &mut Items<'a>,
+    ) -> Result<(), EvalError> {
+        self.step(1)?;
+        member(n, name, out);
+        self.check_size(out)
     }
 
     pub(super) fn navigation(&self, func: Func, focus: Items<'a>) -> EvalResult<'a> {

@@ -132,6 +132,10 @@ impl<'c, 'a> Engine<'c, 'a> {
         out: &mut Items<'a>,
         items: Items<'a>,
     ) -> Result<(), EvalError> {
+        if out.is_empty() && items.len() == 1 {
+            out.extend(items);
+            return Ok(());
+        }
         for item in items {
             self.step(out.len() as u64 / 8 + 1)?;
             if !out.iter().any(|o| equals(o, &item) == Some(true)) {
