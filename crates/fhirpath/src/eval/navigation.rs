@@ -18,12 +18,16 @@ struct ChildType {
     fhir_type: &'static str,
     path: &'static str,
     kind: NodeKind,
+    /// The element holds a resource of any type (`contained`, `Bundle.entry.resource`), or is
+    /// untyped: its type comes from the JSON `resourceType`.
+    typed_by_json: bool,
 }
 
 const UNTYPED: ChildType = ChildType {
     fhir_type: "",
     path: "",
     kind: NodeKind::Unknown,
+    typed_by_json: true,
 };
 
 impl<'c, 'a> Engine<'c, 'a> {
@@ -149,6 +153,7 @@ fn resolve_child(spec: &'static Spec, path: &'static str, name: &str) -> Option<
             fhir_type,
             path: c.children_path,
             kind: NodeKind::of(fhir_type),
+            typed_by_json: matches!(fhir_type, "Resource" | "DomainResource"),
         },
         c.is_choice,
     ))
@@ -256,9 +261,7 @@ fn push_one<'a>(
         return;
     }
     let mut ty = ty;
-    if matches!(ty.fhir_type, "Resource" | "DomainResource")
-        || (ty.fhir_type.is_empty() && ty.path.is_empty())
-    {
+    if ty.typed_by_json {
         if let Some(rt) = value
             .as_ref()
             .and_then(|v| v.get().get("resourceType"))
@@ -270,6 +273,7 @@ fn push_one<'a>(
                     fhir_type: t,
                     path: p,
                     kind: NodeKind::Complex,
+                    typed_by_json: false,
                 };
             }
         }
