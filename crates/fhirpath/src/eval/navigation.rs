@@ -296,6 +296,32 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
         return;
     };
     let spec = Spec::r4();
+    if let JsonRef::Borrowed(whole) = src {
+        let whole: &'a Value = whole;
+        let Value::Object(obj) = whole else { return };
+        // Borrowed input: push each value as it is visited instead of looking it up again.
+        for (key, value) in obj.iter() {
+            if key == "resourceType" {
+                continue;
+            }
+            if let Some(base) = key.strip_prefix('_') {
+                if field(whole, base).is_some() {
+                    continue;
+                }
+                let ty = child_type(spec, n, base).map_or(UNTYPED, |(t, _)| t);
+                push_values(None, Some(JsonRef::Borrowed(value)), ty, out);
+                continue;
+            }
+            let ty = child_type(spec, n, key).map_or(UNTYPED, |(t, _)| t);
+            let ext = if matches!(ty.kind, NodeKind::Complex | NodeKind::Quantity) {
+                None
+            } else {
+                ext_field(whole, key).map(JsonRef::Borrowed)
+            };
+            push_values(Some(JsonRef::Borrowed(value)), ext, ty, out);
+        }
+        return;
+    }
     for key in obj.keys() {
         if key == "resourceType" {
             continue;
