@@ -35,7 +35,7 @@ fn main() {
         .flat_map(|i| {
             let full = format!("urn:uuid:00000000-0000-4000-8000-{i:012}");
             [
-                json!({"fullUrl": full, "resource": {"resourceType": "Patient"}, "request": {"method": "POST", "url": "Patient"}}),
+                json!({"fullUrl": full, "resource": {"resourceType": "Patient", "active": true}, "request": {"method": "POST", "url": "Patient"}}),
                 json!({"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
                         "subject": {"reference": full}}, "request": {"method": "POST", "url": "Observation"}}),
             ]
