@@ -253,6 +253,27 @@ fn transaction_conditional_update() {
 }
 
 #[test]
+fn transaction_patch_as_binary() {
+    use base64::Engine;
+    let rest = rest();
+    send(
+        &rest,
+        "PUT",
+        "Patient/p",
+        &[],
+        Some(json!({"resourceType": "Patient", "id": "p", "active": true})),
+    );
+    let data = base64::engine::general_purpose::STANDARD
+        .encode(br#"[{"op": "replace", "path": "/active", "value": false}]"#);
+    let bundle = transaction(vec![json!({
+        "resource": {"resourceType": "Binary", "contentType": "application/json-patch+json", "data": data},
+        "request": {"method": "PATCH", "url": "Patient/p"}})]);
+    let resp = send(&rest, "POST", "", &[], Some(bundle));
+    expect_status(&resp, 200);
+    assert_eq!(body(&resp)["entry"][0]["resource"]["active"], false);
+}
+
+#[test]
 fn batch_entries_are_independent() {
     let rest = rest();
     let bundle = json!({"resourceType": "Bundle", "type": "batch", "entry": [
