@@ -8,7 +8,7 @@
 //! would otherwise bind them to the node the constraint is evaluated on).
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 
 use crosscare_fhirpath::{EvalContext, Expression, Item};
 use crosscare_spec::model::{Constraint, ConstraintSeverity, ElementDef};
@@ -17,23 +17,39 @@ use serde_json::Value;
 
 use crate::report::{Issue, IssueType};
 
-/// Compiled constraints by the address of their `Constraint` in the static spec tables;
-/// `None` records a compile failure so it is attempted only once.
-static COMPILED: LazyLock<RwLock<HashMap<usize, Option<Expression>>>> =
-    LazyLock::new(|| RwLock::new(HashMap::new()));
+/// One applicable constraint, compiled (`None` if the engine rejects it).
+pub(crate) struct Rule {
+    constraint: &'static Constraint,
+    expr: Option<Expression>,
+    /// The expression refers to `%resource` or `%rootResource`.
+    needs_roots: bool,
+}
 
-fn compiled(constraint: &'static Constraint) -> Option<Expression> {
-    let id = constraint as *const Constraint as usize;
-    if let Ok(cache) = COMPILED.read() {
-        if let Some(entry) = cache.get(&id) {
-            return entry.clone();
+/// The compiled rules of each (element, type) pair met so far, keyed by the identity of the
+/// element definition and of the type name in the static spec tables. Every constraint is
+/// compiled once per element path and key, on first use.
+type RuleCache = HashMap<(usize, usize), Arc<[Rule]>>;
+static RULES: LazyLock<RwLock<RuleCache>> = LazyLock::new(|| RwLock::new(HashMap::new()));
+
+fn cached(key: (usize, usize), build: impl FnOnce() -> Vec<&'static Constraint>) -> Arc<[Rule]> {
+    if let Ok(cache) = RULES.read() {
+        if let Some(rules) = cache.get(&key) {
+            return rules.clone();
         }
     }
-    let expr = Expression::compile(&constraint.expression).ok();
-    if let Ok(mut cache) = COMPILED.write() {
-        cache.insert(id, expr.clone());
+    let rules: Arc<[Rule]> = build()
+        .into_iter()
+        .map(|c| Rule {
+            constraint: c,
+            expr: Expression::compile(&c.expression).ok(),
+            needs_roots: c.expression.contains("%resource")
+                || c.expression.contains("%rootResource"),
+        })
+        .collect();
+    if let Ok(mut cache) = RULES.write() {
+        cache.insert(key, rules.clone());
     }
-    expr
+    rules
 }
 
 /// A constraint of severity `error` that the FHIRPath engine cannot compile.
@@ -84,6 +100,18 @@ pub fn unsupported_constraints() -> (usize, Vec<UnsupportedConstraint>) {
 pub(crate) fn constraints_for(
     spec: &'static Spec,
     element: &'static ElementDef,
+    type_code: &'static str,
+) -> Arc<[Rule]> {
+    let key = (
+        element as *const ElementDef as usize,
+        type_code.as_ptr() as usize,
+    );
+    cached(key, || collect_constraints(spec, element, type_code))
+}
+
+fn collect_constraints(
+    spec: &'static Spec,
+    element: &'static ElementDef,
     type_code: &str,
 ) -> Vec<&'static Constraint> {
     let mut out: Vec<&'static Constraint> = Vec::new();
@@ -111,19 +139,19 @@ pub(crate) fn constraints_for(
 }
 
 /// The constraints of a resource type's root element (`dom-2`…`dom-6`, `bdl-1`…).
-pub(crate) fn resource_constraints(
-    spec: &'static Spec,
-    resource_type: &str,
-) -> Vec<&'static Constraint> {
-    spec.type_def(resource_type)
+pub(crate) fn resource_constraints(spec: &'static Spec, resource_type: &str) -> Arc<[Rule]> {
+    let Some(root) = spec
+        .type_def(resource_type)
         .and_then(|t| t.elements.first())
-        .map(|root| {
-            root.constraints
-                .iter()
-                .filter(|c| c.severity == ConstraintSeverity::Error)
-                .collect()
-        })
-        .unwrap_or_default()
+    else {
+        return Arc::from(Vec::new());
+    };
+    cached((root as *const ElementDef as usize, 0), || {
+        root.constraints
+            .iter()
+            .filter(|c| c.severity == ConstraintSeverity::Error)
+            .collect()
+    })
 }
 
 /// `%resource` and `%rootResource` of the resource being walked, as FHIRPath items.
@@ -155,7 +183,7 @@ impl<'v> Roots<'v> {
 /// resources for `%resource`/`%rootResource` below the root. Violations are appended to
 /// `issues`; the number of constraints that could not be evaluated is returned.
 pub(crate) fn check<'v>(
-    constraints: &[&'static Constraint],
+    rules: &[Rule],
     node: &'v Value,
     context_type: Option<&str>,
     roots: Option<&Roots<'v>>,
@@ -163,15 +191,16 @@ pub(crate) fn check<'v>(
     issues: &mut Vec<Issue>,
 ) -> usize {
     let mut skipped = 0;
-    for &c in constraints {
-        let Some(expr) = compiled(c) else {
+    for rule in rules {
+        let c = rule.constraint;
+        let Some(expr) = &rule.expr else {
             skipped += 1;
             continue;
         };
         let mut ctx = EvalContext::new(node);
         if let Some(t) = context_type {
             ctx = ctx.with_context_type(t);
-            if c.expression.contains("%resource") || c.expression.contains("%rootResource") {
+            if rule.needs_roots {
                 let Some(roots) = roots.filter(|r| !r.resource.is_empty()) else {
                     skipped += 1;
                     continue;

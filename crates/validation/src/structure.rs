@@ -6,14 +6,18 @@
 //! (a type name such as `HumanName` or an inline element path such as `Patient.contact`) and
 //! `Spec::child` resolves each property name, including choice types and inherited elements.
 
-use std::collections::HashMap;
-
 use crosscare_spec::model::ElementDef;
 use crosscare_spec::Spec;
 use serde_json::{Map, Value};
 
 use crate::report::{Issue, IssueType};
 use crate::{binding, invariant, primitive, ValidationOptions};
+
+/// The JSON name of an element (`status`, `value` for `value[x]`).
+fn element_name(element: &ElementDef) -> &str {
+    let last = element.path.rsplit('.').next().unwrap_or(&element.path);
+    last.strip_suffix("[x]").unwrap_or(last)
+}
 
 /// Nesting beyond which the walk stops, for values not produced by `parse_resource`.
 const MAX_WALK_DEPTH: usize = 128;
@@ -160,7 +164,9 @@ impl<'o, 'v> Walker<'o, 'v> {
         }
         // Number of values per element path, and the property name that supplied them (to
         // catch two variants of one choice, `valueString` with `valueQuantity`).
-        let mut counts: HashMap<&'static str, (usize, &str)> = HashMap::new();
+        // Objects have few properties, so a vector searched by element identity beats a map.
+        let mut counts: Vec<(&'static ElementDef, usize, &str)> = Vec::with_capacity(obj.len());
+        let has_extensions = obj.keys().any(|k| k.starts_with('_'));
         for (key, value) in obj {
             if is_resource && key == "resourceType" {
                 continue;
@@ -202,18 +208,22 @@ impl<'o, 'v> Walker<'o, 'v> {
                 }
                 self.primitive_extension(value, obj.get(name), slot, depth)
             } else {
-                self.property(
-                    value,
-                    obj.get(&format!("_{name}")),
-                    slot,
-                    in_contained,
-                    depth,
-                )
+                let ext = if has_extensions {
+                    obj.get(&format!("_{name}"))
+                } else {
+                    None
+                };
+                self.property(value, ext, slot, in_contained, depth)
             };
-            let entry = counts
-                .entry(child.element.path.as_str())
-                .or_insert((0, name));
-            if entry.1 != name {
+            let at = match counts.iter().position(|c| std::ptr::eq(c.0, child.element)) {
+                Some(at) => at,
+                None => {
+                    counts.push((child.element, 0, name));
+                    counts.len() - 1
+                }
+            };
+            let entry = &mut counts[at];
+            if entry.2 != name {
                 self.error(
                     IssueType::Structure,
                     &child_loc,
@@ -224,7 +234,7 @@ impl<'o, 'v> Walker<'o, 'v> {
                 );
             }
             // A value and its `_name` sibling describe the same items.
-            entry.0 = entry.0.max(n);
+            entry.1 = entry.1.max(n);
         }
         self.cardinality(path, loc, &counts);
     }
@@ -234,34 +244,32 @@ impl<'o, 'v> Walker<'o, 'v> {
         &mut self,
         path: &str,
         loc: &str,
-        counts: &HashMap<&'static str, (usize, &str)>,
+        counts: &[(&'static ElementDef, usize, &str)],
     ) {
-        for element in self.spec.children(path) {
-            let n = counts.get(element.path.as_str()).map_or(0, |c| c.0);
-            let name = element
-                .path
-                .rsplit('.')
-                .next()
-                .unwrap_or(&element.path)
-                .trim_end_matches("[x]");
+        for &(element, n, _) in counts {
+            if element.max.is_some_and(|max| n > max as usize) {
+                let max = element.max.unwrap_or_default();
+                self.error(
+                    IssueType::Structure,
+                    &format!("{loc}.{}", element_name(element)),
+                    format!("{} allows at most {max} value(s), found {n}", element.path),
+                );
+            }
+        }
+        for element in self.spec.children(path).filter(|e| e.min > 0) {
+            let n = counts
+                .iter()
+                .find(|c| std::ptr::eq(c.0, element))
+                .map_or(0, |c| c.1);
             if n < element.min as usize {
                 self.error(
                     IssueType::Required,
-                    &format!("{loc}.{name}"),
+                    &format!("{loc}.{}", element_name(element)),
                     format!(
                         "{} requires at least {} value(s), found {n}",
                         element.path, element.min
                     ),
                 );
-            }
-            if let Some(max) = element.max {
-                if n > max as usize {
-                    self.error(
-                        IssueType::Structure,
-                        &format!("{loc}.{name}"),
-                        format!("{} allows at most {max} value(s), found {n}", element.path),
-                    );
-                }
             }
         }
     }
