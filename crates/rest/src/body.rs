@@ -4,16 +4,27 @@
 
 use crate::error::{FhirError, Issue, IssueCode, IssueSeverity};
 use crosscare_spec::Spec;
+use crosscare_validation::{ParseError, ParseLimits, ValidationOptions};
 use serde_json::Value;
 
-/// Parses a request body that must hold one FHIR resource as JSON.
-/// Syntax errors and a missing `resourceType` are 400 (the body cannot be understood).
-pub fn parse_resource(bytes: &[u8]) -> Result<Value, FhirError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+/// Parses a request body that must hold one FHIR resource as JSON, under the parse limits
+/// (nesting depth, string length). Syntax errors and a missing `resourceType` are 400 (the body
+/// cannot be understood).
+pub fn parse_resource(bytes: &[u8], limits: &ParseLimits) -> Result<Value, FhirError> {
+    let value = crosscare_validation::parse_resource(bytes, limits).map_err(|e| {
+        let status = match e {
+            ParseError::TooDeep { .. } | ParseError::StringTooLong { .. } => 413,
+            _ => 400,
+        };
+        let code = if status == 413 {
+            IssueCode::TooLong
+        } else {
+            IssueCode::Structure
+        };
         FhirError::new(
-            400,
-            IssueCode::Structure,
-            format!("body is not valid JSON: {e}"),
+            status,
+            code,
+            format!("the body cannot be read as a resource: {e}"),
         )
     })?;
     check_resource_shape(&value)?;
@@ -45,34 +56,40 @@ pub fn check_resource_shape(value: &Value) -> Result<(), FhirError> {
     }
 }
 
-/// Validates a resource against the base definitions and returns every issue found.
-///
-/// FIXME(merge validation): until `crosscare-validation` lands this only checks that every
-/// top-level property is an element of the type (or its `_` companion), from the spec tables.
+/// Validates a resource against the base definitions (structure, primitives, cardinality,
+/// required bindings, FHIRPath invariants) with `crosscare-validation`, and returns every issue.
 pub fn validate(resource: &Value) -> Vec<Issue> {
-    let mut issues = Vec::new();
-    let spec = Spec::r4();
-    let Some(obj) = resource.as_object() else {
-        return issues;
+    let report = crosscare_validation::validate(resource, &ValidationOptions::default());
+    report.issues.iter().map(issue).collect()
+}
+
+fn issue(i: &crosscare_validation::Issue) -> Issue {
+    use crosscare_validation::{IssueType as T, Severity as S};
+    let severity = match i.severity {
+        S::Error => IssueSeverity::Error,
+        S::Warning => IssueSeverity::Warning,
+        S::Information => IssueSeverity::Information,
     };
-    let Some(ty) = obj.get("resourceType").and_then(Value::as_str) else {
-        return issues;
+    let code = match i.code {
+        T::Structure => IssueCode::Structure,
+        T::Required => IssueCode::Required,
+        T::Value => IssueCode::Value,
+        T::Invariant => IssueCode::Invariant,
+        T::CodeInvalid => IssueCode::CodeInvalid,
+        T::TooLong => IssueCode::TooLong,
+        T::NotSupported => IssueCode::NotSupported,
+        _ => IssueCode::Invalid,
     };
-    for key in obj.keys() {
-        if key == "resourceType" {
-            continue;
-        }
-        let name = key.strip_prefix('_').unwrap_or(key);
-        if spec.child(ty, name).is_none() {
-            issues.push(Issue {
-                severity: IssueSeverity::Error,
-                code: IssueCode::Structure,
-                diagnostics: format!("unknown element '{key}' in {ty}"),
-                expression: vec![format!("{ty}.{name}")],
-            });
-        }
+    let diagnostics = match &i.key {
+        Some(key) => format!("{} [{key}]", i.message),
+        None => i.message.clone(),
+    };
+    Issue {
+        severity,
+        code,
+        diagnostics,
+        expression: vec![i.expression.clone()],
     }
-    issues
 }
 
 /// Validates a resource about to be written: its type must be `resource_type` (400) and it must
@@ -108,7 +125,11 @@ mod tests {
 
     #[test]
     fn write_checks() {
-        check("Patient", json!({"resourceType": "Patient"}), None);
+        check(
+            "Patient",
+            json!({"resourceType": "Patient", "active": true}),
+            None,
+        );
         check("Patient", json!({"resourceType": "Observation"}), Some(400));
         check("Patient", json!({"resourceType": "Nope"}), Some(400));
         check("Patient", json!([1]), Some(400));
@@ -120,13 +141,20 @@ mod tests {
         check(
             "Patient",
             json!({"resourceType": "Patient", "_birthDate": {}}),
-            None,
+            Some(422),
         );
     }
 
     #[test]
     fn parse() {
-        assert_eq!(parse_resource(b"{").unwrap_err().status, 400);
-        assert!(parse_resource(br#"{"resourceType":"Patient"}"#).is_ok());
+        let limits = ParseLimits::default();
+        assert_eq!(parse_resource(b"{", &limits).unwrap_err().status, 400);
+        assert_eq!(parse_resource(b"[1]", &limits).unwrap_err().status, 400);
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100));
+        assert_eq!(
+            parse_resource(deep.as_bytes(), &limits).unwrap_err().status,
+            413
+        );
+        assert!(parse_resource(br#"{"resourceType":"Patient"}"#, &limits).is_ok());
     }
 }

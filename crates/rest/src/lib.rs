@@ -42,6 +42,8 @@ pub struct RestConfig {
     pub default_page_size: usize,
     /// Largest page size; a larger `_count` is reduced to it.
     pub max_page_size: usize,
+    /// Nesting depth and string length limits for request bodies (over them: 413).
+    pub parse_limits: crosscare_validation::ParseLimits,
 }
 
 impl Default for RestConfig {
@@ -50,6 +52,7 @@ impl Default for RestConfig {
             max_bundle_entries: 1000,
             default_page_size: 20,
             max_page_size: 1000,
+            parse_limits: crosscare_validation::ParseLimits::default(),
         }
     }
 }
@@ -101,7 +104,7 @@ impl Rest {
             base_url,
             prefer: &req.prefer,
         };
-        let mut call = decode_call(&req)?;
+        let mut call = decode_call(&req, &self.config)?;
         let route = router::route(call.method, &call.path, !call.query.is_empty())?;
         if route == Route::Bundle {
             return bundle::process(self.store.as_ref(), &ctx, &mut call);
@@ -110,13 +113,19 @@ impl Rest {
     }
 }
 
+/// The server shares one `Rest` between threads (`spawn_blocking`).
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Rest>();
+};
+
 fn error_response(err: &FhirError) -> FhirResponse {
     FhirResponse::new(err.status).with_body(err.to_operation_outcome())
 }
 
 /// The HTTP request as a [`Call`]: the body parsed as JSON (form bodies of `_search` become
 /// query parameters), `_format`/`_pretty` dropped.
-fn decode_call(req: &FhirRequest) -> Result<Call, FhirError> {
+fn decode_call(req: &FhirRequest, config: &RestConfig) -> Result<Call, FhirError> {
     let mut query: Vec<(String, String)> = req
         .query
         .iter()
@@ -146,7 +155,7 @@ fn decode_call(req: &FhirRequest) -> Result<Call, FhirError> {
                     FhirError::bad_request(format!("the JSON Patch is not valid JSON: {e}"))
                 })?);
             }
-            _ => body = Some(body::parse_resource(bytes)?),
+            _ => body = Some(body::parse_resource(bytes, &config.parse_limits)?),
         }
     }
     Ok(Call {

@@ -58,6 +58,14 @@ pub struct Prefer {
 }
 
 /// One FHIR request, already decoded from HTTP.
+///
+/// The HTTP layer fills it as follows: `path` = the path after the FHIR base split on `/`
+/// (percent-decoded, empty segments dropped); `query` = the decoded query pairs in order;
+/// `body` = the raw bytes (a form body of `POST …/_search` is decoded here, not by the server);
+/// `content_type` = the media type, lower-cased, without parameters; the conditional headers
+/// verbatim; `prefer` = [`crate::headers::parse_prefer`] of the `Prefer` header; `base_url` =
+/// the absolute base used in `Location`, `fullUrl` and links. The response's `headers` are
+/// `ETag`, `Last-Modified` and `Location`; a 304 has no body; `HEAD` responses never have one.
 #[derive(Debug, Clone)]
 pub struct FhirRequest {
     pub method: Method,

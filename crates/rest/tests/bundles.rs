@@ -102,7 +102,7 @@ fn transaction_rewrites_references_in_any_order() {
 fn transaction_is_atomic_and_names_the_failing_entry() {
     let rest = rest();
     let bundle = transaction(vec![
-        post(P, json!({"resourceType": "Patient"})),
+        post(P, json!({"resourceType": "Patient", "active": true})),
         post(
             "urn:uuid:x",
             json!({"resourceType": "Patient", "colour": "red"}),
@@ -208,10 +208,76 @@ fn transaction_rejects_two_writes_of_one_resource() {
 }
 
 #[test]
+fn transaction_conditional_update() {
+    let rest = rest();
+    send(
+        &rest,
+        "PUT",
+        "Patient/taken",
+        &[],
+        Some(json!({"resourceType": "Patient", "id": "taken"})),
+    );
+    let put = |id: Option<&str>, value: &str| {
+        let mut r =
+            json!({"resourceType": "Patient", "identifier": [{"system": "urn:s", "value": value}]});
+        if let Some(id) = id {
+            r["id"] = json!(id);
+        }
+        json!({"resource": r, "request": {"method": "PUT", "url": format!("Patient?identifier=urn:s|{value}")}})
+    };
+    let resp = send(
+        &rest,
+        "POST",
+        "",
+        &[],
+        Some(transaction(vec![put(None, "a")])),
+    );
+    expect_status(&resp, 200);
+    assert_eq!(body(&resp)["entry"][0]["response"]["status"], "201 Created");
+    let resp = send(
+        &rest,
+        "POST",
+        "",
+        &[],
+        Some(transaction(vec![put(None, "a")])),
+    );
+    assert_eq!(body(&resp)["entry"][0]["response"]["status"], "200 OK");
+    let resp = send(
+        &rest,
+        "POST",
+        "",
+        &[],
+        Some(transaction(vec![put(Some("taken"), "b")])),
+    );
+    expect_error(&resp, 409, "conflict");
+}
+
+#[test]
+fn transaction_patch_as_binary() {
+    use base64::Engine;
+    let rest = rest();
+    send(
+        &rest,
+        "PUT",
+        "Patient/p",
+        &[],
+        Some(json!({"resourceType": "Patient", "id": "p", "active": true})),
+    );
+    let data = base64::engine::general_purpose::STANDARD
+        .encode(br#"[{"op": "replace", "path": "/active", "value": false}]"#);
+    let bundle = transaction(vec![json!({
+        "resource": {"resourceType": "Binary", "contentType": "application/json-patch+json", "data": data},
+        "request": {"method": "PATCH", "url": "Patient/p"}})]);
+    let resp = send(&rest, "POST", "", &[], Some(bundle));
+    expect_status(&resp, 200);
+    assert_eq!(body(&resp)["entry"][0]["resource"]["active"], false);
+}
+
+#[test]
 fn batch_entries_are_independent() {
     let rest = rest();
     let bundle = json!({"resourceType": "Bundle", "type": "batch", "entry": [
-        {"resource": {"resourceType": "Patient"}, "request": {"method": "POST", "url": "Patient"}},
+        {"resource": {"resourceType": "Patient", "active": true}, "request": {"method": "POST", "url": "Patient"}},
         {"resource": {"resourceType": "Patient", "colour": 1}, "request": {"method": "POST", "url": "Patient"}},
         {"request": {"method": "GET", "url": "Patient/none"}},
         {"request": {"method": "FETCH", "url": "Patient"}},

@@ -53,6 +53,26 @@ fn read_and_errors() {
         405,
         "not-supported",
     );
+    let summary = send(
+        &rest,
+        "GET",
+        &format!("Patient/{id}?_elements=identifier"),
+        &[],
+        None,
+    );
+    assert!(body(&summary).get("name").is_none());
+    assert_eq!(body(&summary)["meta"]["tag"][0]["code"], "SUBSETTED");
+    expect_error(
+        &send(
+            &rest,
+            "GET",
+            &format!("Patient/{id}?_summary=maybe"),
+            &[],
+            None,
+        ),
+        400,
+        "invalid",
+    );
     let head = send(&rest, "HEAD", &format!("Patient/{id}"), &[], None);
     expect_status(&head, 200);
     assert!(head.body.is_none());

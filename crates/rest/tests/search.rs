@@ -34,11 +34,17 @@ fn setup() -> crosscare_rest::Rest {
         .iter()
         .enumerate()
     {
-        create(
+        let resp = send(
             &rest,
-            json!({"resourceType": "Observation", "id": format!("o{i}"), "status": "final",
-                             "code": {"text": "t"}, "subject": {"reference": subject}}),
+            "PUT",
+            &format!("Observation/o{i}"),
+            &[],
+            Some(
+                json!({"resourceType": "Observation", "id": format!("o{i}"), "status": "final",
+                        "code": {"text": "t"}, "subject": {"reference": subject}}),
+            ),
         );
+        expect_status(&resp, 201);
     }
     rest
 }
@@ -155,4 +161,63 @@ fn search_errors_and_lenient_handling() {
         400,
         "invalid",
     );
+}
+
+#[test]
+fn include_and_revinclude() {
+    let rest = setup();
+    let resp = send(
+        &rest,
+        "GET",
+        "Observation?_id=o2&_include=Observation:subject",
+        &[],
+        None,
+    );
+    expect_status(&resp, 200);
+    let b = body(&resp);
+    let modes: Vec<(&str, &str)> = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["resource"]["resourceType"].as_str().unwrap(),
+                e["search"]["mode"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        modes,
+        vec![("Observation", "match"), ("Patient", "include")]
+    );
+    assert_eq!(b["total"], 1, "included resources do not count");
+    let rev = send(
+        &rest,
+        "GET",
+        "Patient?_id=p1&_revinclude=Observation:subject",
+        &[],
+        None,
+    );
+    let n_included = body(&rev)["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["search"]["mode"] == "include")
+        .count();
+    assert_eq!(n_included, 2);
+}
+
+#[test]
+fn search_inside_a_transaction_sees_its_writes() {
+    let rest = setup();
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"request": {"method": "GET", "url": "Patient?family=brown"}},
+        {"resource": {"resourceType": "Patient", "name": [{"family": "Brown"}]},
+         "request": {"method": "POST", "url": "Patient"}},
+    ]});
+    let resp = send(&rest, "POST", "", &[], Some(bundle));
+    expect_status(&resp, 200);
+    let found = &body(&resp)["entry"][0]["resource"];
+    assert_eq!(found["type"], "searchset");
+    assert_eq!(found["total"], 1);
 }

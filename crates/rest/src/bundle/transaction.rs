@@ -96,13 +96,27 @@ fn plan(
             }
             Route::ConditionalUpdate(t) => {
                 let found = find_matches(ctx, tx, &t, &call.query).map_err(|e| e.in_entry(i))?;
+                let body_id = call
+                    .body
+                    .as_ref()
+                    .and_then(|b| b["id"].as_str())
+                    .map(str::to_string);
                 let id = match found.as_slice() {
-                    [] => call
-                        .body
-                        .as_ref()
-                        .and_then(|b| b["id"].as_str())
-                        .map(str::to_string)
-                        .unwrap_or_else(new_id),
+                    [] => match body_id {
+                        Some(id) => {
+                            let live = tx
+                                .read(ctx.partition, &t, &id)?
+                                .is_some_and(|v| !v.is_deleted());
+                            if live {
+                                return Err(FhirError::conflict(format!(
+                                    "no {t} matches the condition, but {t}/{id} exists"
+                                ))
+                                .in_entry(i));
+                            }
+                            id
+                        }
+                        None => new_id(),
+                    },
                     [one] => one.id.clone(),
                     _ => {
                         return Err(FhirError::multiple_matches(format!(

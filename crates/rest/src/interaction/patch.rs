@@ -22,6 +22,7 @@ pub fn patch(
     check_if_match(call.if_match.as_deref(), Some(&version))?;
     let mut resource = version_json(&version)?
         .ok_or_else(|| FhirError::internal("a live version without a body"))?;
+    let document = unwrap_binary(document)?;
     let applied = if document.is_array() {
         json_patch::apply(&mut resource, &document)
     } else if document["resourceType"] == "Parameters" {
@@ -44,6 +45,27 @@ pub fn patch(
     }
     crate::body::check_for_write(resource_type, &resource)?;
     write_version(ctx, tx, resource_type, id, resource, None)
+}
+
+/// In a Bundle, a JSON Patch travels as a `Binary` with `contentType`
+/// `application/json-patch+json` and the patch base64-encoded in `data`.
+fn unwrap_binary(document: Value) -> Result<Value, FhirError> {
+    use base64::Engine;
+    if document["resourceType"] != "Binary" {
+        return Ok(document);
+    }
+    if document["contentType"] != "application/json-patch+json" {
+        return Err(FhirError::bad_request(
+            "a Binary patch must have contentType application/json-patch+json",
+        ));
+    }
+    let data = document["data"].as_str().unwrap_or_default();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| FhirError::bad_request(format!("Binary.data is not base64: {e}")))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        FhirError::bad_request(format!("the JSON Patch in Binary.data is not JSON: {e}"))
+    })
 }
 
 /// `PATCH [type]?…`: no match → 404, one → patch it, several → 412.

@@ -1,9 +1,12 @@
-//! `read`: `GET [type]/[id]`, with `If-None-Match` and `If-Modified-Since` (304).
+//! `read`: `GET [type]/[id]`, with `If-None-Match` and `If-Modified-Since` (304), and
+//! `_summary`/`_elements`.
 
 use crate::context::{Call, Ctx};
 use crate::error::FhirError;
 use crate::headers::{parse_etag, parse_http_date};
 use crate::outcome::{Outcome, VersionMeta};
+use crate::summary::{apply_elements, apply_summary};
+use crosscare_search::SummaryMode;
 use crosscare_store::{ReadTx, ResourceVersion};
 
 /// Reads the current version: 404 if it never existed, 410 if it is deleted.
@@ -20,7 +23,35 @@ pub fn read<T: ReadTx + ?Sized>(
         o.version = Some(VersionMeta::of(&version));
         return Ok(o);
     }
-    Outcome::read(&version)
+    let mut outcome = Outcome::read(&version)?;
+    if let Some(body) = outcome.body.as_mut() {
+        subset(body, call)?;
+    }
+    Ok(outcome)
+}
+
+/// `_summary` and `_elements` on a read.
+fn subset(body: &mut serde_json::Value, call: &Call) -> Result<(), FhirError> {
+    if let Some(s) = call.param("_summary") {
+        let mode = match s {
+            "true" => SummaryMode::True,
+            "text" => SummaryMode::Text,
+            "data" => SummaryMode::Data,
+            "false" => SummaryMode::False,
+            other => {
+                return Err(FhirError::bad_request(format!(
+                    "_summary '{other}' is not one of true, text, data, false"
+                ))
+                .at("_summary"))
+            }
+        };
+        apply_summary(body, mode);
+    }
+    if let Some(e) = call.param("_elements") {
+        let names: Vec<String> = e.split(',').map(|s| s.trim().to_string()).collect();
+        apply_elements(body, &names);
+    }
+    Ok(())
 }
 
 /// The current, live version of a resource, or the 404/410 error.

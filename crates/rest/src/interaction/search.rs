@@ -9,7 +9,7 @@ use crate::interaction::read::current;
 use crate::outcome::{version_json, Outcome};
 use crate::paging;
 use crate::summary::{apply_elements, apply_summary};
-use crosscare_search::{compartment_filter, SearchQuery, SummaryMode};
+use crosscare_search::{compartment_filter, SearchQuery, SummaryMode, TotalMode};
 use crosscare_spec::Spec;
 use crosscare_store::{ReadTx, ResourceVersion, SearchPage};
 use serde_json::{json, Value};
@@ -61,6 +61,10 @@ pub fn search<T: ReadTx + ?Sized>(
         Some(c) => c.min(ctx.config.max_page_size),
     };
     query.result.count = Some(count);
+    // Bundle.total is given unless the client asked for `_total=none`: clients page with it.
+    if query.result.total.is_none() {
+        query.result.total = Some(TotalMode::Accurate);
+    }
     let offset = query.result.offset;
     let mut page = if let Scope::Compartment {
         compartment, id, ..

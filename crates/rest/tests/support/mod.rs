@@ -1,8 +1,6 @@
-//! Black-box test support: a `Rest` over a fresh store, and `send(method, path, headers, body)`
+//! Black-box test support: a `Rest` over a fresh `SqliteStore` in a temporary directory, and `send(method, path, headers, body)`
 //! returning the `FhirResponse`, with small predicates for the checks.
 #![allow(dead_code)]
-
-pub mod mem_store;
 
 use crosscare_rest::headers::parse_prefer;
 use crosscare_rest::{FhirRequest, FhirResponse, Method, Rest, RestConfig};
@@ -17,7 +15,8 @@ pub fn rest() -> Rest {
 }
 
 pub fn rest_with(config: RestConfig) -> Rest {
-    Rest::new(Arc::new(mem_store::MemStore::default()), config)
+    let store = crosscare_store::sqlite::SqliteStore::temporary().unwrap();
+    Rest::new(Arc::new(store), config)
 }
 
 /// Sends one request the way the HTTP layer would build it.
