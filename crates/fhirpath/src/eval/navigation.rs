@@ -299,6 +299,9 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
     if let JsonRef::Borrowed(whole) = src {
         let whole: &'a Value = whole;
         let Value::Object(obj) = whole else { return };
+        // Most objects have no `_name` siblings: then no primitive needs the lookup.
+        let has_ext = obj.keys().any(|k| k.starts_with('_'));
+        out.reserve(obj.len());
         // Borrowed input: push each value as it is visited instead of looking it up again.
         for (key, value) in obj.iter() {
             if key == "resourceType" {
@@ -313,7 +316,7 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
                 continue;
             }
             let ty = child_type(spec, n, key).map_or(UNTYPED, |(t, _)| t);
-            let ext = if matches!(ty.kind, NodeKind::Complex | NodeKind::Quantity) {
+            let ext = if !has_ext || matches!(ty.kind, NodeKind::Complex | NodeKind::Quantity) {
                 None
             } else {
                 ext_field(whole, key).map(JsonRef::Borrowed)
