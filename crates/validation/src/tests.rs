@@ -356,3 +356,20 @@ fn invariants_below_the_root_see_the_resource() {
         &[],
     );
 }
+
+#[test]
+fn deep_values_built_in_memory_stop_cleanly() {
+    // A value that did not come through `parse_resource` can nest without limit: the walk
+    // stops at its own depth bound instead of exhausting the stack.
+    let mut ext = json!({"url": "http://e", "valueString": "leaf"});
+    for _ in 0..300 {
+        ext = json!({"url": "http://e", "extension": [ext]});
+    }
+    let patient = json!({"resourceType": "Patient", "extension": [ext]});
+    let report = validate(&patient, &ValidationOptions::default());
+    assert!(report.has_errors());
+    assert!(report
+        .issues
+        .iter()
+        .any(|i| i.message == "nesting too deep"));
+}
