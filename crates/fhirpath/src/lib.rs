@@ -20,6 +20,7 @@ mod value;
 use std::sync::Arc;
 
 pub use context::{EvalContext, Limits, Resolver, Terminology};
+pub use rust_decimal::Decimal;
 pub use temporal::{Precision, Temporal};
 pub use value::{Item, Quantity};
 

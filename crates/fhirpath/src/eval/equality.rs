@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::ucum;
-use crate::value::{Item, Prim, Quantity};
+use crate::value::{Item, NodeKind, Prim, Quantity};
 use crate::EvalError;
 
 fn decimal_of(p: &Prim<'_>) -> Option<Decimal> {
@@ -33,9 +33,17 @@ pub(crate) fn quantity_pair(a: &Quantity, b: &Quantity) -> Option<(Decimal, Deci
 
 /// `a = b` for single items; `None` when the result is empty (uncertain precision).
 pub(crate) fn equals(a: &Item<'_>, b: &Item<'_>) -> Option<bool> {
+    // Fast path for the most common comparison: two string-valued nodes.
+    if let (Item::Node(x), Item::Node(y)) = (a, b) {
+        if x.kind == NodeKind::String && y.kind == NodeKind::String {
+            if let (Some(Value::String(p)), Some(Value::String(q))) = (a.json(), b.json()) {
+                return Some(p == q);
+            }
+        }
+    }
     let (pa, pb) = (a.prim(), b.prim());
     match (&pa, &pb) {
-        (Prim::Complex, Prim::Complex) => Some(json_eq(a.json(), b.json())),
+        (Prim::Complex, Prim::Complex) => Some(node_eq(a, b)),
         (Prim::Complex, _) | (_, Prim::Complex) => Some(false),
         (Prim::Boolean(x), Prim::Boolean(y)) => Some(x == y),
         (Prim::String(x), Prim::String(y)) => Some(x == y),
@@ -71,9 +79,15 @@ fn is_calendar_vs_ucum(a: &str, b: &str) -> bool {
         || (big(b) && !big(a)) && (ucum::canonical(a).is_some() || ucum::canonical(b).is_some())
 }
 
-fn json_eq(a: Option<&Value>, b: Option<&Value>) -> bool {
-    match (a, b) {
+/// Structural equality of two complex nodes. Primitive nodes without a value (only `_name`
+/// extensions) compare by their extension objects.
+fn node_eq(a: &Item<'_>, b: &Item<'_>) -> bool {
+    match (a.json(), b.json()) {
         (Some(x), Some(y)) => json_value_eq(x, y),
+        (None, None) => match (a.primitive_extension(), b.primitive_extension()) {
+            (Some(x), Some(y)) => json_value_eq(x, y),
+            _ => false,
+        },
         _ => false,
     }
 }
@@ -108,7 +122,7 @@ fn normalise_ws(s: &str) -> String {
 pub(crate) fn equivalent(a: &Item<'_>, b: &Item<'_>) -> bool {
     let (pa, pb) = (a.prim(), b.prim());
     match (&pa, &pb) {
-        (Prim::Complex, Prim::Complex) => json_eq(a.json(), b.json()),
+        (Prim::Complex, Prim::Complex) => node_eq(a, b),
         (Prim::String(x), Prim::String(y)) => normalise_ws(x) == normalise_ws(y),
         (Prim::Integer(_) | Prim::Decimal(_), Prim::Integer(_) | Prim::Decimal(_)) => {
             match (decimal_of(&pa), decimal_of(&pb)) {

@@ -18,7 +18,19 @@ impl<'c, 'a> Engine<'c, 'a> {
             Func::Empty => boolean(focus.is_empty()),
             Func::Exists => match args.first() {
                 None => boolean(!focus.is_empty()),
-                Some(crit) => boolean(!self.filter(focus, crit, f)?.is_empty()),
+                Some(crit) => {
+                    for (i, item) in focus.iter().enumerate() {
+                        let frame = Frame {
+                            this: std::slice::from_ref(item),
+                            index: Some(i),
+                            total: f.total,
+                        };
+                        if to_bool(&self.eval(crit, &frame)?)? == Some(true) {
+                            return Ok(boolean(true));
+                        }
+                    }
+                    boolean(false)
+                }
             },
             Func::All => {
                 for (i, item) in focus.iter().enumerate() {

@@ -1,24 +1,33 @@
 //! Tree navigation: member access with FHIR types (choice types, primitive `_name` siblings),
 //! `children()` and `descendants()`.
 
+use std::cell::RefCell;
+
 use crosscare_spec::Spec;
 use serde_json::Value;
 
 use super::{Engine, EvalResult, Items};
 use crate::compile::Func;
 use crate::types::static_type;
-use crate::value::{system_type_of, Item, JsonRef, Node};
+use crate::value::{Item, JsonRef, Node, NodeKind};
+use crate::EvalError;
 
 /// The type and spec path a child is created with.
 #[derive(Clone, Copy)]
 struct ChildType {
     fhir_type: &'static str,
     path: &'static str,
+    kind: NodeKind,
+    /// The element holds a resource of any type (`contained`, `Bundle.entry.resource`), or is
+    /// untyped: its type comes from the JSON `resourceType`.
+    typed_by_json: bool,
 }
 
 const UNTYPED: ChildType = ChildType {
     fhir_type: "",
     path: "",
+    kind: NodeKind::Unknown,
+    typed_by_json: true,
 };
 
 impl<'c, 'a> Engine<'c, 'a> {
@@ -27,12 +36,22 @@ impl<'c, 'a> Engine<'c, 'a> {
         let mut out = Vec::new();
         for item in focus {
             if let Item::Node(n) = item {
-                self.step(1)?;
-                member(n, name, &mut out);
-                self.check_size(&out)?;
+                self.members_into(n, name, &mut out)?;
             }
         }
         Ok(out)
+    }
+
+    /// Appends `node.name` to `out`.
+    pub fn members_into(
+        &self,
+        n: &Node<'a>,
+        name: &str,
+        out: &mut Items<'a>,
+    ) -> Result<(), EvalError> {
+        self.step(1)?;
+        member(n, name, out);
+        self.check_size(out)
     }
 
     pub(super) fn navigation(&self, func: Func, focus: Items<'a>) -> EvalResult<'a> {
@@ -70,11 +89,60 @@ impl<'c, 'a> Engine<'c, 'a> {
     }
 }
 
+/// One slot of the direct-mapped child cache.
+struct CacheSlot {
+    path: (usize, usize),
+    name: Box<str>,
+    resolved: Option<(ChildType, bool)>,
+}
+
+const CACHE_SLOTS: usize = 4096;
+
+thread_local! {
+    /// Resolved children per (spec path, member name). Spec lookups allocate and walk the type
+    /// hierarchy, so results are kept in a direct-mapped cache: one hash, one comparison, and
+    /// a bounded size whatever names the input JSON uses.
+    static CHILD_CACHE: RefCell<Vec<Option<CacheSlot>>> =
+        RefCell::new((0..CACHE_SLOTS).map(|_| None).collect());
+}
+
+fn slot_index(path: (usize, usize), name: &str) -> usize {
+    let mut h = (path.0 as u64) ^ ((path.1 as u64) << 32);
+    for chunk in name.as_bytes().chunks(8) {
+        let mut buf = [0u8; 8];
+        buf[..chunk.len()].copy_from_slice(chunk);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    (h >> 40) as usize % CACHE_SLOTS
+}
+
 fn child_type(spec: &'static Spec, parent: &Node<'_>, name: &str) -> Option<(ChildType, bool)> {
     if parent.path.is_empty() {
         return Some((UNTYPED, false));
     }
-    let c = spec.child(parent.path, name)?;
+    let path = (parent.path.as_ptr() as usize, parent.path.len());
+    let idx = slot_index(path, name);
+    CHILD_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(Some(slot)) = cache.get(idx) {
+            if slot.path == path && &*slot.name == name {
+                return slot.resolved;
+            }
+        }
+        let resolved = resolve_child(spec, parent.path, name);
+        if let Some(entry) = cache.get_mut(idx) {
+            *entry = Some(CacheSlot {
+                path,
+                name: name.into(),
+                resolved,
+            });
+        }
+        resolved
+    })
+}
+
+fn resolve_child(spec: &'static Spec, path: &'static str, name: &str) -> Option<(ChildType, bool)> {
+    let c = spec.child(path, name)?;
     let fhir_type = if c.element.content_reference.is_some() {
         "BackboneElement"
     } else {
@@ -84,6 +152,8 @@ fn child_type(spec: &'static Spec, parent: &Node<'_>, name: &str) -> Option<(Chi
         ChildType {
             fhir_type,
             path: c.children_path,
+            kind: NodeKind::of(fhir_type),
+            typed_by_json: matches!(fhir_type, "Resource" | "DomainResource"),
         },
         c.is_choice,
     ))
@@ -146,11 +216,10 @@ fn member<'a>(n: &Node<'a>, name: &str, out: &mut Items<'a>) {
 
 /// Pushes the value(s) under `key` of `src`, pairing primitives with their `_key` sibling.
 fn push_key<'a>(src: &JsonRef<'a>, key: &str, ty: ChildType, out: &mut Items<'a>) {
-    let value = src.project(|o| o.get(key));
-    let primitive = ty.fhir_type.is_empty() || system_type_of(ty.fhir_type).is_some();
+    let value = src.project(|o| field(o, key));
+    let primitive = !matches!(ty.kind, NodeKind::Complex | NodeKind::Quantity);
     let ext = if primitive {
-        let ext_key = format!("_{key}");
-        src.project(|o| o.get(ext_key.as_str()))
+        src.project(|o| ext_field(o, key))
     } else {
         None
     };
@@ -192,9 +261,7 @@ fn push_one<'a>(
         return;
     }
     let mut ty = ty;
-    if matches!(ty.fhir_type, "Resource" | "DomainResource")
-        || (ty.fhir_type.is_empty() && ty.path.is_empty())
-    {
+    if ty.typed_by_json {
         if let Some(rt) = value
             .as_ref()
             .and_then(|v| v.get().get("resourceType"))
@@ -205,6 +272,8 @@ fn push_one<'a>(
                 ty = ChildType {
                     fhir_type: t,
                     path: p,
+                    kind: NodeKind::Complex,
+                    typed_by_json: false,
                 };
             }
         }
@@ -214,6 +283,7 @@ fn push_one<'a>(
         ext,
         fhir_type: ty.fhir_type,
         path: ty.path,
+        kind: ty.kind,
     }));
 }
 
@@ -226,6 +296,32 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
         return;
     };
     let spec = Spec::r4();
+    if let JsonRef::Borrowed(whole) = src {
+        let whole: &'a Value = whole;
+        let Value::Object(obj) = whole else { return };
+        // Borrowed input: push each value as it is visited instead of looking it up again.
+        for (key, value) in obj.iter() {
+            if key == "resourceType" {
+                continue;
+            }
+            if let Some(base) = key.strip_prefix('_') {
+                if field(whole, base).is_some() {
+                    continue;
+                }
+                let ty = child_type(spec, n, base).map_or(UNTYPED, |(t, _)| t);
+                push_values(None, Some(JsonRef::Borrowed(value)), ty, out);
+                continue;
+            }
+            let ty = child_type(spec, n, key).map_or(UNTYPED, |(t, _)| t);
+            let ext = if matches!(ty.kind, NodeKind::Complex | NodeKind::Quantity) {
+                None
+            } else {
+                ext_field(whole, key).map(JsonRef::Borrowed)
+            };
+            push_values(Some(JsonRef::Borrowed(value)), ext, ty, out);
+        }
+        return;
+    }
     for key in obj.keys() {
         if key == "resourceType" {
             continue;
@@ -241,4 +337,31 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
         let ty = child_type(spec, n, key).map_or(UNTYPED, |(t, _)| t);
         push_key(src, key, ty, out);
     }
+}
+
+/// Objects up to this size are searched linearly: cheaper than hashing the key.
+const LINEAR_LOOKUP: usize = 16;
+
+/// `o[key]`, for an object.
+fn field<'v>(o: &'v Value, key: &str) -> Option<&'v Value> {
+    let Value::Object(map) = o else { return None };
+    if map.len() <= LINEAR_LOOKUP {
+        return map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v);
+    }
+    map.get(key)
+}
+
+/// `o["_" + key]` without building the key.
+fn ext_field<'v>(o: &'v Value, key: &str) -> Option<&'v Value> {
+    let Value::Object(map) = o else { return None };
+    if map.len() <= LINEAR_LOOKUP {
+        return map
+            .iter()
+            .find(|(k, _)| k.len() == key.len() + 1 && k.strip_prefix('_') == Some(key))
+            .map(|(_, v)| v);
+    }
+    let mut ext_key = String::with_capacity(key.len() + 1);
+    ext_key.push('_');
+    ext_key.push_str(key);
+    map.get(&ext_key)
 }

@@ -1,12 +1,22 @@
 //! Binary and unary operators: logic, equality, comparison, membership, union and arithmetic
 //! (numbers, strings, quantities and date/time arithmetic with calendar durations).
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use rust_decimal::Decimal;
 
 use super::equality::{compare, equals, equivalent, quantity_pair};
 use super::{boolean, opt_bool, singleton, to_bool, Engine, EvalResult, Frame, Items};
+
+/// The single item of a borrowed collection, `None` when empty, an error when larger.
+fn single<'s, 'a>(v: &'s [Item<'a>]) -> Result<Option<&'s Item<'a>>, EvalError> {
+    match v {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        many => Err(EvalError::NotSingleton(many.len())),
+    }
+}
 use crate::compile::Expr;
 use crate::parser::BinOp;
 use crate::temporal::{Precision, Temporal};
@@ -26,31 +36,32 @@ impl<'c, 'a> Engine<'c, 'a> {
             And | Or | Implies | Xor => return self.logic(op, a, b, f),
             _ => {}
         }
-        let l = self.eval(a, f)?;
-        let r = self.eval(b, f)?;
+        if op == Union {
+            let mut out = Vec::new();
+            self.union_into(&mut out, self.eval(a, f)?)?;
+            self.union_into(&mut out, self.eval(b, f)?)?;
+            return Ok(out);
+        }
+        let l = self.operand(a, f)?;
+        let r = self.operand(b, f)?;
+        let (l, r) = (&*l, &*r);
         match op {
-            Union => {
-                let mut out = Vec::with_capacity(l.len() + r.len());
-                self.union_into(&mut out, l)?;
-                self.union_into(&mut out, r)?;
-                Ok(out)
-            }
             Eq | Ne => {
                 if l.is_empty() || r.is_empty() {
                     return Ok(Vec::new());
                 }
-                let eq = collection_equals(&l, &r);
+                let eq = collection_equals(l, r);
                 Ok(opt_bool(if op == Eq { eq } else { eq.map(|b| !b) }))
             }
             Equiv | NotEquiv => {
-                let eqv = collection_equivalent(&l, &r);
+                let eqv = collection_equivalent(l, r);
                 Ok(boolean(if op == Equiv { eqv } else { !eqv }))
             }
             Lt | Le | Gt | Ge => {
-                let (Some(x), Some(y)) = (singleton(l)?, singleton(r)?) else {
+                let (Some(x), Some(y)) = (single(l)?, single(r)?) else {
                     return Ok(Vec::new());
                 };
-                let ord = compare(&x, &y)?;
+                let ord = compare(x, y)?;
                 Ok(opt_bool(ord.map(|o| match op {
                     Lt => o == Ordering::Less,
                     Le => o != Ordering::Greater,
@@ -60,15 +71,15 @@ impl<'c, 'a> Engine<'c, 'a> {
             }
             In | Contains => {
                 let (needle, hay) = if op == In { (l, r) } else { (r, l) };
-                let Some(x) = singleton(needle)? else {
+                let Some(x) = single(needle)? else {
                     return Ok(Vec::new());
                 };
                 self.step(hay.len() as u64)?;
-                Ok(boolean(hay.iter().any(|h| equals(&x, h) == Some(true))))
+                Ok(boolean(hay.iter().any(|h| equals(x, h) == Some(true))))
             }
             Concat => {
-                let s = |v: Items<'a>| -> Result<String, EvalError> {
-                    Ok(match singleton(v)? {
+                let s = |v: &[Item<'a>]| -> Result<String, EvalError> {
+                    Ok(match single(v)? {
                         None => String::new(),
                         Some(i) => i
                             .as_str()
@@ -81,15 +92,30 @@ impl<'c, 'a> Engine<'c, 'a> {
                 Ok(vec![Item::String(out)])
             }
             _ => {
-                let (Some(x), Some(y)) = (singleton(l)?, singleton(r)?) else {
+                let (Some(x), Some(y)) = (single(l)?, single(r)?) else {
                     return Ok(Vec::new());
                 };
-                let out = arithmetic(op, &x, &y)?;
+                let out = arithmetic(op, x, y)?;
                 if let Some(Item::String(s)) = &out {
                     self.check_string(s)?;
                 }
                 Ok(out.into_iter().collect())
             }
+        }
+    }
+
+    /// Evaluates an operand, borrowing literals instead of cloning them.
+    fn operand<'e>(
+        &self,
+        e: &'e Expr,
+        f: &Frame<'_, 'a>,
+    ) -> Result<Cow<'e, [Item<'a>]>, EvalError> {
+        match e {
+            Expr::Literal(item) => {
+                self.step(1)?;
+                Ok(Cow::Borrowed(std::slice::from_ref(item)))
+            }
+            _ => Ok(Cow::Owned(self.eval(e, f)?)),
         }
     }
 
@@ -106,6 +132,10 @@ impl<'c, 'a> Engine<'c, 'a> {
         out: &mut Items<'a>,
         items: Items<'a>,
     ) -> Result<(), EvalError> {
+        if out.is_empty() && items.len() == 1 {
+            out.extend(items);
+            return Ok(());
+        }
         for item in items {
             self.step(out.len() as u64 / 8 + 1)?;
             if !out.iter().any(|o| equals(o, &item) == Some(true)) {
@@ -170,7 +200,10 @@ pub(super) fn negate(v: Items<'_>) -> EvalResult<'_> {
         return Ok(Vec::new());
     };
     Ok(vec![match x.prim() {
-        Prim::Integer(i) => Item::Integer(-i),
+        Prim::Integer(i) => match i.checked_neg() {
+            Some(n) => Item::Integer(n),
+            None => return Ok(Vec::new()),
+        },
         Prim::Decimal(d) => Item::Decimal(-d),
         Prim::Quantity(q) => Item::Quantity(Quantity {
             value: -q.value,
