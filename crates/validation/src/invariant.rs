@@ -23,6 +23,9 @@ pub(crate) struct Rule {
     expr: Option<Expression>,
     /// The expression refers to `%resource` or `%rootResource`.
     needs_roots: bool,
+    /// The expression is `hasValue() or …` (`ele-1`): satisfied by any primitive with a value,
+    /// so evaluating it there cannot fail and is skipped.
+    holds_with_value: bool,
 }
 
 /// The compiled rules of each (element, type) pair met so far, keyed by the identity of the
@@ -44,6 +47,7 @@ fn cached(key: (usize, usize), build: impl FnOnce() -> Vec<&'static Constraint>)
             expr: Expression::compile(&c.expression).ok(),
             needs_roots: c.expression.contains("%resource")
                 || c.expression.contains("%rootResource"),
+            holds_with_value: c.expression.starts_with("hasValue() or "),
         })
         .collect();
     if let Ok(mut cache) = RULES.write() {
@@ -191,7 +195,11 @@ pub(crate) fn check<'v>(
     issues: &mut Vec<Issue>,
 ) -> usize {
     let mut skipped = 0;
+    let has_value = !node.is_object() && !node.is_array() && !node.is_null();
     for rule in rules {
+        if has_value && rule.holds_with_value {
+            continue;
+        }
         let c = rule.constraint;
         let Some(expr) = &rule.expr else {
             skipped += 1;

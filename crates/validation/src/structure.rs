@@ -19,6 +19,9 @@ fn element_name(element: &ElementDef) -> &str {
     last.strip_suffix("[x]").unwrap_or(last)
 }
 
+/// The children path of a primitive's `_name` object: `Element` (`id` and `extension`).
+const PRIMITIVE_EXTENSION_PATH: &str = "Element";
+
 /// Nesting beyond which the walk stops, for values not produced by `parse_resource`.
 const MAX_WALK_DEPTH: usize = 128;
 
@@ -342,7 +345,6 @@ impl<'o, 'v> Walker<'o, 'v> {
         slot: Slot<'_>,
         depth: usize,
     ) -> usize {
-        let element_def = self.element_def();
         match (ext, value) {
             (Value::Array(items), value) => {
                 if let Some(Value::Array(values)) = value {
@@ -376,7 +378,14 @@ impl<'o, 'v> Walker<'o, 'v> {
                         Value::Null => {}
                         Value::Object(obj) => {
                             let loc = format!("{}[{i}]", slot.loc);
-                            self.object(obj, element_def, &loc, false, false, depth + 1);
+                            self.object(
+                                obj,
+                                PRIMITIVE_EXTENSION_PATH,
+                                &loc,
+                                false,
+                                false,
+                                depth + 1,
+                            );
                         }
                         _ => self.error(
                             IssueType::Structure,
@@ -395,7 +404,14 @@ impl<'o, 'v> Walker<'o, 'v> {
                         "extensions of a repeating primitive must be an array",
                     );
                 }
-                self.object(obj, element_def, slot.loc, false, false, depth + 1);
+                self.object(
+                    obj,
+                    PRIMITIVE_EXTENSION_PATH,
+                    slot.loc,
+                    false,
+                    false,
+                    depth + 1,
+                );
                 1
             }
             _ => {
@@ -407,11 +423,6 @@ impl<'o, 'v> Walker<'o, 'v> {
                 0
             }
         }
-    }
-
-    /// The children path of a primitive's `_name` object: `Element` (`id` and `extension`).
-    fn element_def(&self) -> &'static str {
-        "Element"
     }
 
     /// Validates one non-null value of an element.

@@ -267,7 +267,10 @@ fn nested_resources() {
     check(
         json!({"resourceType": "Patient", "contained": [nested],
                "link": [{"other": {"reference": "#a"}, "type": "seealso"}]}),
-        &["structure@Patient.contained[0].contained[dom-2]"],
+        &[
+            "structure@Patient.contained[0].contained[dom-2]",
+            "invariant@Patient.contained[0][dom-3]",
+        ],
     );
 }
 
@@ -291,14 +294,12 @@ fn invariants() {
                "meta": {"versionId": "1"}}], "link": [{"other": {"reference": "#b"}, "type": "seealso"}]}),
         &["invariant@Patient[dom-4]"],
     );
-    // FIXME: dom-3 (a contained resource must be referenced) applies `as(canonical)` to a
-    // collection, which the FHIRPath engine rejects (singleton expected), so it is skipped and
-    // counted rather than reported.
-    let unreferenced = json!({"resourceType": "Patient",
-                              "contained": [{"resourceType": "Patient", "id": "b", "active": true}]});
-    let report = validate(&unreferenced, &ValidationOptions::default());
-    assert!(report.issues.is_empty(), "{:?}", report.issues);
-    assert!(report.skipped_invariants >= 1);
+    // dom-3: a contained resource must be referenced from elsewhere in the resource.
+    check(
+        json!({"resourceType": "Patient",
+               "contained": [{"resourceType": "Patient", "id": "b", "active": true}]}),
+        &["invariant@Patient[dom-3]"],
+    );
     // per-1 on Period (a data type's own constraint).
     check(
         json!({"resourceType": "Patient", "name": [{"family": "x", "period": {"start": "2020", "end": "2019"}}]}),
@@ -355,4 +356,21 @@ fn invariants_below_the_root_see_the_resource() {
                "managingOrganization": {"reference": "#org"}}),
         &[],
     );
+}
+
+#[test]
+fn deep_values_built_in_memory_stop_cleanly() {
+    // A value that did not come through `parse_resource` can nest without limit: the walk
+    // stops at its own depth bound instead of exhausting the stack.
+    let mut ext = json!({"url": "http://e", "valueString": "leaf"});
+    for _ in 0..300 {
+        ext = json!({"url": "http://e", "extension": [ext]});
+    }
+    let patient = json!({"resourceType": "Patient", "extension": [ext]});
+    let report = validate(&patient, &ValidationOptions::default());
+    assert!(report.has_errors());
+    assert!(report
+        .issues
+        .iter()
+        .any(|i| i.message == "nesting too deep"));
 }
