@@ -1,6 +1,8 @@
 //! The per-patient generation context: RNG, identity, care window, and one emitter per
 //! resource type so that pathways describe care, not JSON.
 
+use std::collections::HashMap;
+
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -28,6 +30,8 @@ pub struct Enc {
     pub practitioner: String,
     /// Length of stay in days after clamping to the end of care.
     pub days: i32,
+    /// `{"reference": "Encounter/<id>"}`, built once.
+    pub reference: Value,
 }
 
 /// Encounter class (v3-ActCode, required by the R4 binding's extensible value set).
@@ -95,6 +99,10 @@ pub struct Ctx<'a, 's> {
     /// The first sink error; later resources are dropped and the error is returned.
     pub error: Option<SynthError>,
     subject: Value,
+    /// CodeableConcepts already built, keyed by the addresses of their static strings: cloning
+    /// a built map is cheaper than hashing its keys again.
+    concepts: HashMap<(usize, usize, usize), Value>,
+    categories: HashMap<&'static str, Value>,
     /// Index of the patient's usual practice and home hospital in `shared.orgs`.
     pub practice: usize,
     pub hospital: usize,
@@ -139,6 +147,8 @@ impl<'a, 's> Ctx<'a, 's> {
             sink,
             error: None,
             subject,
+            concepts: HashMap::new(),
+            categories: HashMap::new(),
             practice: 0,
             hospital: 0,
             diabetes: None,
@@ -190,6 +200,24 @@ impl<'a, 's> Ctx<'a, 's> {
 
     pub fn subject(&self) -> Value {
         self.subject.clone()
+    }
+
+    /// `code.concept()`, from the cache.
+    pub fn concept(&mut self, code: Code) -> Value {
+        let key = (code.system.as_ptr() as usize, code.code.as_ptr() as usize, code.display.as_ptr() as usize);
+        self.concepts.entry(key).or_insert_with(|| code.concept()).clone()
+    }
+
+    /// The `category` array of an Observation.
+    fn observation_category(&mut self, category: &str) -> Value {
+        let (code, display) = category_display(category);
+        self.categories
+            .entry(code)
+            .or_insert_with(|| {
+                json!([{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                    "code": code, "display": display}]}])
+            })
+            .clone()
     }
 
     /// Hands a finished resource to the sink.
@@ -285,7 +313,9 @@ impl<'a, 's> Ctx<'a, 's> {
                 "code": "home", "display": "Home"}]}});
         }
         self.push(enc);
+        let reference = reference("Encounter", &id);
         Enc {
+            reference,
             id,
             day,
             minute,
@@ -321,7 +351,7 @@ impl<'a, 's> Ctx<'a, 's> {
                 "code": category, "display": if category == "problem-list-item" { "Problem List Item" } else { "Encounter Diagnosis" }}]}],
             "code": self.diagnosis_concept(d, country),
             "subject": self.subject(),
-            "encounter": reference("Encounter", &enc.id),
+            "encounter": enc.reference.clone(),
             "onsetDateTime": date_time(enc.day, enc.minute),
             "recordedDate": date_time(enc.day, enc.minute),
         });
@@ -348,16 +378,16 @@ impl<'a, 's> Ctx<'a, 's> {
         unit: &str,
     ) -> String {
         let id = self.next_id("obs");
-        let (cat_code, cat_display) = category_display(category);
+        let category = self.observation_category(category);
+        let code = self.concept(loinc);
         self.push(json!({
             "resourceType": "Observation",
             "id": id,
             "status": "final",
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                "code": cat_code, "display": cat_display}]}],
-            "code": loinc.concept(),
+            "category": category,
+            "code": code,
             "subject": self.subject(),
-            "encounter": reference("Encounter", &enc.id),
+            "encounter": enc.reference.clone(),
             "effectiveDateTime": date_time(enc.day, minute),
             "valueQuantity": quantity(value, decimals, unit),
         }));
@@ -382,7 +412,7 @@ impl<'a, 's> Ctx<'a, 's> {
             "code": {"coding": [{"system": fhir::LOINC, "code": "85354-9",
                 "display": "Blood pressure panel with all children optional"}], "text": "Blood pressure"},
             "subject": self.subject(),
-            "encounter": reference("Encounter", &enc.id),
+            "encounter": enc.reference.clone(),
             "effectiveDateTime": date_time(enc.day, minute),
             "component": [
                 {"code": {"coding": [{"system": fhir::LOINC, "code": "8480-6", "display": "Systolic blood pressure"}]},
@@ -410,7 +440,7 @@ impl<'a, 's> Ctx<'a, 's> {
                 "code": "LAB", "display": "Laboratory"}]}],
             "code": loinc.concept(),
             "subject": self.subject(),
-            "encounter": reference("Encounter", &enc.id),
+            "encounter": enc.reference.clone(),
             "effectiveDateTime": date_time(enc.day, minute),
             "issued": date_time(enc.day, minute + 120),
             "performer": [reference("Organization", org)],
@@ -450,7 +480,7 @@ impl<'a, 's> Ctx<'a, 's> {
             "status": "completed",
             "code": concept_of(&codes, act.display),
             "subject": self.subject(),
-            "encounter": reference("Encounter", &enc.id),
+            "encounter": enc.reference.clone(),
             "performedDateTime": date_time(day.max(enc.day), enc.minute + 60),
             "performer": [{"actor": reference("Practitioner", &enc.practitioner)}],
         }));
@@ -467,7 +497,7 @@ impl<'a, 's> Ctx<'a, 's> {
             "intent": "order",
             "medicationCodeableConcept": atc.concept(),
             "subject": self.subject(),
-            "encounter": reference("Encounter", &enc.id),
+            "encounter": enc.reference.clone(),
             "authoredOn": date_time(enc.day, enc.minute + 30),
             "requester": reference("Practitioner", &enc.practitioner),
             "dosageInstruction": [{"text": dosage}],
@@ -483,7 +513,7 @@ impl<'a, 's> Ctx<'a, 's> {
             "status": "completed",
             "vaccineCode": vaccine.concept(),
             "patient": self.subject(),
-            "encounter": reference("Encounter", &enc.id),
+            "encounter": enc.reference.clone(),
             "occurrenceDateTime": date_time(enc.day, enc.minute + 10),
             "primarySource": true,
             "performer": [{"actor": reference("Practitioner", &enc.practitioner)}],
@@ -505,7 +535,7 @@ impl<'a, 's> Ctx<'a, 's> {
             "criticality": "low",
             "code": substance.concept(),
             "patient": self.subject(),
-            "encounter": reference("Encounter", &enc.id),
+            "encounter": enc.reference.clone(),
             "recordedDate": date_time(enc.day, enc.minute),
         }));
         id
