@@ -204,8 +204,15 @@ impl<'a, 's> Ctx<'a, 's> {
 
     /// `code.concept()`, from the cache.
     pub fn concept(&mut self, code: Code) -> Value {
-        let key = (code.system.as_ptr() as usize, code.code.as_ptr() as usize, code.display.as_ptr() as usize);
-        self.concepts.entry(key).or_insert_with(|| code.concept()).clone()
+        let key = (
+            code.system.as_ptr() as usize,
+            code.code.as_ptr() as usize,
+            code.display.as_ptr() as usize,
+        );
+        self.concepts
+            .entry(key)
+            .or_insert_with(|| code.concept())
+            .clone()
     }
 
     /// The `category` array of an Observation.
