@@ -25,12 +25,12 @@ pub struct Org {
     pub practitioners: Vec<String>,
 }
 
-/// Hospital units, each a Location with a SNOMED CT / v3 role type.
+/// Hospital units, each a Location typed from v3-ServiceDeliveryLocationRoleType.
 pub const UNITS: &[(&str, &str, &str)] = &[
     ("er", "ER", "Emergency room"),
     ("ward", "HU", "Hospital unit"),
-    ("stroke", "STU", "Stroke unit"),
-    ("rehab", "RH", "Rehabilitation hospital"),
+    ("stroke", "NCCS", "Neurology critical care and stroke unit"),
+    ("rehab", "RHU", "Rehabilitation hospital unit"),
     ("cons", "HOSP", "Hospital"),
 ];
 
