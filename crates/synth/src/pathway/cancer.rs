@@ -49,8 +49,9 @@ pub fn run(ctx: &mut Ctx) {
     if !ctx.chance(p) {
         return;
     }
-    let Some(day) = onset(ctx, 40) else { return };
-    let day = day.max(ctx.start);
+    let Some(day) = onset(ctx, 40).filter(|d| *d >= ctx.start) else {
+        return;
+    };
     let breast = ctx.sex == Sex::Female && ctx.chance(0.6);
     let (diagnosis, surgery, drug) = if breast {
         (BREAST, MASTECTOMY, code(ATC, "L01DB03", "epirubicin"))

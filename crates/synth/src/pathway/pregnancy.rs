@@ -70,6 +70,9 @@ fn pregnancy(ctx: &mut Ctx, start: i32) {
     let mut week = 7;
     while week < 39 {
         let day = start + week * 7;
+        if day > ctx.end {
+            return;
+        }
         let enc = if week == 7 {
             first.clone()
         } else {

@@ -38,8 +38,10 @@ pub fn run(ctx: &mut Ctx) {
     if !ctx.chance(p) {
         return;
     }
-    let Some(day) = onset(ctx, 50) else { return };
-    let day = day.max(ctx.start);
+    // An acute event: only strokes inside the care window are recorded.
+    let Some(day) = onset(ctx, 50).filter(|d| *d >= ctx.start) else {
+        return;
+    };
     let hospital = ctx.hospital;
     let er = ctx.encounter(
         Class::Emergency,
