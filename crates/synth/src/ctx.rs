@@ -279,7 +279,8 @@ impl<'a, 's> Ctx<'a, 's> {
         let o = self.org(org);
         let practitioner = o.practitioners[self.rng.gen_range(0..o.practitioners.len())].clone();
         let minute = match class {
-            Class::Emergency => self.rng.gen_range(0..1440),
+            // Arrivals up to 19:00 keep the visit and its results on one calendar day.
+            Class::Emergency => self.rng.gen_range(0..19 * 60),
             _ => self.rng.gen_range(8 * 60..17 * 60),
         };
         let end_minute = if days == 0 {

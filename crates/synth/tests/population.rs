@@ -317,3 +317,85 @@ fn consents_follow_each_country_model() {
     }
     assert!(fr > 0 && de > fr, "fr {fr} de {de}");
 }
+
+fn dates(v: &Value, out: &mut Vec<(String, String)>) {
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            match x {
+                Value::String(s)
+                    if k.ends_with("DateTime")
+                        || [
+                            "start",
+                            "end",
+                            "authoredOn",
+                            "recordedDate",
+                            "issued",
+                            "dateTime",
+                        ]
+                        .contains(&k.as_str()) =>
+                {
+                    out.push((k.clone(), s.clone()));
+                }
+                _ => dates(x, out),
+            }
+        }
+    } else if let Value::Array(a) = v {
+        a.iter().for_each(|x| dates(x, out));
+    }
+}
+
+#[test]
+fn care_happens_between_birth_and_death_inside_the_window() {
+    let (all, _) = collect(&SynthConfig {
+        patients: 60,
+        seed: 13,
+        volume: 0.2,
+        ..SynthConfig::default()
+    });
+    let mut birth: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for p in all.iter().filter(|r| r["resourceType"] == "Patient") {
+        let last = p["deceasedDateTime"]
+            .as_str()
+            .unwrap_or("2026-06-30T23:59:59+01:00");
+        birth.insert(
+            format!("Patient/{}", p["id"].as_str().unwrap()),
+            (
+                p["birthDate"].as_str().unwrap().to_string(),
+                last[..10].to_string(),
+            ),
+        );
+    }
+    for r in &all {
+        let subject = r.get("subject").or_else(|| r.get("patient"));
+        let Some(pid) = subject.and_then(|s| s["reference"].as_str()) else {
+            continue;
+        };
+        let (born, last) = &birth[pid];
+        let mut found = Vec::new();
+        dates(r, &mut found);
+        for (k, d) in found {
+            // Provision periods of consents look decades ahead by design.
+            if r["resourceType"] == "Consent" && k == "end" {
+                continue;
+            }
+            let day = &d[..10];
+            assert!(
+                day >= born.as_str(),
+                "{} {k}={d} before birth {born}",
+                r["id"]
+            );
+            assert!(
+                day <= last.as_str(),
+                "{} {k}={d} after end of care {last}",
+                r["id"]
+            );
+        }
+        if r["resourceType"] == "Encounter" {
+            assert!(
+                r["period"]["start"].as_str() <= r["period"]["end"].as_str(),
+                "{}",
+                r["id"]
+            );
+        }
+    }
+}

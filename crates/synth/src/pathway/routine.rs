@@ -135,6 +135,14 @@ pub fn run(ctx: &mut Ctx) {
         let (substance, category) = pick(&mut ctx.rng, ALLERGENS);
         ctx.allergy(&enc, substance, category);
     }
+    if ctx.cross_border {
+        // Cross-border patients have one to three episodes on the other side of the border
+        // (emergencies near the border, specialist care under cross-border agreements).
+        for _ in 0..ctx.rng.gen_range(1..=3) {
+            let day = ctx.rng.gen_range(ctx.start..=ctx.end);
+            emergency(ctx, day, true);
+        }
+    }
     let mut day = ctx.start + every(ctx, 0, 120);
     let mut last_labs = ctx.start - 400;
     let mut last_tdap = ctx.start - ctx.rng.gen_range(0..3650);
@@ -197,18 +205,18 @@ pub fn run(ctx: &mut Ctx) {
         };
         day += (gap / 2 + ctx.rng.gen_range(0..=gap.max(1))).max(1);
         if ctx.chance(0.04 * ctx.volume.min(1.0)) {
-            emergency(ctx, day);
+            emergency(ctx, day, false);
         }
     }
 }
 
 /// An emergency visit for an injury or acute illness; for cross-border patients, sometimes in
 /// the other country (a French patient treated in Saarland, or the reverse).
-fn emergency(ctx: &mut Ctx, day: Day) {
+fn emergency(ctx: &mut Ctx, day: Day, abroad: bool) {
     if day > ctx.end {
         return;
     }
-    let country = if ctx.cross_border && ctx.chance(0.5) {
+    let country = if abroad {
         ctx.country.other()
     } else {
         ctx.country
@@ -234,7 +242,7 @@ fn emergency(ctx: &mut Ctx, day: Day) {
         "1 g up to four times daily",
         "completed",
     );
-    if ctx.cross_border && ctx.chance(0.3) {
+    if abroad && ctx.chance(0.5) {
         let follow = ctx.encounter(
             Class::Ambulatory,
             CONSULT,
