@@ -240,4 +240,36 @@ mod tests {
         check(iknr_valid("261000024"), true);
         check(iknr_valid("261000025"), false);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn generated_identifiers_always_validate(
+            sex in 1u8..=2, year in 1900i32..2030, month in 1u32..=12, commune in 0u32..1000,
+            order in 1u32..1000, letter in 0u8..26, serial in 0u32..100_000_000,
+        ) {
+            let n = nir(sex, year, month, "57", &format!("{commune:03}"), order);
+            proptest::prop_assert!(nir_valid(&n), "{}", n);
+            let k = kvnr((b'A' + letter) as char, serial);
+            proptest::prop_assert!(kvnr_valid(&k), "{}", k);
+            proptest::prop_assert!(luhn_valid(&rpps(serial)));
+            proptest::prop_assert!(luhn_valid(&finess("57", serial)));
+            proptest::prop_assert!(lanr_valid(&lanr(serial, month)));
+            proptest::prop_assert!(iknr_valid(&iknr(26, 10, serial)));
+        }
+
+        #[test]
+        fn single_digit_changes_are_detected(serial in 0u32..100_000_000, pos in 0usize..9, delta in 1u32..10) {
+            // Luhn, the KVNR and the NIR key catch every single-digit substitution.
+            let r = rpps(serial);
+            let mut bytes = r.clone().into_bytes();
+            let d = (bytes[pos + 2] - b'0' + delta as u8) % 10;
+            bytes[pos + 2] = b'0' + d;
+            proptest::prop_assert!(!luhn_valid(&String::from_utf8(bytes).unwrap()));
+            let k = kvnr('K', serial);
+            let mut bytes = k.into_bytes();
+            let i = 1 + pos % 8;
+            bytes[i] = b'0' + (bytes[i] - b'0' + delta as u8) % 10;
+            proptest::prop_assert!(!kvnr_valid(&String::from_utf8(bytes).unwrap()));
+        }
+    }
 }
