@@ -273,16 +273,20 @@ impl<'a, 's> Ctx<'a, 's> {
         days: i32,
         reason: Option<&Diagnosis>,
         unit: Option<usize>,
-        part_of: Option<&str>,
+        part_of: Option<&Enc>,
     ) -> Enc {
         let id = self.next_id("enc");
         let o = self.org(org);
         let practitioner = o.practitioners[self.rng.gen_range(0..o.practitioners.len())].clone();
-        let minute = match class {
+        let mut minute = match class {
             // Arrivals up to 19:00 keep the visit and its results on one calendar day.
             Class::Emergency => self.rng.gen_range(0..19 * 60),
             _ => self.rng.gen_range(8 * 60..17 * 60),
         };
+        // A stay that continues another encounter on the same day starts after it.
+        if let Some(parent) = part_of.filter(|p| p.day == day) {
+            minute = (parent.minute + self.rng.gen_range(60..180)).min(19 * 60);
+        }
         let end_minute = if days == 0 {
             minute + self.rng.gen_range(15..240)
         } else {
@@ -313,7 +317,7 @@ impl<'a, 's> Ctx<'a, 's> {
             }]);
         }
         if let Some(p) = part_of {
-            enc["partOf"] = reference("Encounter", p);
+            enc["partOf"] = p.reference.clone();
         }
         if class == Class::Inpatient {
             enc["hospitalization"] = json!({"dischargeDisposition": {"coding": [{

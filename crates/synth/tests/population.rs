@@ -398,4 +398,27 @@ fn care_happens_between_birth_and_death_inside_the_window() {
             );
         }
     }
+    // A transfer (`partOf`) starts no earlier than the encounter it continues.
+    let starts: BTreeMap<String, &str> = all
+        .iter()
+        .filter(|r| r["resourceType"] == "Encounter")
+        .map(|r| {
+            (
+                format!("Encounter/{}", r["id"].as_str().unwrap()),
+                r["period"]["start"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let mut transfers = 0;
+    for r in all.iter().filter(|r| r["resourceType"] == "Encounter") {
+        if let Some(parent) = r["partOf"]["reference"].as_str() {
+            transfers += 1;
+            assert!(
+                starts[parent] <= r["period"]["start"].as_str().unwrap(),
+                "{}",
+                r["id"]
+            );
+        }
+    }
+    assert!(transfers > 0);
 }

@@ -138,7 +138,7 @@ fn exacerbation(ctx: &mut Ctx, day: i32) {
             los,
             Some(&EXACERBATION),
             Some(UNIT_WARD),
-            Some(&er.id),
+            Some(&er),
         );
         super::lab_panels(ctx, &stay, stay.minute + 60, false);
         stay

@@ -142,7 +142,7 @@ fn decompensation(ctx: &mut Ctx, day: i32) {
         los,
         Some(&DECOMP),
         Some(UNIT_WARD),
-        Some(&er.id),
+        Some(&er),
     );
     ctx.condition(&stay, &DECOMP, "encounter-diagnosis", Some(day + los));
     let mut bnp = ctx.normal(6000.0, 1500.0).max(2000.0);

@@ -65,7 +65,7 @@ pub fn run(ctx: &mut Ctx) {
         los,
         Some(&STROKE),
         Some(UNIT_STROKE),
-        Some(&er.id),
+        Some(&er),
     );
     ctx.condition(&unit, &STROKE, "encounter-diagnosis", None);
     ctx.procedure(&unit, day, &STROKE_UNIT);
@@ -102,7 +102,7 @@ pub fn run(ctx: &mut Ctx) {
         rehab_days,
         Some(&STROKE),
         Some(UNIT_REHAB),
-        Some(&unit.id),
+        Some(&unit),
     );
     for week in 0..(rehab.days / 7) {
         let minute = rehab.minute + (week * 7) as u32 * 1440 + 60;
