@@ -103,6 +103,8 @@ pub struct Ctx<'a, 's> {
     /// a built map is cheaper than hashing its keys again.
     concepts: HashMap<(usize, usize, usize), Value>,
     categories: HashMap<&'static str, Value>,
+    /// The last rendered `dateTime`: the observations of one visit share it.
+    last_date_time: (Day, u32, String),
     /// Index of the patient's usual practice and home hospital in `shared.orgs`.
     pub practice: usize,
     pub hospital: usize,
@@ -149,6 +151,7 @@ impl<'a, 's> Ctx<'a, 's> {
             subject,
             concepts: HashMap::new(),
             categories: HashMap::new(),
+            last_date_time: (0, 0, String::new()),
             practice: 0,
             hospital: 0,
             diabetes: None,
@@ -225,6 +228,17 @@ impl<'a, 's> Ctx<'a, 's> {
                     "code": code, "display": display}]}])
             })
             .clone()
+    }
+
+    /// `date_time(day, minute)`, reusing the previous rendering when it is the same instant.
+    fn date_time(&mut self, day: Day, minute: u32) -> String {
+        if self.last_date_time.0 != day
+            || self.last_date_time.1 != minute
+            || self.last_date_time.2.is_empty()
+        {
+            self.last_date_time = (day, minute, date_time(day, minute));
+        }
+        self.last_date_time.2.clone()
     }
 
     /// Hands a finished resource to the sink.
@@ -392,6 +406,7 @@ impl<'a, 's> Ctx<'a, 's> {
         let id = self.next_id("obs");
         let category = self.observation_category(category);
         let code = self.concept(loinc);
+        let effective = self.date_time(enc.day, minute);
         self.push(json!({
             "resourceType": "Observation",
             "id": id,
@@ -400,7 +415,7 @@ impl<'a, 's> Ctx<'a, 's> {
             "code": code,
             "subject": self.subject(),
             "encounter": enc.reference.clone(),
-            "effectiveDateTime": date_time(enc.day, minute),
+            "effectiveDateTime": effective,
             "valueQuantity": quantity(value, decimals, unit),
         }));
         id
@@ -415,6 +430,7 @@ impl<'a, 's> Ctx<'a, 's> {
         diastolic: f64,
     ) -> String {
         let id = self.next_id("obs");
+        let effective = self.date_time(enc.day, minute);
         self.push(json!({
             "resourceType": "Observation",
             "id": id,
@@ -425,7 +441,7 @@ impl<'a, 's> Ctx<'a, 's> {
                 "display": "Blood pressure panel with all children optional"}], "text": "Blood pressure"},
             "subject": self.subject(),
             "encounter": enc.reference.clone(),
-            "effectiveDateTime": date_time(enc.day, minute),
+            "effectiveDateTime": effective,
             "component": [
                 {"code": {"coding": [{"system": fhir::LOINC, "code": "8480-6", "display": "Systolic blood pressure"}]},
                  "valueQuantity": quantity(systolic, 0, "mm[Hg]")},
@@ -444,6 +460,7 @@ impl<'a, 's> Ctx<'a, 's> {
             .map(|r| reference("Observation", r))
             .collect();
         let org = &self.org(enc.org).id;
+        let effective = self.date_time(enc.day, minute);
         self.push(json!({
             "resourceType": "DiagnosticReport",
             "id": id,
@@ -453,7 +470,7 @@ impl<'a, 's> Ctx<'a, 's> {
             "code": loinc.concept(),
             "subject": self.subject(),
             "encounter": enc.reference.clone(),
-            "effectiveDateTime": date_time(enc.day, minute),
+            "effectiveDateTime": effective,
             "issued": date_time(enc.day, minute + 120),
             "performer": [reference("Organization", org)],
             "result": result,
