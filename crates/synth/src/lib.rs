@@ -220,3 +220,96 @@ pub fn generate(
 pub fn count(config: &SynthConfig) -> Result<SynthStats, SynthError> {
     generate(config, &mut |_| Ok(()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(config: SynthConfig, ok: bool) {
+        assert_eq!(count(&config).is_ok(), ok, "{config:?}");
+    }
+
+    #[test]
+    fn configuration_is_checked() {
+        check(
+            SynthConfig {
+                patients: 0,
+                ..SynthConfig::default()
+            },
+            true,
+        );
+        check(
+            SynthConfig {
+                patients: 2,
+                volume: 0.0,
+                ..SynthConfig::default()
+            },
+            true,
+        );
+        check(
+            SynthConfig {
+                end: (2014, 1, 1),
+                ..SynthConfig::default()
+            },
+            false,
+        );
+        check(
+            SynthConfig {
+                start: (2015, 2, 30),
+                ..SynthConfig::default()
+            },
+            false,
+        );
+        check(
+            SynthConfig {
+                french_share: 1.5,
+                ..SynthConfig::default()
+            },
+            false,
+        );
+        check(
+            SynthConfig {
+                volume: f64::NAN,
+                ..SynthConfig::default()
+            },
+            false,
+        );
+    }
+
+    #[test]
+    fn shared_resources_come_first_and_patients_follow() {
+        let config = SynthConfig {
+            patients: 2,
+            volume: 0.05,
+            ..SynthConfig::default()
+        };
+        let mut types = Vec::new();
+        let stats = generate(&config, &mut |r| {
+            types.push(r["resourceType"].as_str().unwrap_or("").to_string());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(types[0], "Organization");
+        let first_patient = types.iter().position(|t| t == "Patient").unwrap();
+        assert!(types[..first_patient].iter().all(|t| [
+            "Organization",
+            "Location",
+            "Practitioner",
+            "PractitionerRole"
+        ]
+        .contains(&t.as_str())));
+        assert_eq!(stats.patients, 2);
+        assert_eq!(stats.resources as usize, types.len());
+        // A sink error stops generation and is returned.
+        let mut seen = 0;
+        let err = generate(&config, &mut |_| {
+            seen += 1;
+            if seen == 50 {
+                return Err(SynthError::Sink("full".into()));
+            }
+            Ok(())
+        });
+        assert!(matches!(err, Err(SynthError::Sink(_))));
+        assert_eq!(seen, 50);
+    }
+}
