@@ -30,6 +30,9 @@ pub(crate) enum Expr {
     Index,
     Total,
     Env(String),
+    /// An identifier at the start of a path that names a FHIR type (`Patient` in
+    /// `Patient.name`): selects the focus items of that type.
+    TypeName(String),
     Member {
         target: Option<Box<Expr>>,
         name: String,
@@ -123,6 +126,10 @@ functions! {
     Lower = "lower"(0, 0),
     Replace = "replace"(2, 2),
     Matches = "matches"(1, 1),
+    MatchesFull = "matchesFull"(1, 1),
+    Escape = "escape"(1, 1),
+    Unescape = "unescape"(1, 1),
+    Sort = "sort"(0, 16),
     ReplaceMatches = "replaceMatches"(2, 2),
     Length = "length"(0, 0),
     ToChars = "toChars"(0, 0),
@@ -151,6 +158,7 @@ functions! {
     Not = "not"(0, 0),
     Type = "type"(0, 0),
     Extension = "extension"(1, 1),
+    HasExtension = "hasExtension"(1, 1),
     HasValue = "hasValue"(0, 0),
     GetValue = "getValue"(0, 0),
     Resolve = "resolve"(0, 0),
@@ -188,6 +196,11 @@ fn expr(ast: &Ast) -> Result<Expr, ParseError> {
         Ast::Index => Expr::Index,
         Ast::Total => Expr::Total,
         Ast::Env(n) => Expr::Env(n.clone()),
+        Ast::Invoke {
+            target: None,
+            name,
+            args: None,
+        } if is_type_name(name) => Expr::TypeName(name.clone()),
         Ast::Invoke {
             target,
             name,
@@ -250,9 +263,13 @@ fn call(target: &Option<Box<Ast>>, name: &str, args: &[Ast]) -> Result<Expr, Par
     };
     if let Some(kind) = kind {
         let [arg] = args else {
-            return Err(ParseError::new(0, format!("{name}() takes one type argument")));
+            return Err(ParseError::new(
+                0,
+                format!("{name}() takes one type argument"),
+            ));
         };
-        let ty = type_arg(arg).ok_or_else(|| ParseError::new(0, format!("{name}() needs a type name")))?;
+        let ty = type_arg(arg)
+            .ok_or_else(|| ParseError::new(0, format!("{name}() needs a type name")))?;
         return Ok(Expr::TypeCall {
             target: boxed(target)?,
             kind,
@@ -301,4 +318,10 @@ fn literal(l: &Literal) -> Result<Expr, ParseError> {
             unit: unit.clone(),
         }),
     }))
+}
+
+/// FHIR element names start in lower case, type names in upper case.
+fn is_type_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_uppercase())
+        && crosscare_spec::Spec::r4().type_def(name).is_some()
 }

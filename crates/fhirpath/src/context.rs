@@ -41,6 +41,8 @@ impl Default for Limits {
 /// Everything an evaluation needs besides the expression.
 pub struct EvalContext<'a> {
     pub(crate) resource: &'a Value,
+    /// The containing resource for `%resource`/`%rootResource` when the focus is an element.
+    pub(crate) container: Option<&'a Value>,
     pub(crate) root_type: Option<String>,
     pub(crate) variables: HashMap<String, Vec<Item<'a>>>,
     pub(crate) resolver: Option<&'a dyn Resolver>,
@@ -52,6 +54,7 @@ impl<'a> EvalContext<'a> {
     pub fn new(resource: &'a Value) -> EvalContext<'a> {
         EvalContext {
             resource,
+            container: None,
             root_type: None,
             variables: HashMap::new(),
             resolver: None,
@@ -81,6 +84,13 @@ impl<'a> EvalContext<'a> {
         self
     }
 
+    /// Sets `%resource` and `%rootResource` to the resource that contains the focus node (for
+    /// invariants evaluated on an element). `resolve()` of `#id` looks in its `contained`.
+    pub fn with_resource(mut self, resource: &'a Value) -> EvalContext<'a> {
+        self.container = Some(resource);
+        self
+    }
+
     /// Evaluates on a node that is not a resource: `type_name` is its FHIR type (`HumanName`)
     /// or an element path (`Patient.contact`).
     pub fn with_context_type(mut self, type_name: &str) -> EvalContext<'a> {
@@ -93,9 +103,46 @@ impl<'a> EvalContext<'a> {
         let spec = crosscare_spec::Spec::r4();
         let name = match &self.root_type {
             Some(t) => Some(t.as_str()),
-            None => self.resource.get("resourceType").and_then(Value::as_str),
+            None => resource_type(self.resource),
         };
-        let (fhir_type, path) = name.map_or(("", ""), |n| crate::types::static_type(spec, n));
+        let (fhir_type, path) = name.map_or(("", ""), |n| cached_static_type(spec, n));
         Item::node(JsonRef::Borrowed(self.resource), fhir_type, path)
     }
+
+    /// The item for `%resource`: the containing resource if one was given, else the root.
+    pub(crate) fn resource_item(&self) -> Option<Item<'a>> {
+        let r = self.container?;
+        let spec = crosscare_spec::Spec::r4();
+        let name = r.get("resourceType").and_then(Value::as_str).unwrap_or("");
+        let (fhir_type, path) = crate::types::static_type(spec, name);
+        Some(Item::node(JsonRef::Borrowed(r), fhir_type, path))
+    }
+}
+
+/// The `resourceType` of a resource object, found without hashing for small objects (it is
+/// almost always the first key).
+fn resource_type(v: &Value) -> Option<&str> {
+    let Value::Object(map) = v else { return None };
+    match map.iter().next() {
+        Some((k, Value::String(s))) if k == "resourceType" => Some(s),
+        _ => map.get("resourceType").and_then(Value::as_str),
+    }
+}
+
+thread_local! {
+    /// The last root type looked up: evaluations over many resources of one type hit it.
+    static LAST_ROOT: std::cell::Cell<(&'static str, &'static str)> = const { std::cell::Cell::new(("", "")) };
+}
+
+fn cached_static_type(
+    spec: &'static crosscare_spec::Spec,
+    name: &str,
+) -> (&'static str, &'static str) {
+    let last = LAST_ROOT.with(std::cell::Cell::get);
+    if !last.0.is_empty() && last.0 == name {
+        return last;
+    }
+    let found = crate::types::static_type(spec, name);
+    LAST_ROOT.with(|c| c.set(found));
+    found
 }

@@ -20,6 +20,7 @@ mod value;
 use std::sync::Arc;
 
 pub use context::{EvalContext, Limits, Resolver, Terminology};
+pub use rust_decimal::Decimal;
 pub use temporal::{Precision, Temporal};
 pub use value::{Item, Quantity};
 
@@ -80,7 +81,10 @@ impl Expression {
 
     /// Evaluates with the resource as `%resource`/`%context`/`%rootResource`; the root's type
     /// is its `resourceType`.
-    pub fn evaluate<'a>(&self, resource: &'a serde_json::Value) -> Result<Vec<Item<'a>>, EvalError> {
+    pub fn evaluate<'a>(
+        &self,
+        resource: &'a serde_json::Value,
+    ) -> Result<Vec<Item<'a>>, EvalError> {
         self.evaluate_with(&EvalContext::new(resource))
     }
 

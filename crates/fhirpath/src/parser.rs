@@ -4,7 +4,9 @@ use crate::lexer::{tokenize, Tok, Token};
 use crate::ParseError;
 
 /// Maximum nesting of sub-expressions; deeper input is rejected rather than risking the stack.
-pub const MAX_DEPTH: usize = 200;
+/// Parentheses, function arguments, path steps and chained operators all count, so this
+/// bounds the depth of the syntax tree and therefore the recursion of compile and evaluation.
+pub const MAX_DEPTH: usize = 128;
 
 /// A literal as written in the source.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,7 +138,10 @@ pub fn parse(src: &str) -> Result<Ast, ParseError> {
     let ast = p.expression(0)?;
     match &p.peek().kind {
         Tok::Eof => Ok(ast),
-        other => Err(ParseError::new(p.peek().pos, format!("unexpected {other:?}"))),
+        other => Err(ParseError::new(
+            p.peek().pos,
+            format!("unexpected {other:?}"),
+        )),
     }
 }
 
@@ -236,11 +241,14 @@ impl Parser {
 
     fn expression(&mut self, min_prec: u8) -> Result<Ast, ParseError> {
         self.enter()?;
+        let start_depth = self.depth;
         let mut lhs = self.unary()?;
         loop {
             let tok = self.peek().kind.clone();
             if let Tok::Ident(word) = &tok {
                 if (word == "is" || word == "as") && TYPE_OP_PRECEDENCE >= min_prec {
+                    // Each chained operator nests the left-associative tree one level deeper.
+                    self.enter()?;
                     self.pos += 1;
                     let ty = self.type_specifier()?;
                     lhs = Ast::TypeOp(word == "is", Box::new(lhs), ty);
@@ -252,11 +260,12 @@ impl Parser {
             if prec < min_prec {
                 break;
             }
+            self.enter()?;
             self.pos += 1;
             let rhs = self.expression(prec + 1)?;
             lhs = Ast::Binary(op, Box::new(lhs), Box::new(rhs));
         }
-        self.depth -= 1;
+        self.depth = start_depth - 1;
         Ok(lhs)
     }
 
@@ -295,19 +304,34 @@ impl Parser {
 
     fn postfix(&mut self) -> Result<Ast, ParseError> {
         let mut e = self.term()?;
+        let depth = self.depth;
+        let result = self.postfix_chain(&mut e);
+        self.depth = depth;
+        result.map(|()| e)
+    }
+
+    /// Each `.member` or `[index]` nests the tree one level deeper, so it counts towards the
+    /// depth limit like parentheses do.
+    fn postfix_chain(&mut self, e: &mut Ast) -> Result<(), ParseError> {
         loop {
+            let base = std::mem::replace(e, Ast::This);
             match self.peek().kind {
                 Tok::Symbol(".") => {
                     self.pos += 1;
-                    e = self.invocation(Some(Box::new(e)))?;
+                    self.enter()?;
+                    *e = self.invocation(Some(Box::new(base)))?;
                 }
                 Tok::Symbol("[") => {
                     self.pos += 1;
+                    self.enter()?;
                     let idx = self.expression(0)?;
                     self.expect("]")?;
-                    e = Ast::Indexer(Box::new(e), Box::new(idx));
+                    *e = Ast::Indexer(Box::new(base), Box::new(idx));
                 }
-                _ => return Ok(e),
+                _ => {
+                    *e = base;
+                    return Ok(());
+                }
             }
         }
     }
@@ -324,7 +348,12 @@ impl Parser {
                     _ => Err(ParseError::new(tok.pos, format!("unknown `${s}`"))),
                 };
             }
-            _ => return Err(ParseError::new(tok.pos, "expected a member or function name")),
+            _ => {
+                return Err(ParseError::new(
+                    tok.pos,
+                    "expected a member or function name",
+                ))
+            }
         };
         let args = if self.peek().kind == Tok::Symbol("(") {
             self.pos += 1;
@@ -369,7 +398,9 @@ impl Parser {
                 self.pos += 1;
                 let unit = match &self.peek().kind {
                     Tok::Str(u) => Some((u.clone(), false)),
-                    Tok::Ident(u) if CALENDAR_UNITS.contains(&u.as_str()) => Some((u.clone(), true)),
+                    Tok::Ident(u) if CALENDAR_UNITS.contains(&u.as_str()) => {
+                        Some((u.clone(), true))
+                    }
                     _ => None,
                 };
                 match unit {
@@ -441,7 +472,8 @@ mod tests {
         check("(1 + 2) * 3", "(1 + 2) * 3");
         check("a.b | c.d and e", "a.b | c.d and e");
         check("-1.convertsToInteger()", "-1.convertsToInteger()");
-        check("1 > 2 is Boolean", "1 > (2 is Boolean)");
+        check("1 > 2 is Boolean", "1 > 2 is Boolean");
+        check("(1 > 2) is Boolean", "(1 > 2) is Boolean");
         check("Patient.name[0].given", "Patient.name[0].given");
         check("4 'mg' = 4 days", "4 'mg' = 4 days");
     }

@@ -31,10 +31,6 @@ impl<'a> JsonRef<'a> {
             JsonRef::Owned(v) => f(v).map(|c| JsonRef::Owned(Arc::new(c.clone()))),
         }
     }
-
-    pub(crate) fn same(&self, other: &JsonRef<'_>) -> bool {
-        std::ptr::eq(self.get(), other.get())
-    }
 }
 
 /// A node of the input: an element value (possibly absent for a primitive that carries only
@@ -48,6 +44,46 @@ pub struct Node<'a> {
     pub(crate) fhir_type: &'static str,
     /// The spec path under which this node's children are defined (`Patient.contact`).
     pub(crate) path: &'static str,
+    /// The System type the node's value maps to, derived from `fhir_type` once.
+    pub(crate) kind: NodeKind,
+}
+
+/// What System value a node holds, decided from its FHIR type when the node is created so
+/// that operators do not re-classify type names on every comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NodeKind {
+    /// No type information: inferred from the JSON value.
+    Unknown,
+    Boolean,
+    Integer,
+    Decimal,
+    Date,
+    DateTime,
+    Time,
+    String,
+    Quantity,
+    Complex,
+}
+
+impl NodeKind {
+    pub(crate) fn of(fhir_type: &str) -> NodeKind {
+        if fhir_type.is_empty() {
+            return NodeKind::Unknown;
+        }
+        if is_quantity_type(fhir_type) {
+            return NodeKind::Quantity;
+        }
+        match system_type_of(fhir_type) {
+            Some("Boolean") => NodeKind::Boolean,
+            Some("Integer") => NodeKind::Integer,
+            Some("Decimal") => NodeKind::Decimal,
+            Some("Date") => NodeKind::Date,
+            Some("DateTime") => NodeKind::DateTime,
+            Some("Time") => NodeKind::Time,
+            Some(_) => NodeKind::String,
+            None => NodeKind::Complex,
+        }
+    }
 }
 
 /// A System quantity: a decimal value with a UCUM unit or a calendar duration keyword.
@@ -119,12 +155,17 @@ pub(crate) fn is_quantity_type(fhir_type: &str) -> bool {
 }
 
 impl<'a> Item<'a> {
-    pub(crate) fn node(value: JsonRef<'a>, fhir_type: &'static str, path: &'static str) -> Item<'a> {
+    pub(crate) fn node(
+        value: JsonRef<'a>,
+        fhir_type: &'static str,
+        path: &'static str,
+    ) -> Item<'a> {
         Item::Node(Node {
             value: Some(value),
             ext: None,
             fhir_type,
             path,
+            kind: NodeKind::of(fhir_type),
         })
     }
 
@@ -171,6 +212,38 @@ impl<'a> Item<'a> {
         }
     }
 
+    pub fn as_integer(&self) -> Option<i64> {
+        match self.prim() {
+            Prim::Integer(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Integer or decimal value, exactly.
+    pub fn as_decimal(&self) -> Option<Decimal> {
+        match self.prim() {
+            Prim::Integer(i) => Some(Decimal::from(i)),
+            Prim::Decimal(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// A date, dateTime, instant or time value with its precision.
+    pub fn as_temporal(&self) -> Option<Temporal> {
+        match self.prim() {
+            Prim::Date(t) | Prim::DateTime(t) | Prim::Time(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// A System quantity, or a FHIR Quantity (and its specialisations) read as one.
+    pub fn as_quantity(&self) -> Option<Quantity> {
+        match self.prim() {
+            Prim::Quantity(q) => Some(q.into_owned()),
+            _ => None,
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self.prim() {
             Prim::String(s) => Some(s),
@@ -184,7 +257,11 @@ impl<'a> Item<'a> {
         match self {
             Item::Node(n) => match &n.value {
                 Some(v) => v.get().clone(),
-                None => n.ext.as_ref().map(|e| e.get().clone()).unwrap_or(Value::Null),
+                None => n
+                    .ext
+                    .as_ref()
+                    .map(|e| e.get().clone())
+                    .unwrap_or(Value::Null),
             },
             Item::Boolean(b) => Value::Bool(*b),
             Item::String(s) => Value::String(s.clone()),
@@ -193,7 +270,9 @@ impl<'a> Item<'a> {
             Item::Date(t) => Value::String(t.format_date_time(false)),
             Item::DateTime(t) => Value::String(t.format_date_time(false)),
             Item::Time(t) => Value::String(t.format_time()),
-            Item::Quantity(q) => serde_json::json!({"value": decimal_json(&q.value), "unit": q.unit}),
+            Item::Quantity(q) => {
+                serde_json::json!({"value": decimal_json(&q.value), "unit": q.unit})
+            }
         }
     }
 
@@ -237,25 +316,21 @@ impl<'a> Node<'a> {
         let Some(v) = self.value.as_ref().map(JsonRef::get) else {
             return Prim::Complex;
         };
-        if is_quantity_type(self.fhir_type) {
-            return quantity_of(v).map_or(Prim::Complex, |q| Prim::Quantity(Cow::Owned(q)));
-        }
-        let sys = if self.fhir_type.is_empty() {
-            None
-        } else {
-            system_type_of(self.fhir_type)
-        };
-        match (sys, v) {
-            (Some("Boolean") | None, Value::Bool(b)) => Prim::Boolean(*b),
-            (Some("Integer"), Value::Number(n)) => n
-                .as_i64()
-                .map_or_else(|| num_prim(n), Prim::Integer),
-            (Some("Decimal") | None, Value::Number(n)) => num_prim(n),
-            (Some("Date"), Value::String(s)) => Temporal::parse_date_time(s, false)
-                .map_or(Prim::String(s), Prim::Date),
-            (Some("DateTime"), Value::String(s)) => Temporal::parse_date_time(s, true)
-                .map_or(Prim::String(s), Prim::DateTime),
-            (Some("Time"), Value::String(s)) => {
+        match (self.kind, v) {
+            (NodeKind::Quantity, _) => {
+                quantity_of(v).map_or(Prim::Complex, |q| Prim::Quantity(Cow::Owned(q)))
+            }
+            (NodeKind::Complex, _) => Prim::Complex,
+            (NodeKind::Integer, Value::Number(n)) => {
+                n.as_i64().map_or_else(|| num_prim(n), Prim::Integer)
+            }
+            (NodeKind::Date, Value::String(s)) => {
+                Temporal::parse_date_time(s, false).map_or(Prim::String(s), Prim::Date)
+            }
+            (NodeKind::DateTime, Value::String(s)) => {
+                Temporal::parse_date_time(s, true).map_or(Prim::String(s), Prim::DateTime)
+            }
+            (NodeKind::Time, Value::String(s)) => {
                 Temporal::parse_time(s).map_or(Prim::String(s), Prim::Time)
             }
             (_, Value::String(s)) => Prim::String(s),
@@ -288,7 +363,11 @@ pub(crate) fn quantity_of(v: &Value) -> Option<Quantity> {
     let unit = match (system, code) {
         (Some("http://unitsofmeasure.org"), Some(c)) => c,
         (None, Some(c)) => c,
-        _ => v.get("unit").and_then(Value::as_str).or(code).unwrap_or("1"),
+        _ => v
+            .get("unit")
+            .and_then(Value::as_str)
+            .or(code)
+            .unwrap_or("1"),
     };
     Some(Quantity {
         value,

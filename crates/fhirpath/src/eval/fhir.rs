@@ -15,26 +15,36 @@ use crate::EvalError;
 const SD_PREFIX: &str = "http://hl7.org/fhir/StructureDefinition/";
 
 impl<'c, 'a> Engine<'c, 'a> {
-    pub(super) fn fhir(&self, func: Func, focus: Items<'a>, args: &[Expr], f: &Frame<'_, 'a>) -> EvalResult<'a> {
+    pub(super) fn fhir(
+        &self,
+        func: Func,
+        focus: Items<'a>,
+        args: &[Expr],
+        f: &Frame<'_, 'a>,
+    ) -> EvalResult<'a> {
         match func {
-            Func::Extension => {
+            Func::Extension | Func::HasExtension => {
                 let Some(url) = self.string_arg(&args[0], f)? else {
                     return Ok(Vec::new());
                 };
                 let exts = self.members(&focus, "extension")?;
-                Ok(exts
-                    .into_iter()
-                    .filter(|e| {
-                        e.json()
-                            .and_then(|j| j.get("url"))
-                            .and_then(Value::as_str)
-                            .is_some_and(|u| u == url)
-                    })
-                    .collect())
+                let matching = exts.into_iter().filter(|e| {
+                    e.json()
+                        .and_then(|j| j.get("url"))
+                        .and_then(Value::as_str)
+                        .is_some_and(|u| u == url)
+                });
+                if func == Func::HasExtension {
+                    // Non-standard but used by R4 search parameters: `extension(url).exists()`.
+                    return Ok(boolean(matching.count() > 0));
+                }
+                Ok(matching.collect())
             }
             Func::HasValue => Ok(boolean(match focus.as_slice() {
                 [Item::Node(n)] => {
-                    n.value.as_ref().is_some_and(|v| !v.get().is_object() && !v.get().is_array())
+                    n.value
+                        .as_ref()
+                        .is_some_and(|v| !v.get().is_object() && !v.get().is_array())
                         && (n.fhir_type.is_empty() || system_type_of(n.fhir_type).is_some())
                 }
                 _ => false,
@@ -70,13 +80,19 @@ impl<'c, 'a> Engine<'c, 'a> {
                     return Ok(Vec::new());
                 };
                 let spec = Spec::r4();
-                let Some(name) = url.strip_prefix(SD_PREFIX).filter(|n| spec.type_def(n).is_some()) else {
+                let Some(name) = url
+                    .strip_prefix(SD_PREFIX)
+                    .filter(|n| spec.type_def(n).is_some())
+                else {
                     return Err(EvalError::Argument(format!("unknown profile {url}")));
                 };
                 let Some(item) = singleton(focus)? else {
                     return Ok(Vec::new());
                 };
-                Ok(boolean(item.fhir_type().is_some_and(|t| spec.is_subtype_of(t, name))))
+                Ok(boolean(
+                    item.fhir_type()
+                        .is_some_and(|t| spec.is_subtype_of(t, name)),
+                ))
             }
             Func::HtmlChecks => {
                 let Some(item) = singleton(focus)? else {
@@ -100,7 +116,7 @@ impl<'c, 'a> Engine<'c, 'a> {
     /// Bundle root (by `fullUrl` or `Type/id`), then the pluggable resolver.
     fn resolve(&self, reference: &str) -> Option<Item<'a>> {
         let spec = Spec::r4();
-        let root = self.ctx.resource;
+        let root = self.ctx.container.unwrap_or(self.ctx.resource);
         let typed = |v: &'a Value| -> Item<'a> {
             let rt = v.get("resourceType").and_then(Value::as_str).unwrap_or("");
             let (t, p) = static_type(spec, rt);
@@ -115,7 +131,9 @@ impl<'c, 'a> Engine<'c, 'a> {
         }
         if let Some(entries) = root.get("entry").and_then(Value::as_array) {
             for e in entries {
-                let Some(res) = e.get("resource") else { continue };
+                let Some(res) = e.get("resource") else {
+                    continue;
+                };
                 let full = e.get("fullUrl").and_then(Value::as_str);
                 let rt = res.get("resourceType").and_then(Value::as_str);
                 let id = res.get("id").and_then(Value::as_str);
@@ -132,10 +150,22 @@ impl<'c, 'a> Engine<'c, 'a> {
                 }
             }
         }
-        let found = self.ctx.resolver?.resolve(reference)?;
-        let rt = found.get("resourceType").and_then(Value::as_str).unwrap_or("").to_string();
-        let (t, p) = static_type(spec, &rt);
-        Some(Item::node(JsonRef::Owned(Arc::new(found)), t, p))
+        if let Some(found) = self.ctx.resolver.and_then(|r| r.resolve(reference)) {
+            let rt = found
+                .get("resourceType")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let (t, p) = static_type(spec, &rt);
+            return Some(Item::node(JsonRef::Owned(Arc::new(found)), t, p));
+        }
+        // Unresolvable `Type/id` references still reveal their target type: a stub resource
+        // with just `resourceType` and `id` keeps `resolve() is Patient` (used by search
+        // parameters and compartments) meaningful without a store.
+        let (rt, id) = reference_type_and_id(reference)?;
+        let stub = serde_json::json!({"resourceType": rt, "id": id});
+        let (t, p) = static_type(spec, rt);
+        Some(Item::node(JsonRef::Owned(Arc::new(stub)), t, p))
     }
 
     /// `memberOf`: the pluggable terminology service first, then complete expansions from the
@@ -205,11 +235,35 @@ fn html_ok(html: &str) -> bool {
         return false;
     }
     let lower = html.to_ascii_lowercase();
-    const FORBIDDEN: [&str; 9] = ["<script", "<form", "<iframe", "<object", "<embed", "<base", "<link", "<meta", "javascript:"];
+    const FORBIDDEN: [&str; 9] = [
+        "<script",
+        "<form",
+        "<iframe",
+        "<object",
+        "<embed",
+        "<base",
+        "<link",
+        "<meta",
+        "javascript:",
+    ];
     if FORBIDDEN.iter().any(|f| lower.contains(f)) {
         return false;
     }
     !lower
         .split(|c: char| c.is_whitespace())
         .any(|w| w.starts_with("on") && w.contains('='))
+}
+
+/// `Patient/7`, `http://x/fhir/Patient/7` or `Patient/7/_history/2` -> (`Patient`, `7`).
+fn reference_type_and_id(reference: &str) -> Option<(&str, &str)> {
+    let spec = Spec::r4();
+    let segs: Vec<&str> = reference.split('/').collect();
+    let n = segs.len();
+    if n >= 4 && segs[n - 2] == "_history" && spec.is_resource_type(segs[n - 4]) {
+        return Some((segs[n - 4], segs[n - 3]));
+    }
+    if n >= 2 && spec.is_resource_type(segs[n - 2]) && !segs[n - 1].is_empty() {
+        return Some((segs[n - 2], segs[n - 1]));
+    }
+    None
 }

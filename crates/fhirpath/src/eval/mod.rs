@@ -78,16 +78,43 @@ impl<'c, 'a> Engine<'c, 'a> {
             Expr::Literal(item) => vec![item.clone()],
             Expr::Empty => Vec::new(),
             Expr::This => f.this.to_vec(),
-            Expr::Index => f.index.map(|i| vec![Item::Integer(i as i64)]).unwrap_or_default(),
+            Expr::Index => f
+                .index
+                .map(|i| vec![Item::Integer(i as i64)])
+                .unwrap_or_default(),
             Expr::Total => f.total.map(<[Item<'a>]>::to_vec).unwrap_or_default(),
             Expr::Env(name) => self.variable(name)?,
-            Expr::Member { target, name } => match target {
+            Expr::Member { target, name } => match target.as_deref() {
+                // `Patient.name`: filter the focus by type without building a collection.
+                Some(Expr::TypeName(ty)) => {
+                    let spec = crosscare_spec::Spec::r4();
+                    let mut out = Vec::new();
+                    for item in f.this {
+                        if let Item::Node(n) = item {
+                            if spec.is_subtype_of(n.fhir_type, ty) {
+                                self.members_into(n, name, &mut out)?;
+                            }
+                        }
+                    }
+                    out
+                }
                 Some(t) => {
                     let focus = self.eval(t, f)?;
                     self.members(&focus, name)?
                 }
-                None => self.term_member(f.this, name)?,
+                None => self.members(f.this, name)?,
             },
+            Expr::TypeName(name) => {
+                let spec = crosscare_spec::Spec::r4();
+                f.this
+                    .iter()
+                    .filter(|i| match i {
+                        Item::Node(n) => spec.is_subtype_of(n.fhir_type, name),
+                        _ => false,
+                    })
+                    .cloned()
+                    .collect()
+            }
             Expr::Call { target, func, args } => match target {
                 Some(t) => {
                     let focus = self.eval(t, f)?;
@@ -109,13 +136,12 @@ impl<'c, 'a> Engine<'c, 'a> {
                         [one] => vec![Item::Boolean(ty.matches(one))],
                         many => return Err(EvalError::NotSingleton(many.len())),
                     },
-                    TypeFn::As => {
-                        if focus.len() > 1 {
-                            return Err(EvalError::NotSingleton(focus.len()));
-                        }
-                        focus.into_iter().filter(|i| ty.matches(i)).collect()
-                    }
-                    TypeFn::OfType => focus.into_iter().filter(|i| ty.matches(i)).collect(),
+                    // `as` on a collection filters like `ofType`: the R4 invariants and search
+                    // parameters rely on it (dom-3 applies `as(canonical)` to descendants()).
+                    TypeFn::As | TypeFn::OfType => focus
+                        .into_iter()
+                        .filter(|i| ty.matches_with(i, true))
+                        .collect(),
                 }
             }
             Expr::Indexer(base, idx) => {
@@ -142,7 +168,11 @@ impl<'c, 'a> Engine<'c, 'a> {
         }
         let text = |s: String| Ok(vec![Item::String(s)]);
         match name {
-            "resource" | "rootResource" | "context" => Ok(vec![self.root.clone()]),
+            "resource" | "rootResource" => Ok(vec![self
+                .ctx
+                .resource_item()
+                .unwrap_or_else(|| self.root.clone())]),
+            "context" => Ok(vec![self.root.clone()]),
             "ucum" => text("http://unitsofmeasure.org".into()),
             "sct" => text("http://snomed.info/sct".into()),
             "loinc" => text("http://loinc.org".into()),
@@ -156,25 +186,6 @@ impl<'c, 'a> Engine<'c, 'a> {
                 Err(EvalError::UnknownVariable(name.to_string()))
             }
         }
-    }
-
-    /// An identifier at the start of a path: a type name matching the focus selects the focus
-    /// (`Patient.name` on a Patient), otherwise it names a member of the focus.
-    fn term_member(&self, this: &[Item<'a>], name: &str) -> EvalResult<'a> {
-        if name.starts_with(|c: char| c.is_ascii_uppercase()) {
-            let spec = crosscare_spec::Spec::r4();
-            if spec.type_def(name).is_some() {
-                return Ok(this
-                    .iter()
-                    .filter(|i| match i {
-                        Item::Node(n) => spec.is_subtype_of(n.fhir_type, name),
-                        _ => false,
-                    })
-                    .cloned()
-                    .collect());
-            }
-        }
-        self.members(this, name)
     }
 
     /// Evaluates a function argument as a single optional value in the given frame.
@@ -204,14 +215,20 @@ impl<'c, 'a> Engine<'c, 'a> {
         }
     }
 
-    fn call(&self, func: Func, focus: Items<'a>, args: &[Expr], f: &Frame<'_, 'a>) -> EvalResult<'a> {
+    fn call(
+        &self,
+        func: Func,
+        focus: Items<'a>,
+        args: &[Expr],
+        f: &Frame<'_, 'a>,
+    ) -> EvalResult<'a> {
         use Func::*;
         match func {
             Empty | Exists | All | AllTrue | AnyTrue | AllFalse | AnyFalse | SubsetOf
             | SupersetOf | Count | Distinct | IsDistinct | Not => {
                 self.existence(func, focus, args, f)
             }
-            Where | Select | Repeat => self.filtering(func, focus, args, f),
+            Where | Select | Repeat | Sort => self.filtering(func, focus, args, f),
             Single | First | Last | Tail | Skip | Take | Intersect | Exclude => {
                 self.subsetting(func, focus, args, f)
             }
@@ -221,8 +238,8 @@ impl<'c, 'a> Engine<'c, 'a> {
             | ToDateTime | ConvertsToDateTime | ToTime | ConvertsToTime | ToQuantity
             | ConvertsToQuantity => self.conversion(func, focus, args, f),
             IndexOf | Substring | StartsWith | EndsWith | Contains | Upper | Lower | Replace
-            | Matches | ReplaceMatches | Length | ToChars | Trim | Split | Join | Encode
-            | Decode => self.string(func, focus, args, f),
+            | Matches | MatchesFull | Escape | Unescape | ReplaceMatches | Length | ToChars
+            | Trim | Split | Join | Encode | Decode => self.string(func, focus, args, f),
             Abs | Ceiling | Exp | Floor | Ln | Log | Power | Round | Sqrt | Truncate => {
                 self.math(func, focus, args, f)
             }
@@ -230,9 +247,8 @@ impl<'c, 'a> Engine<'c, 'a> {
             Trace | Now | Today | TimeOfDay | Type | LowBoundary | HighBoundary | Precision
             | Comparable => self.utility(func, focus, args, f),
             Aggregate | Sum | Min | Max | Avg => self.aggregate(func, focus, args, f),
-            Extension | HasValue | GetValue | Resolve | ConformsTo | HtmlChecks | MemberOf => {
-                self.fhir(func, focus, args, f)
-            }
+            Extension | HasExtension | HasValue | GetValue | Resolve | ConformsTo | HtmlChecks
+            | MemberOf => self.fhir(func, focus, args, f),
         }
     }
 }
@@ -263,3 +279,6 @@ pub(crate) fn boolean<'a>(b: bool) -> Items<'a> {
 pub(crate) fn opt_bool<'a>(b: Option<bool>) -> Items<'a> {
     b.map(boolean).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests;

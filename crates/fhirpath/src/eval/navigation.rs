@@ -1,13 +1,15 @@
 //! Tree navigation: member access with FHIR types (choice types, primitive `_name` siblings),
 //! `children()` and `descendants()`.
 
+use std::cell::RefCell;
+
 use crosscare_spec::Spec;
 use serde_json::Value;
 
 use super::{Engine, EvalResult, Items};
 use crate::compile::Func;
 use crate::types::static_type;
-use crate::value::{system_type_of, Item, JsonRef, Node};
+use crate::value::{Item, JsonRef, Node, NodeKind};
 use crate::EvalError;
 
 /// The type and spec path a child is created with.
@@ -15,11 +17,13 @@ use crate::EvalError;
 struct ChildType {
     fhir_type: &'static str,
     path: &'static str,
+    kind: NodeKind,
 }
 
 const UNTYPED: ChildType = ChildType {
     fhir_type: "",
     path: "",
+    kind: NodeKind::Unknown,
 };
 
 impl<'c, 'a> Engine<'c, 'a> {
@@ -28,12 +32,22 @@ impl<'c, 'a> Engine<'c, 'a> {
         let mut out = Vec::new();
         for item in focus {
             if let Item::Node(n) = item {
-                self.step(1)?;
-                member(n, name, &mut out);
-                self.check_size(&out)?;
+                self.members_into(n, name, &mut out)?;
             }
         }
         Ok(out)
+    }
+
+    /// Appends `node.name` to `out`.
+    pub fn members_into(
+        &self,
+        n: &Node<'a>,
+        name: &str,
+        out: &mut Items<'a>,
+    ) -> Result<(), EvalError> {
+        self.step(1)?;
+        member(n, name, out);
+        self.check_size(out)
     }
 
     pub(super) fn navigation(&self, func: Func, focus: Items<'a>) -> EvalResult<'a> {
@@ -71,17 +85,73 @@ impl<'c, 'a> Engine<'c, 'a> {
     }
 }
 
+/// One slot of the direct-mapped child cache.
+struct CacheSlot {
+    path: (usize, usize),
+    name: Box<str>,
+    resolved: Option<(ChildType, bool)>,
+}
+
+const CACHE_SLOTS: usize = 4096;
+
+thread_local! {
+    /// Resolved children per (spec path, member name). Spec lookups allocate and walk the type
+    /// hierarchy, so results are kept in a direct-mapped cache: one hash, one comparison, and
+    /// a bounded size whatever names the input JSON uses.
+    static CHILD_CACHE: RefCell<Vec<Option<CacheSlot>>> =
+        RefCell::new((0..CACHE_SLOTS).map(|_| None).collect());
+}
+
+fn slot_index(path: (usize, usize), name: &str) -> usize {
+    let mut h = (path.0 as u64) ^ ((path.1 as u64) << 32);
+    for chunk in name.as_bytes().chunks(8) {
+        let mut buf = [0u8; 8];
+        buf[..chunk.len()].copy_from_slice(chunk);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    (h >> 40) as usize % CACHE_SLOTS
+}
+
 fn child_type(spec: &'static Spec, parent: &Node<'_>, name: &str) -> Option<(ChildType, bool)> {
     if parent.path.is_empty() {
         return Some((UNTYPED, false));
     }
-    let c = spec.child(parent.path, name)?;
-    let (fhir_type, path) = match c.type_code {
-        "BackboneElement" | "Element" => (c.type_code, c.children_path),
-        code if code == c.children_path => static_type(spec, code),
-        _ => (c.type_code, c.children_path),
+    let path = (parent.path.as_ptr() as usize, parent.path.len());
+    let idx = slot_index(path, name);
+    CHILD_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(Some(slot)) = cache.get(idx) {
+            if slot.path == path && &*slot.name == name {
+                return slot.resolved;
+            }
+        }
+        let resolved = resolve_child(spec, parent.path, name);
+        if let Some(entry) = cache.get_mut(idx) {
+            *entry = Some(CacheSlot {
+                path,
+                name: name.into(),
+                resolved,
+            });
+        }
+        resolved
+    })
+}
+
+fn resolve_child(spec: &'static Spec, path: &'static str, name: &str) -> Option<(ChildType, bool)> {
+    let c = spec.child(path, name)?;
+    let fhir_type = if c.element.content_reference.is_some() {
+        "BackboneElement"
+    } else {
+        c.type_code
     };
-    Some((ChildType { fhir_type, path }, c.is_choice))
+    Some((
+        ChildType {
+            fhir_type,
+            path: c.children_path,
+            kind: NodeKind::of(fhir_type),
+        },
+        c.is_choice,
+    ))
 }
 
 /// The object holding a node's children: the value itself, or the `_name` object of a primitive.
@@ -94,7 +164,9 @@ fn source<'n, 'a>(n: &'n Node<'a>) -> Option<&'n JsonRef<'a>> {
 
 fn member<'a>(n: &Node<'a>, name: &str, out: &mut Items<'a>) {
     let Some(src) = source(n) else { return };
-    let Value::Object(obj) = src.get() else { return };
+    let Value::Object(obj) = src.get() else {
+        return;
+    };
     let spec = Spec::r4();
     match child_type(spec, n, name) {
         Some((ty, false)) => push_key(src, name, ty, out),
@@ -105,7 +177,9 @@ fn member<'a>(n: &Node<'a>, name: &str, out: &mut Items<'a>) {
             }
             // A choice element: `value` finds `valueQuantity`, `valueString`, ...
             for key in obj.keys() {
-                let Some(rest) = key.strip_prefix(name) else { continue };
+                let Some(rest) = key.strip_prefix(name) else {
+                    continue;
+                };
                 if !rest.starts_with(|c: char| c.is_ascii_uppercase()) {
                     continue;
                 }
@@ -118,8 +192,12 @@ fn member<'a>(n: &Node<'a>, name: &str, out: &mut Items<'a>) {
             }
             // Primitive choice values that carry only extensions (`_valueString`).
             for key in obj.keys() {
-                let Some(base) = key.strip_prefix('_') else { continue };
-                let Some(rest) = base.strip_prefix(name) else { continue };
+                let Some(base) = key.strip_prefix('_') else {
+                    continue;
+                };
+                let Some(rest) = base.strip_prefix(name) else {
+                    continue;
+                };
                 if !rest.starts_with(|c: char| c.is_ascii_uppercase()) || obj.contains_key(base) {
                     continue;
                 }
@@ -133,11 +211,10 @@ fn member<'a>(n: &Node<'a>, name: &str, out: &mut Items<'a>) {
 
 /// Pushes the value(s) under `key` of `src`, pairing primitives with their `_key` sibling.
 fn push_key<'a>(src: &JsonRef<'a>, key: &str, ty: ChildType, out: &mut Items<'a>) {
-    let value = src.project(|o| o.get(key));
-    let primitive = ty.fhir_type.is_empty() || system_type_of(ty.fhir_type).is_some();
+    let value = src.project(|o| field(o, key));
+    let primitive = !matches!(ty.kind, NodeKind::Complex | NodeKind::Quantity);
     let ext = if primitive {
-        let ext_key = format!("_{key}");
-        src.project(|o| o.get(ext_key.as_str()))
+        src.project(|o| ext_field(o, key))
     } else {
         None
     };
@@ -179,7 +256,9 @@ fn push_one<'a>(
         return;
     }
     let mut ty = ty;
-    if matches!(ty.fhir_type, "Resource" | "DomainResource") || (ty.fhir_type.is_empty() && ty.path.is_empty()) {
+    if matches!(ty.fhir_type, "Resource" | "DomainResource")
+        || (ty.fhir_type.is_empty() && ty.path.is_empty())
+    {
         if let Some(rt) = value
             .as_ref()
             .and_then(|v| v.get().get("resourceType"))
@@ -187,7 +266,11 @@ fn push_one<'a>(
         {
             let (t, p) = static_type(Spec::r4(), rt);
             if !t.is_empty() {
-                ty = ChildType { fhir_type: t, path: p };
+                ty = ChildType {
+                    fhir_type: t,
+                    path: p,
+                    kind: NodeKind::Complex,
+                };
             }
         }
     }
@@ -196,6 +279,7 @@ fn push_one<'a>(
         ext,
         fhir_type: ty.fhir_type,
         path: ty.path,
+        kind: ty.kind,
     }));
 }
 
@@ -204,7 +288,9 @@ fn push_one<'a>(
 pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
     let Item::Node(n) = item else { return };
     let Some(src) = source(n) else { return };
-    let Value::Object(obj) = src.get() else { return };
+    let Value::Object(obj) = src.get() else {
+        return;
+    };
     let spec = Spec::r4();
     for key in obj.keys() {
         if key == "resourceType" {
@@ -223,5 +309,29 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
     }
 }
 
-#[allow(dead_code)]
-fn _unused(_: EvalError) {}
+/// Objects up to this size are searched linearly: cheaper than hashing the key.
+const LINEAR_LOOKUP: usize = 16;
+
+/// `o[key]`, for an object.
+fn field<'v>(o: &'v Value, key: &str) -> Option<&'v Value> {
+    let Value::Object(map) = o else { return None };
+    if map.len() <= LINEAR_LOOKUP {
+        return map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v);
+    }
+    map.get(key)
+}
+
+/// `o["_" + key]` without building the key.
+fn ext_field<'v>(o: &'v Value, key: &str) -> Option<&'v Value> {
+    let Value::Object(map) = o else { return None };
+    if map.len() <= LINEAR_LOOKUP {
+        return map
+            .iter()
+            .find(|(k, _)| k.len() == key.len() + 1 && k.strip_prefix('_') == Some(key))
+            .map(|(_, v)| v);
+    }
+    let mut ext_key = String::with_capacity(key.len() + 1);
+    ext_key.push('_');
+    ext_key.push_str(key);
+    map.get(&ext_key)
+}

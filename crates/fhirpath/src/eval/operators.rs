@@ -1,12 +1,22 @@
 //! Binary and unary operators: logic, equality, comparison, membership, union and arithmetic
 //! (numbers, strings, quantities and date/time arithmetic with calendar durations).
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use rust_decimal::Decimal;
 
 use super::equality::{compare, equals, equivalent, quantity_pair};
 use super::{boolean, opt_bool, singleton, to_bool, Engine, EvalResult, Frame, Items};
+
+/// The single item of a borrowed collection, `None` when empty, an error when larger.
+fn single<'s, 'a>(v: &'s [Item<'a>]) -> Result<Option<&'s Item<'a>>, EvalError> {
+    match v {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        many => Err(EvalError::NotSingleton(many.len())),
+    }
+}
 use crate::compile::Expr;
 use crate::parser::BinOp;
 use crate::temporal::{Precision, Temporal};
@@ -14,37 +24,44 @@ use crate::value::{Item, Prim, Quantity};
 use crate::EvalError;
 
 impl<'c, 'a> Engine<'c, 'a> {
-    pub(super) fn binary(&self, op: BinOp, a: &Expr, b: &Expr, f: &Frame<'_, 'a>) -> EvalResult<'a> {
+    pub(super) fn binary(
+        &self,
+        op: BinOp,
+        a: &Expr,
+        b: &Expr,
+        f: &Frame<'_, 'a>,
+    ) -> EvalResult<'a> {
         use BinOp::*;
         match op {
             And | Or | Implies | Xor => return self.logic(op, a, b, f),
             _ => {}
         }
-        let l = self.eval(a, f)?;
-        let r = self.eval(b, f)?;
+        if op == Union {
+            let mut out = Vec::new();
+            self.union_into(&mut out, self.eval(a, f)?)?;
+            self.union_into(&mut out, self.eval(b, f)?)?;
+            return Ok(out);
+        }
+        let l = self.operand(a, f)?;
+        let r = self.operand(b, f)?;
+        let (l, r) = (&*l, &*r);
         match op {
-            Union => {
-                let mut out = Vec::with_capacity(l.len() + r.len());
-                self.union_into(&mut out, l)?;
-                self.union_into(&mut out, r)?;
-                Ok(out)
-            }
             Eq | Ne => {
                 if l.is_empty() || r.is_empty() {
                     return Ok(Vec::new());
                 }
-                let eq = collection_equals(&l, &r);
+                let eq = collection_equals(l, r);
                 Ok(opt_bool(if op == Eq { eq } else { eq.map(|b| !b) }))
             }
             Equiv | NotEquiv => {
-                let eqv = collection_equivalent(&l, &r);
+                let eqv = collection_equivalent(l, r);
                 Ok(boolean(if op == Equiv { eqv } else { !eqv }))
             }
             Lt | Le | Gt | Ge => {
-                let (Some(x), Some(y)) = (singleton(l)?, singleton(r)?) else {
+                let (Some(x), Some(y)) = (single(l)?, single(r)?) else {
                     return Ok(Vec::new());
                 };
-                let ord = compare(&x, &y)?;
+                let ord = compare(x, y)?;
                 Ok(opt_bool(ord.map(|o| match op {
                     Lt => o == Ordering::Less,
                     Le => o != Ordering::Greater,
@@ -54,15 +71,15 @@ impl<'c, 'a> Engine<'c, 'a> {
             }
             In | Contains => {
                 let (needle, hay) = if op == In { (l, r) } else { (r, l) };
-                let Some(x) = singleton(needle)? else {
+                let Some(x) = single(needle)? else {
                     return Ok(Vec::new());
                 };
                 self.step(hay.len() as u64)?;
-                Ok(boolean(hay.iter().any(|h| equals(&x, h) == Some(true))))
+                Ok(boolean(hay.iter().any(|h| equals(x, h) == Some(true))))
             }
             Concat => {
-                let s = |v: Items<'a>| -> Result<String, EvalError> {
-                    Ok(match singleton(v)? {
+                let s = |v: &[Item<'a>]| -> Result<String, EvalError> {
+                    Ok(match single(v)? {
                         None => String::new(),
                         Some(i) => i
                             .as_str()
@@ -75,15 +92,30 @@ impl<'c, 'a> Engine<'c, 'a> {
                 Ok(vec![Item::String(out)])
             }
             _ => {
-                let (Some(x), Some(y)) = (singleton(l)?, singleton(r)?) else {
+                let (Some(x), Some(y)) = (single(l)?, single(r)?) else {
                     return Ok(Vec::new());
                 };
-                let out = arithmetic(op, &x, &y)?;
+                let out = arithmetic(op, x, y)?;
                 if let Some(Item::String(s)) = &out {
                     self.check_string(s)?;
                 }
                 Ok(out.into_iter().collect())
             }
+        }
+    }
+
+    /// Evaluates an operand, borrowing literals instead of cloning them.
+    fn operand<'e>(
+        &self,
+        e: &'e Expr,
+        f: &Frame<'_, 'a>,
+    ) -> Result<Cow<'e, [Item<'a>]>, EvalError> {
+        match e {
+            Expr::Literal(item) => {
+                self.step(1)?;
+                Ok(Cow::Borrowed(std::slice::from_ref(item)))
+            }
+            _ => Ok(Cow::Owned(self.eval(e, f)?)),
         }
     }
 
@@ -95,7 +127,15 @@ impl<'c, 'a> Engine<'c, 'a> {
     }
 
     /// Appends items not already present (by `=`), as `|` and `union()` do.
-    pub(super) fn union_into(&self, out: &mut Items<'a>, items: Items<'a>) -> Result<(), EvalError> {
+    pub(super) fn union_into(
+        &self,
+        out: &mut Items<'a>,
+        items: Items<'a>,
+    ) -> Result<(), EvalError> {
+        if out.is_empty() && items.len() == 1 {
+            out.extend(items);
+            return Ok(());
+        }
         for item in items {
             self.step(out.len() as u64 / 8 + 1)?;
             if !out.iter().any(|o| equals(o, &item) == Some(true)) {
@@ -166,7 +206,12 @@ pub(super) fn negate(v: Items<'_>) -> EvalResult<'_> {
             value: -q.value,
             unit: q.unit.clone(),
         }),
-        other => return Err(EvalError::Type(format!("cannot negate {}", other.system_name()))),
+        other => {
+            return Err(EvalError::Type(format!(
+                "cannot negate {}",
+                other.system_name()
+            )))
+        }
     }])
 }
 
@@ -179,7 +224,11 @@ fn dec(p: &Prim<'_>) -> Option<Decimal> {
 }
 
 /// Arithmetic on two single items; `Ok(None)` is an empty result (overflow, division by zero).
-pub(crate) fn arithmetic(op: BinOp, x: &Item<'_>, y: &Item<'_>) -> Result<Option<Item<'static>>, EvalError> {
+pub(crate) fn arithmetic(
+    op: BinOp,
+    x: &Item<'_>,
+    y: &Item<'_>,
+) -> Result<Option<Item<'static>>, EvalError> {
     use BinOp::*;
     let (px, py) = (x.prim(), y.prim());
     let mismatch = || {
@@ -195,7 +244,9 @@ pub(crate) fn arithmetic(op: BinOp, x: &Item<'_>, y: &Item<'_>) -> Result<Option
             Add => a.checked_add(*b).map(Item::Integer),
             Sub => a.checked_sub(*b).map(Item::Integer),
             Mul => a.checked_mul(*b).map(Item::Integer),
-            Div => Decimal::from(*a).checked_div(Decimal::from(*b)).map(Item::Decimal),
+            Div => Decimal::from(*a)
+                .checked_div(Decimal::from(*b))
+                .map(Item::Decimal),
             IntDiv => a.checked_div(*b).map(Item::Integer),
             Mod => a.checked_rem(*b).map(Item::Integer),
             _ => return Err(mismatch()),
@@ -221,15 +272,32 @@ pub(crate) fn arithmetic(op: BinOp, x: &Item<'_>, y: &Item<'_>) -> Result<Option
         (Prim::Quantity(a), Prim::Quantity(b)) => match op {
             Add | Sub => {
                 let (p, q) = quantity_pair(a, b).ok_or_else(mismatch)?;
-                let v = if op == Add { p.checked_add(q) } else { p.checked_sub(q) };
-                v.map(|value| Item::Quantity(Quantity { value, unit: a.unit.clone() }))
-            }
-            Mul => a.value.checked_mul(b.value).map(|value| {
-                Item::Quantity(Quantity {
-                    value,
-                    unit: product_unit(&a.unit, &b.unit, '.'),
+                let v = if op == Add {
+                    p.checked_add(q)
+                } else {
+                    p.checked_sub(q)
+                };
+                v.map(|value| {
+                    Item::Quantity(Quantity {
+                        value,
+                        unit: a.unit.clone(),
+                    })
                 })
-            }),
+            }
+            Mul => match quantity_pair(a, b) {
+                Some((p, q)) if a.unit != "1" => p.checked_mul(q).map(|value| {
+                    Item::Quantity(Quantity {
+                        value,
+                        unit: product_unit(&a.unit, &a.unit, '.'),
+                    })
+                }),
+                _ => a.value.checked_mul(b.value).map(|value| {
+                    Item::Quantity(Quantity {
+                        value,
+                        unit: product_unit(&a.unit, &b.unit, '.'),
+                    })
+                }),
+            },
             Div => match quantity_pair(a, b) {
                 Some((p, q)) => p.checked_div(q).map(|value| {
                     Item::Quantity(Quantity {
@@ -248,13 +316,26 @@ pub(crate) fn arithmetic(op: BinOp, x: &Item<'_>, y: &Item<'_>) -> Result<Option
         },
         (Prim::Quantity(a), Prim::Integer(_) | Prim::Decimal(_)) if matches!(op, Mul | Div) => {
             let b = dec(&py).ok_or_else(mismatch)?;
-            let v = if op == Mul { a.value.checked_mul(b) } else { a.value.checked_div(b) };
-            v.map(|value| Item::Quantity(Quantity { value: value.normalize(), unit: a.unit.clone() }))
+            let v = if op == Mul {
+                a.value.checked_mul(b)
+            } else {
+                a.value.checked_div(b)
+            };
+            v.map(|value| {
+                Item::Quantity(Quantity {
+                    value: value.normalize(),
+                    unit: a.unit.clone(),
+                })
+            })
         }
         (Prim::Integer(_) | Prim::Decimal(_), Prim::Quantity(b)) if op == Mul => {
             let a = dec(&px).ok_or_else(mismatch)?;
-            a.checked_mul(b.value)
-                .map(|value| Item::Quantity(Quantity { value, unit: b.unit.clone() }))
+            a.checked_mul(b.value).map(|value| {
+                Item::Quantity(Quantity {
+                    value,
+                    unit: b.unit.clone(),
+                })
+            })
         }
         (Prim::Date(t), Prim::Quantity(q)) if matches!(op, Add | Sub) => {
             temporal_add(t, q, op == Sub, TemporalKind::Date)?.map(Item::Date)
@@ -309,7 +390,11 @@ fn temporal_add(
             )))
         }
     };
-    let mut value = if unit == "millisecond" { q.value.round() } else { q.value.trunc() };
+    let mut value = if unit == "millisecond" {
+        q.value.round()
+    } else {
+        q.value.trunc()
+    };
     if subtract {
         value = -value;
     }
@@ -317,7 +402,9 @@ fn temporal_add(
         return Ok(None);
     };
     if kind == TemporalKind::Time && matches!(unit, "year" | "month" | "week" | "day") {
-        return Err(EvalError::Type("cannot add a date quantity to a time".into()));
+        return Err(EvalError::Type(
+            "cannot add a date quantity to a time".into(),
+        ));
     }
     let ms = |per: i64| n.checked_mul(per);
     let result = match unit {
