@@ -33,6 +33,7 @@ fn patient(i: u64, rng: &mut Lcg) -> Value {
     if rng.next(2) == 0 {
         identifiers.push(json!({"system": "http://ns.electronichealth.net.au/id/medicare-number", "value": format!("{}", 6_000_000_000u64 + i)}));
     }
+    let gender = ["male", "female", "other", "unknown"][rng.next(4) as usize];
     json!({
         "resourceType": "Patient",
         "id": format!("p{i}"),
@@ -40,7 +41,7 @@ fn patient(i: u64, rng: &mut Lcg) -> Value {
         "identifier": identifiers,
         "active": true,
         "name": [{"use": "official", "family": FAMILIES[rng.next(6) as usize], "given": [GIVENS[rng.next(6) as usize], GIVENS[rng.next(6) as usize]]}],
-        "gender": ["male", "female", "other", "unknown"][rng.next(4) as usize],
+        "gender": gender,
         "birthDate": format!("{}-{:02}-{:02}", 1930 + rng.next(90), 1 + rng.next(12), 1 + rng.next(28)),
         "address": [{"line": [format!("{} Main St", rng.next(999))], "city": "Springfield", "postalCode": format!("{:05}", rng.next(99999))}]
     })

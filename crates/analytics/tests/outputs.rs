@@ -199,7 +199,7 @@ fn run_files_reads_ndjson_and_bundles() {
     let one_column = json!({"resource": "Patient", "select": [{"column": [{"name": "f", "path": "name.family"}]}]});
     let err = run_files(
         &one_column,
-        &[nd.clone()],
+        std::slice::from_ref(&nd),
         writer_for(Format::Csv, Box::new(Shared::default())),
     )
     .unwrap_err();

@@ -34,13 +34,16 @@ fn row_key(row: &Map<String, Value>) -> String {
     serde_json::to_string(&sorted).unwrap()
 }
 
+/// Column names and the rows as objects.
+type Evaluated = (Vec<String>, Vec<Map<String, Value>>);
+
 /// Runs one case; `Ok(())` when it passes, otherwise the reason.
 fn run_case(resources: &[Value], case: &Value) -> Result<(), String> {
     let expect_error = case
         .get("expectError")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let outcome = (|| -> Result<(Vec<String>, Vec<Map<String, Value>>), String> {
+    let outcome = (|| -> Result<Evaluated, String> {
         let plan = ViewPlan::compile(&case["view"]).map_err(|e| e.to_string())?;
         let names: Vec<String> = plan.columns().iter().map(|c| c.name.clone()).collect();
         let mut rows = Vec::new();
