@@ -278,3 +278,116 @@ fn product(left: Fragments, right: &Fragments) -> Fragments {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Runs `select` (the view's select array) over `resource` and compares the rows.
+    fn check(select: Value, resource: Value, expected: Result<Value, &str>) {
+        let view = json!({"resource": resource["resourceType"], "select": select});
+        let result = ViewPlan::compile(&view).and_then(|plan| plan.rows(&resource));
+        match (result, expected) {
+            (Ok(rows), Ok(want)) => {
+                let got: Vec<Value> = rows.into_iter().map(|r| Value::Array(r.values)).collect();
+                assert_eq!(Value::Array(got), want);
+            }
+            (Err(e), Err(needle)) => assert!(e.to_string().contains(needle), "{e}"),
+            (r, e) => panic!("{r:?} vs {e:?}"),
+        }
+    }
+
+    fn patient() -> Value {
+        json!({"resourceType": "Patient", "id": "p1",
+            "name": [{"family": "A", "given": ["x", "y"]}, {"family": "B"}],
+            "contact": [{"gender": "male", "telecom": [{"value": "1"}, {"value": "2"}]}]})
+    }
+
+    #[test]
+    fn for_each_and_product() {
+        check(
+            json!([{"column": [{"name": "id", "path": "id"}]},
+                   {"forEach": "name", "column": [{"name": "f", "path": "family"}]}]),
+            patient(),
+            Ok(json!([["p1", "A"], ["p1", "B"]])),
+        );
+    }
+
+    #[test]
+    fn for_each_or_null_yields_a_null_row() {
+        check(
+            json!([{"column": [{"name": "id", "path": "id"}]},
+                   {"forEachOrNull": "address", "column": [{"name": "city", "path": "city"}, {"name": "i", "path": "%rowIndex"}]}]),
+            patient(),
+            Ok(json!([["p1", null, 0]])),
+        );
+        check(
+            json!([{"column": [{"name": "id", "path": "id"}]},
+                   {"forEach": "address", "column": [{"name": "city", "path": "city"}]}]),
+            patient(),
+            Ok(json!([])),
+        );
+    }
+
+    #[test]
+    fn backbone_elements_are_typed() {
+        check(
+            json!([{"forEach": "contact", "column": [{"name": "g", "path": "gender"}],
+                    "select": [{"forEach": "telecom", "column": [{"name": "v", "path": "value"}, {"name": "i", "path": "%rowIndex"}]}]}]),
+            patient(),
+            Ok(json!([["male", "1", 0], ["male", "2", 1]])),
+        );
+    }
+
+    #[test]
+    fn union_all_concatenates() {
+        check(
+            json!([{"unionAll": [{"forEach": "name", "column": [{"name": "v", "path": "family"}]},
+                                 {"forEach": "name.given", "column": [{"name": "v", "path": "$this"}]}]}]),
+            patient(),
+            Ok(json!([["A"], ["B"], ["x"], ["y"]])),
+        );
+    }
+
+    #[test]
+    fn repeat_is_pre_order() {
+        let qr = json!({"resourceType": "QuestionnaireResponse", "status": "completed", "item": [
+            {"linkId": "1", "item": [{"linkId": "1.1"}], "answer": [{"item": [{"linkId": "1.a"}]}]},
+            {"linkId": "2"}]});
+        check(
+            json!([{"repeat": ["item", "answer.item"], "column": [{"name": "l", "path": "linkId"}, {"name": "i", "path": "%rowIndex"}]}]),
+            qr,
+            Ok(json!([["1", 0], ["1.1", 1], ["1.a", 2], ["2", 3]])),
+        );
+    }
+
+    #[test]
+    fn collections_and_cardinality() {
+        check(
+            json!([{"column": [{"name": "g", "path": "name.given", "collection": true}]}]),
+            patient(),
+            Ok(json!([[["x", "y"]]])),
+        );
+        check(
+            json!([{"column": [{"name": "g", "path": "name.family"}]}]),
+            patient(),
+            Err("collection"),
+        );
+    }
+
+    #[test]
+    fn where_filters_and_types() {
+        let view = |w: &str| json!({"resource": "Patient", "select": [{"column": [{"name": "id", "path": "id"}]}], "where": [{"path": w}]});
+        let rows = |w: &str| ViewPlan::compile(&view(w)).and_then(|p| p.rows(&patient()));
+        assert_eq!(rows("name.exists()").unwrap().len(), 1);
+        assert_eq!(rows("active").unwrap().len(), 0);
+        assert!(rows("name.family.first()").is_err());
+        let other = json!({"resourceType": "Observation", "id": "o"});
+        assert!(ViewPlan::compile(&view("true"))
+            .unwrap()
+            .rows(&other)
+            .unwrap()
+            .is_empty());
+    }
+}
