@@ -24,6 +24,8 @@ struct Focus<'f> {
     /// The FHIR type or inline element path of the node; `None` for the resource itself.
     context_type: Option<Cow<'f, str>>,
     row_index: i64,
+    /// The resource being viewed, `%resource` for paths on nested nodes.
+    resource: &'f Value,
 }
 
 /// Partial rows produced by one select: each holds `width` values.
@@ -59,6 +61,7 @@ impl ViewPlan {
             value: resource,
             context_type: None,
             row_index: 0,
+            resource,
         };
         for w in &self.wheres {
             let items = evaluate(w, &focus)?;
@@ -97,7 +100,7 @@ fn path_error(path: &ViewPath, message: &str) -> ViewError {
 fn evaluate<'f>(path: &ViewPath, focus: &Focus<'f>) -> Result<Vec<Item<'f>>, ViewError> {
     let mut ctx = EvalContext::new(focus.value);
     if let Some(t) = &focus.context_type {
-        ctx = ctx.with_context_type(t);
+        ctx = ctx.with_context_type(t).with_resource(focus.resource);
     }
     if path.uses_row_index {
         ctx = ctx.with_variable("rowIndex", vec![Item::Integer(focus.row_index)]);
@@ -132,6 +135,7 @@ fn process(select: &SelectPlan, focus: &Focus<'_>) -> Result<Fragments, ViewErro
                     value: &Value::Null,
                     context_type: None,
                     row_index: 0,
+                    resource: focus.resource,
                 };
                 let rows = process_focus(select, &null)?;
                 return Ok(if rows.is_empty() {
@@ -153,6 +157,7 @@ fn process(select: &SelectPlan, focus: &Focus<'_>) -> Result<Fragments, ViewErro
                     value,
                     context_type: context_type(item, path, focus),
                     row_index: i64::try_from(index).unwrap_or(i64::MAX),
+                    resource: focus.resource,
                 };
                 out.extend(process_focus(select, &child)?);
             }
@@ -188,6 +193,7 @@ fn repeat(
             value,
             context_type: context_type(item, path, node),
             row_index: *index,
+            resource: node.resource,
         };
         *index += 1;
         out.extend(process_focus(select, &child)?);
@@ -308,9 +314,9 @@ mod tests {
     fn for_each_and_product() {
         check(
             json!([{"column": [{"name": "id", "path": "id"}]},
-                   {"forEach": "name", "column": [{"name": "f", "path": "family"}]}]),
+                   {"forEach": "name", "column": [{"name": "f", "path": "family"}, {"name": "r", "path": "%resource.id"}]}]),
             patient(),
-            Ok(json!([["p1", "A"], ["p1", "B"]])),
+            Ok(json!([["p1", "A", "p1"], ["p1", "B", "p1"]])),
         );
     }
 
