@@ -129,6 +129,28 @@ fn main() {
         "{:<12} {:<8} {:>10} {:>10} {:>9} {:>12} {:>14}",
         "view", "format", "resources", "rows", "seconds", "rows/s", "resources/s"
     );
+    // The floor: reading and parsing the NDJSON without any view.
+    for (name, input) in [("parse-only", &patients), ("parse-only", &observations)] {
+        let start = Instant::now();
+        let mut count = 0u64;
+        crosscare_analytics::input::for_each_resource(input, &mut |_, _, _| {
+            count += 1;
+            Ok(())
+        })
+        .unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        let file = input.file_name().unwrap().to_string_lossy();
+        println!(
+            "{:<12} {:<8} {:>10} {:>10} {:>9.3} {:>12} {:>14.0}",
+            name,
+            &file[..3],
+            count,
+            "-",
+            secs,
+            "-",
+            count as f64 / secs
+        );
+    }
     for (name, view, input) in [
         ("patient", patient_view(), &patients),
         ("observation", observation_view(), &observations),

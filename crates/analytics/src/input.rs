@@ -69,20 +69,38 @@ pub fn read_ndjson(
         if text.is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_str(text).map_err(|e| ViewError::Input {
-            file: name.to_string(),
-            line: number,
-            message: format!("invalid JSON: {e}"),
-        })?;
-        if !value.is_object() {
-            return Err(ViewError::Input {
-                file: name.to_string(),
-                line: number,
-                message: "expected a resource (a JSON object)".into(),
-            });
-        }
+        let value = parse_line(text, name, number)?;
         f(value, name, number)?;
     }
+}
+
+/// Parses already numbered NDJSON lines (the parallel runner's chunks).
+pub fn read_ndjson_lines(
+    lines: Vec<(usize, String)>,
+    name: &str,
+    f: &mut dyn FnMut(Value, &str, usize) -> Result<(), ViewError>,
+) -> Result<(), ViewError> {
+    for (number, line) in lines {
+        let value = parse_line(line.trim(), name, number)?;
+        f(value, name, number)?;
+    }
+    Ok(())
+}
+
+fn parse_line(text: &str, name: &str, number: usize) -> Result<Value, ViewError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| ViewError::Input {
+        file: name.to_string(),
+        line: number,
+        message: format!("invalid JSON: {e}"),
+    })?;
+    if !value.is_object() {
+        return Err(ViewError::Input {
+            file: name.to_string(),
+            line: number,
+            message: "expected a resource (a JSON object)".into(),
+        });
+    }
+    Ok(value)
 }
 
 /// Reads one JSON document: a Bundle's `entry[].resource`, or the document as one resource.

@@ -10,14 +10,12 @@
 
 pub mod input;
 pub mod output;
+mod run;
 pub mod view;
 
-use std::io::Write;
-use std::path::PathBuf;
-
-use serde_json::Value;
-
 pub use output::{writer_for, Format, RowWriter};
+pub use run::{run_files, run_plan, RunStats};
+use std::io::Write;
 pub use view::definition::ViewDefinition;
 pub use view::eval::Row;
 pub use view::plan::{ColumnSpec, ViewPlan};
@@ -59,7 +57,7 @@ pub enum ViewError {
 
 impl ViewError {
     /// Adds the input position to an evaluation error, so users can find the resource.
-    fn at_input(self, file: &str, line: usize) -> ViewError {
+    pub(crate) fn at_input(self, file: &str, line: usize) -> ViewError {
         match self {
             ViewError::Evaluation { path, message } => ViewError::Input {
                 file: file.to_string(),
@@ -69,55 +67,6 @@ impl ViewError {
             other => other,
         }
     }
-}
-
-/// Counters of one run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RunStats {
-    pub files: usize,
-    /// Resources read from the inputs, of any type.
-    pub resources: u64,
-    /// Resources of the view's type that passed its `where` paths.
-    pub matched: u64,
-    pub rows: u64,
-}
-
-/// Runs a view over NDJSON (`.ndjson`, `.jsonl`) and JSON (a Bundle or one resource) files,
-/// streaming rows into `writer` and finishing it.
-pub fn run_files(
-    view: &Value,
-    inputs: &[PathBuf],
-    writer: Box<dyn RowWriter>,
-) -> Result<RunStats, ViewError> {
-    let plan = ViewPlan::compile(view)?;
-    run_plan(&plan, inputs, writer)
-}
-
-/// [`run_files`] with an already compiled plan.
-pub fn run_plan(
-    plan: &ViewPlan,
-    inputs: &[PathBuf],
-    mut writer: Box<dyn RowWriter>,
-) -> Result<RunStats, ViewError> {
-    writer.start(plan.columns())?;
-    let mut stats = RunStats::default();
-    for path in inputs {
-        stats.files += 1;
-        input::for_each_resource(path, &mut |resource, file, line| {
-            stats.resources += 1;
-            let rows = &mut stats.rows;
-            let matched = plan
-                .for_each_row(&resource, &mut |row| {
-                    *rows += 1;
-                    writer.write_row(&row)
-                })
-                .map_err(|e| e.at_input(file, line))?;
-            stats.matched += u64::from(matched);
-            Ok(())
-        })?;
-    }
-    writer.finish()?;
-    Ok(stats)
 }
 
 /// Opens `path` for writing, or standard output for `None`, as a writer output.

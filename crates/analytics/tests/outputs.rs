@@ -216,3 +216,27 @@ fn run_files_reads_ndjson_and_bundles() {
         "{err}"
     );
 }
+
+#[test]
+fn parallel_ndjson_keeps_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let nd = dir.path().join("many.ndjson");
+    let lines: Vec<String> = (0..3000)
+        .map(|i| json!({"resourceType": "Patient", "id": format!("p{i}")}).to_string())
+        .collect();
+    std::fs::write(&nd, lines.join("\n\n")).unwrap();
+    let out = Shared::default();
+    let one_column =
+        json!({"resource": "Patient", "select": [{"column": [{"name": "id", "path": "id"}]}]});
+    let stats = run_files(
+        &one_column,
+        &[nd],
+        writer_for(Format::Csv, Box::new(out.clone())),
+    )
+    .unwrap();
+    assert_eq!(stats.rows, 3000);
+    let text = String::from_utf8(out.bytes()).unwrap();
+    let ids: Vec<&str> = text.lines().skip(1).collect();
+    let want: Vec<String> = (0..3000).map(|i| format!("p{i}")).collect();
+    assert_eq!(ids, want);
+}

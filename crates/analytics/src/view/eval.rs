@@ -8,7 +8,7 @@ use crosscare_fhirpath::{EvalContext, Item};
 use serde_json::Value;
 
 use crate::view::path::ViewPath;
-use crate::view::plan::{Iteration, SelectPlan, ViewPlan};
+use crate::view::plan::{ColumnPlan, Iteration, SelectPlan, ViewPlan};
 use crate::ViewError;
 
 /// One output row: a value per column of [`ViewPlan::columns`], `Null` when absent, an array
@@ -225,6 +225,12 @@ fn context_type<'i>(
 fn process_focus(select: &SelectPlan, focus: &Focus<'_>) -> Result<Fragments, ViewError> {
     let mut first = Vec::with_capacity(select.width);
     for column in &select.columns {
+        if let Some(steps) = &column.path.fast {
+            if let Some(found) = column.path.fast_values(steps, focus.value) {
+                first.push(fast_value(column, found)?);
+                continue;
+            }
+        }
         let items = evaluate(&column.path, focus)?;
         let value = if column.collection {
             Value::Array(items.iter().map(item_value).collect())
@@ -262,6 +268,25 @@ fn process_focus(select: &SelectPlan, focus: &Focus<'_>) -> Result<Fragments, Vi
         acc = product(acc, &parts);
     }
     Ok(acc)
+}
+
+/// A column value from the direct JSON walk, with the same cardinality rules as the engine path.
+fn fast_value(column: &ColumnPlan, found: Vec<&Value>) -> Result<Value, ViewError> {
+    if column.collection {
+        return Ok(Value::Array(found.into_iter().cloned().collect()));
+    }
+    match found.as_slice() {
+        [] => Ok(Value::Null),
+        [one] => Ok((*one).clone()),
+        many => Err(ViewError::Evaluation {
+            path: column.path.source.clone(),
+            message: format!(
+                "column {:?} returned {} values; declare it with \"collection\": true",
+                column.name,
+                many.len()
+            ),
+        }),
+    }
 }
 
 /// Every left fragment followed by every right fragment.

@@ -32,6 +32,9 @@ pub struct ViewPath {
     /// True when the path reads `%rowIndex`, which must then be supplied per evaluation.
     pub uses_row_index: bool,
     pub(crate) ast: Ast,
+    /// For a plain member chain (`name.family`) whose every step the spec tables resolve to a
+    /// non-choice element of the static focus type: the JSON keys, walked without the engine.
+    pub(crate) fast: Option<Vec<String>>,
 }
 
 impl ViewPath {
@@ -52,13 +55,98 @@ impl ViewPath {
             source: source.to_string(),
             uses_row_index,
             ast,
+            fast: None,
         })
+    }
+
+    /// Enables the direct JSON walk when the path is a member chain that resolves, step by
+    /// step, to non-choice elements under `context`, with only the last step primitive.
+    pub(crate) fn enable_fast_path(&mut self, context: Option<&str>) {
+        let Some(context) = context else { return };
+        let mut steps = Vec::new();
+        if !member_chain(&self.ast, &mut steps) {
+            return;
+        }
+        let spec = Spec::r4();
+        if steps[0].starts_with(|c: char| c.is_ascii_uppercase()) {
+            return;
+        }
+        let mut ty = context.to_string();
+        for (i, step) in steps.iter().enumerate() {
+            let Some(child) = spec.child(&ty, step) else {
+                return;
+            };
+            if child.is_choice || step.starts_with('_') {
+                return;
+            }
+            let primitive = child
+                .type_code
+                .starts_with(|c: char| c.is_ascii_lowercase())
+                || child.type_code.starts_with("http://");
+            if primitive && i + 1 < steps.len() {
+                return;
+            }
+            ty = child.children_path.to_string();
+        }
+        self.fast = Some(steps);
+    }
+
+    /// Walks the fast path over `focus`: `None` when the engine must decide (a primitive with
+    /// a `_name` extension sibling at the last step).
+    pub(crate) fn fast_values<'v>(
+        &self,
+        steps: &[String],
+        focus: &'v serde_json::Value,
+    ) -> Option<Vec<&'v serde_json::Value>> {
+        use serde_json::Value;
+        let mut current: Vec<&Value> = vec![focus];
+        for (i, step) in steps.iter().enumerate() {
+            let last = i + 1 == steps.len();
+            let mut next = Vec::new();
+            for v in current {
+                let Value::Object(obj) = v else { continue };
+                if last
+                    && obj.keys().any(|k| {
+                        k.len() == step.len() + 1 && k.starts_with('_') && k[1..] == **step
+                    })
+                {
+                    return None;
+                }
+                match obj.get(step.as_str()) {
+                    Some(Value::Array(items)) => next.extend(items.iter().filter(|x| !x.is_null())),
+                    Some(Value::Null) | None => {}
+                    Some(x) => next.push(x),
+                }
+            }
+            current = next;
+        }
+        Some(current)
     }
 
     /// The static type (type name or inline element path) of this path's result when evaluated
     /// on a node of type `context`; `None` when it cannot be known before evaluation.
     pub fn result_type(&self, context: Option<&str>) -> Option<String> {
         result_type(&self.ast, context)
+    }
+}
+
+/// Collects `a.b.c` into its member names; false for anything else.
+fn member_chain(ast: &Ast, out: &mut Vec<String>) -> bool {
+    match ast {
+        Ast::Invoke {
+            target,
+            name,
+            args: None,
+        } => {
+            if let Some(t) = target {
+                if !member_chain(t, out) {
+                    return false;
+                }
+            }
+            out.push(name.clone());
+            true
+        }
+        _ => false,
     }
 }
 
@@ -348,6 +436,55 @@ mod tests {
             .map(|i| i.to_json())
             .collect();
         assert_eq!(out, vec![json!("p3")]);
+    }
+
+    #[test]
+    fn fast_path_only_for_typed_member_chains() {
+        let fast = |src: &str, ctx: &str| {
+            let mut p = ViewPath::compile(src, &[], "t").unwrap();
+            p.enable_fast_path(Some(ctx));
+            p.fast
+        };
+        assert_eq!(
+            fast("name.family", "Patient"),
+            Some(vec!["name".to_string(), "family".to_string()])
+        );
+        assert_eq!(
+            fast("system", "Identifier"),
+            Some(vec!["system".to_string()])
+        );
+        assert_eq!(fast("value", "Observation"), None, "choice");
+        assert_eq!(fast("nickname", "Patient"), None, "unknown element");
+        assert_eq!(
+            fast("birthDate.extension", "Patient"),
+            None,
+            "into a primitive"
+        );
+        assert_eq!(fast("name.first()", "Patient"), None);
+        assert_eq!(fast("Patient.id", "Patient"), None);
+
+        // The walk agrees with the engine, and defers to it for primitive extensions.
+        let mut p = ViewPath::compile("name.given", &[], "t").unwrap();
+        p.enable_fast_path(Some("Patient"));
+        let r = json!({"resourceType": "Patient", "name": [{"given": ["a", "b"]}, {"given": ["c"]}, {}]});
+        let steps = p.fast.clone().unwrap();
+        let walked: Vec<_> = p
+            .fast_values(&steps, &r)
+            .unwrap()
+            .into_iter()
+            .cloned()
+            .collect();
+        let engine: Vec<_> = p
+            .expression
+            .evaluate(&r)
+            .unwrap()
+            .iter()
+            .map(|i| i.to_json())
+            .collect();
+        assert_eq!(walked, engine);
+        let ext =
+            json!({"resourceType": "Patient", "name": [{"given": ["a"], "_given": [{"id": "x"}]}]});
+        assert!(p.fast_values(&steps, &ext).is_none());
     }
 
     #[test]

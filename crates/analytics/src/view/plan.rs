@@ -70,7 +70,13 @@ impl ViewPlan {
             ..SelectDef::default()
         };
         let mut columns = Vec::new();
-        let root = compile_select(&root_def, def, "ViewDefinition", &mut columns)?;
+        let root = compile_select(
+            &root_def,
+            def,
+            "ViewDefinition",
+            &mut columns,
+            Some(&def.resource),
+        )?;
         let mut seen = std::collections::HashSet::new();
         for c in &columns {
             if !seen.insert(c.name.as_str()) {
@@ -125,6 +131,7 @@ fn compile_select(
     view: &ViewDefinition,
     at: &str,
     columns: &mut Vec<ColumnSpec>,
+    context: Option<&str>,
 ) -> Result<SelectPlan, ViewError> {
     let start = columns.len();
     let path =
@@ -143,26 +150,37 @@ fn compile_select(
     } else {
         Iteration::Parent
     };
+    // The static type of this select's focus nodes, when the spec tables determine it.
+    let focus_type = match &iteration {
+        Iteration::Parent => context.map(str::to_string),
+        Iteration::ForEach(p) | Iteration::ForEachOrNull(p) => p.result_type(context),
+        Iteration::Repeat(_) => None,
+    };
+    let focus_type = focus_type.as_deref();
     let mut column_plans = Vec::new();
     for (i, c) in def.column.iter().enumerate() {
-        column_plans.push(compile_column(c, view, &format!("{at}.column[{i}]"))?);
+        let mut plan = compile_column(c, view, &format!("{at}.column[{i}]"))?;
+        plan.path.enable_fast_path(focus_type);
+        column_plans.push(plan);
         columns.push(spec_of(c));
     }
     let mut selects = Vec::new();
     for (i, s) in def.select.iter().enumerate() {
-        selects.push(compile_select(
-            s,
-            view,
-            &format!("{at}.select[{i}]"),
-            columns,
-        )?);
+        let select_at = format!("{at}.select[{i}]");
+        selects.push(compile_select(s, view, &select_at, columns, focus_type)?);
     }
     let mut union_all = Vec::new();
     let mut first_branch: Option<Vec<ColumnSpec>> = None;
     for (i, s) in def.union_all.iter().enumerate() {
         let branch_at = format!("{at}.unionAll[{i}]");
         let mut branch_columns = Vec::new();
-        union_all.push(compile_select(s, view, &branch_at, &mut branch_columns)?);
+        union_all.push(compile_select(
+            s,
+            view,
+            &branch_at,
+            &mut branch_columns,
+            focus_type,
+        )?);
         match &first_branch {
             None => first_branch = Some(branch_columns),
             Some(first) => {
