@@ -73,6 +73,9 @@ impl ViewPath {
         }
         let mut ty = context.to_string();
         for (i, step) in steps.iter().enumerate() {
+            if step == FIRST {
+                continue;
+            }
             let Some(child) = spec.child(&ty, step) else {
                 return;
             };
@@ -101,7 +104,11 @@ impl ViewPath {
         use serde_json::Value;
         let mut current: Vec<&Value> = vec![focus];
         for (i, step) in steps.iter().enumerate() {
-            let last = i + 1 == steps.len();
+            if step == FIRST {
+                current.truncate(1);
+                continue;
+            }
+            let last = steps[i + 1..].iter().all(|s| s == FIRST);
             let mut next = Vec::new();
             for v in current {
                 let Value::Object(obj) = v else { continue };
@@ -130,20 +137,27 @@ impl ViewPath {
     }
 }
 
-/// Collects `a.b.c` into its member names; false for anything else.
+/// The step marker for `first()` in a fast path (not a valid member name).
+const FIRST: &str = "()";
+
+/// Collects `a.b.first().c` into its member names and `first()` markers; false otherwise.
 fn member_chain(ast: &Ast, out: &mut Vec<String>) -> bool {
     match ast {
-        Ast::Invoke {
-            target,
-            name,
-            args: None,
-        } => {
-            if let Some(t) = target {
-                if !member_chain(t, out) {
-                    return false;
-                }
+        Ast::Invoke { target, name, args } => {
+            let is_first = name == "first" && args.as_ref().is_some_and(Vec::is_empty);
+            if args.is_some() && !is_first {
+                return false;
             }
-            out.push(name.clone());
+            match target {
+                Some(t) if !member_chain(t, out) => return false,
+                None if is_first => return false,
+                _ => {}
+            }
+            out.push(if is_first {
+                FIRST.to_string()
+            } else {
+                name.clone()
+            });
             true
         }
         _ => false,
@@ -460,11 +474,16 @@ mod tests {
             None,
             "into a primitive"
         );
-        assert_eq!(fast("name.first()", "Patient"), None);
+        assert_eq!(fast("first()", "Patient"), None);
+        assert_eq!(
+            fast("name.first().family", "Patient"),
+            Some(vec!["name".into(), FIRST.into(), "family".into()])
+        );
+        assert_eq!(fast("name.where(use = 'x').family", "Patient"), None);
         assert_eq!(fast("Patient.id", "Patient"), None);
 
         // The walk agrees with the engine, and defers to it for primitive extensions.
-        let mut p = ViewPath::compile("name.given", &[], "t").unwrap();
+        let mut p = ViewPath::compile("name.first().given", &[], "t").unwrap();
         p.enable_fast_path(Some("Patient"));
         let r = json!({"resourceType": "Patient", "name": [{"given": ["a", "b"]}, {"given": ["c"]}, {}]});
         let steps = p.fast.clone().unwrap();
