@@ -63,30 +63,57 @@ impl ViewPath {
     /// step, to non-choice elements under `context`, with only the last step primitive.
     pub(crate) fn enable_fast_path(&mut self, context: Option<&str>) {
         let Some(context) = context else { return };
-        let mut steps = Vec::new();
-        if !member_chain(&self.ast, &mut steps) {
+        let mut raw = Vec::new();
+        if !member_chain(&self.ast, &mut raw) {
             return;
         }
         let spec = Spec::r4();
-        if steps[0].starts_with(|c: char| c.is_ascii_uppercase()) {
+        if raw[0].starts_with(|c: char| c.is_ascii_uppercase()) {
             return;
         }
-        let mut ty = context.to_string();
-        for (i, step) in steps.iter().enumerate() {
-            if step == FIRST {
-                continue;
+        // `value.ofType(Quantity)` walks the JSON key `valueQuantity`.
+        let mut steps: Vec<String> = Vec::new();
+        let mut typed_choice: Vec<bool> = Vec::new();
+        let mut i = 0;
+        while i < raw.len() {
+            let step = &raw[i];
+            if step.starts_with(OF_TYPE) {
+                return;
             }
+            match raw.get(i + 1).and_then(|n| n.strip_prefix(OF_TYPE)) {
+                Some(ty) if step != FIRST => {
+                    let mut key = step.clone();
+                    let mut chars = ty.chars();
+                    if let Some(c) = chars.next() {
+                        key.push(c.to_ascii_uppercase());
+                        key.push_str(chars.as_str());
+                    }
+                    steps.push(key);
+                    typed_choice.push(true);
+                    i += 2;
+                }
+                _ => {
+                    steps.push(step.clone());
+                    typed_choice.push(false);
+                    i += 1;
+                }
+            }
+        }
+        let mut ty = context.to_string();
+        let members: Vec<usize> = (0..steps.len()).filter(|&i| steps[i] != FIRST).collect();
+        for (n, &i) in members.iter().enumerate() {
+            let step = &steps[i];
             let Some(child) = spec.child(&ty, step) else {
                 return;
             };
-            if child.is_choice || step.starts_with('_') {
+            if child.is_choice != typed_choice[i] || step.starts_with('_') {
                 return;
             }
             let primitive = child
                 .type_code
                 .starts_with(|c: char| c.is_ascii_lowercase())
                 || child.type_code.starts_with("http://");
-            if primitive && i + 1 < steps.len() {
+            if primitive && n + 1 < members.len() {
                 return;
             }
             ty = child.children_path.to_string();
@@ -139,12 +166,34 @@ impl ViewPath {
 
 /// The step marker for `first()` in a fast path (not a valid member name).
 const FIRST: &str = "()";
+/// The step prefix for `ofType(T)` right after a choice element (`value.ofType(Quantity)`).
+const OF_TYPE: &str = "()ofType:";
 
 /// Collects `a.b.first().c` into its member names and `first()` markers; false otherwise.
 fn member_chain(ast: &Ast, out: &mut Vec<String>) -> bool {
     match ast {
         Ast::Invoke { target, name, args } => {
             let is_first = name == "first" && args.as_ref().is_some_and(Vec::is_empty);
+            if name == "ofType" {
+                if let (
+                    Some(t),
+                    Some(
+                        [Ast::Invoke {
+                            target: None,
+                            name: ty,
+                            args: None,
+                        }],
+                    ),
+                ) = (target, args.as_deref())
+                {
+                    if !member_chain(t, out) {
+                        return false;
+                    }
+                    out.push(format!("{OF_TYPE}{}", ty.trim_start_matches("FHIR.")));
+                    return true;
+                }
+                return false;
+            }
             if args.is_some() && !is_first {
                 return false;
             }
@@ -468,6 +517,25 @@ mod tests {
             Some(vec!["system".to_string()])
         );
         assert_eq!(fast("value", "Observation"), None, "choice");
+        assert_eq!(
+            fast("value.ofType(Quantity).value", "Observation"),
+            Some(vec!["valueQuantity".into(), "value".into()])
+        );
+        assert_eq!(
+            fast("effective.ofType(dateTime)", "Observation"),
+            Some(vec!["effectiveDateTime".into()])
+        );
+        assert_eq!(
+            fast("code.ofType(CodeableConcept)", "Observation"),
+            None,
+            "not a choice"
+        );
+        assert_eq!(fast("value.ofType(Nope)", "Observation"), None);
+        assert_eq!(
+            fast("valueQuantity.value", "Observation"),
+            None,
+            "not FHIRPath"
+        );
         assert_eq!(fast("nickname", "Patient"), None, "unknown element");
         assert_eq!(
             fast("birthDate.extension", "Patient"),
