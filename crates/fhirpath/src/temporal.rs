@@ -305,7 +305,7 @@ impl Temporal {
 
     /// Adds calendar months, clamping the day to the end of the resulting month.
     pub fn add_months(&self, months: i64) -> Temporal {
-        let total = i64::from(self.year) * 12 + i64::from(self.month) - 1 + months;
+        let total = (i64::from(self.year) * 12 + i64::from(self.month) - 1).saturating_add(months);
         let mut t = *self;
         t.year = total.div_euclid(12).clamp(-999_999, 999_999) as i32;
         t.month = (total.rem_euclid(12) + 1) as u8;

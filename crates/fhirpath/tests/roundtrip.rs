@@ -124,6 +124,22 @@ proptest! {
     }
 
     #[test]
+    fn random_trees_evaluate_without_panic(tree in ast()) {
+        let text = print(&tree);
+        if let Ok(e) = crosscare_fhirpath::Expression::compile(&text) {
+            let patient = serde_json::json!({
+                "resourceType": "Patient", "id": "p", "birthDate": "1974-12-25",
+                "name": [{"family": "F", "given": ["A", "B"]}],
+                "contained": [{"resourceType": "Organization", "id": "o"}],
+                "managingOrganization": {"reference": "#o"}
+            });
+            let limits = crosscare_fhirpath::Limits { max_steps: 20_000, max_collection: 1_000, max_string: 1 << 16 };
+            let ctx = crosscare_fhirpath::EvalContext::new(&patient).with_limits(limits);
+            let _ = e.evaluate_with(&ctx);
+        }
+    }
+
+    #[test]
     fn arbitrary_text_never_panics(text in "(?s).{0,64}") {
         if let Ok(e) = crosscare_fhirpath::Expression::compile(&text) {
             let patient = serde_json::json!({"resourceType": "Patient", "name": [{"given": ["A"]}]});

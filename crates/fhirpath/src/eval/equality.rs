@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::ucum;
-use crate::value::{Item, Prim, Quantity};
+use crate::value::{Item, NodeKind, Prim, Quantity};
 use crate::EvalError;
 
 fn decimal_of(p: &Prim<'_>) -> Option<Decimal> {
@@ -33,6 +33,14 @@ pub(crate) fn quantity_pair(a: &Quantity, b: &Quantity) -> Option<(Decimal, Deci
 
 /// `a = b` for single items; `None` when the result is empty (uncertain precision).
 pub(crate) fn equals(a: &Item<'_>, b: &Item<'_>) -> Option<bool> {
+    // Fast path for the most common comparison: two string-valued nodes.
+    if let (Item::Node(x), Item::Node(y)) = (a, b) {
+        if x.kind == NodeKind::String && y.kind == NodeKind::String {
+            if let (Some(Value::String(p)), Some(Value::String(q))) = (a.json(), b.json()) {
+                return Some(p == q);
+            }
+        }
+    }
     let (pa, pb) = (a.prim(), b.prim());
     match (&pa, &pb) {
         (Prim::Complex, Prim::Complex) => Some(node_eq(a, b)),

@@ -18,12 +18,16 @@ struct ChildType {
     fhir_type: &'static str,
     path: &'static str,
     kind: NodeKind,
+    /// The element holds a resource of any type (`contained`, `Bundle.entry.resource`), or is
+    /// untyped: its type comes from the JSON `resourceType`.
+    typed_by_json: bool,
 }
 
 const UNTYPED: ChildType = ChildType {
     fhir_type: "",
     path: "",
     kind: NodeKind::Unknown,
+    typed_by_json: true,
 };
 
 impl<'c, 'a> Engine<'c, 'a> {
@@ -149,6 +153,7 @@ fn resolve_child(spec: &'static Spec, path: &'static str, name: &str) -> Option<
             fhir_type,
             path: c.children_path,
             kind: NodeKind::of(fhir_type),
+            typed_by_json: matches!(fhir_type, "Resource" | "DomainResource"),
         },
         c.is_choice,
     ))
@@ -256,9 +261,7 @@ fn push_one<'a>(
         return;
     }
     let mut ty = ty;
-    if matches!(ty.fhir_type, "Resource" | "DomainResource")
-        || (ty.fhir_type.is_empty() && ty.path.is_empty())
-    {
+    if ty.typed_by_json {
         if let Some(rt) = value
             .as_ref()
             .and_then(|v| v.get().get("resourceType"))
@@ -270,6 +273,7 @@ fn push_one<'a>(
                     fhir_type: t,
                     path: p,
                     kind: NodeKind::Complex,
+                    typed_by_json: false,
                 };
             }
         }
@@ -292,6 +296,35 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
         return;
     };
     let spec = Spec::r4();
+    if let JsonRef::Borrowed(whole) = src {
+        let whole: &'a Value = whole;
+        let Value::Object(obj) = whole else { return };
+        // Most objects have no `_name` siblings: then no primitive needs the lookup.
+        let has_ext = obj.keys().any(|k| k.starts_with('_'));
+        out.reserve(obj.len());
+        // Borrowed input: push each value as it is visited instead of looking it up again.
+        for (key, value) in obj.iter() {
+            if key == "resourceType" {
+                continue;
+            }
+            if let Some(base) = key.strip_prefix('_') {
+                if field(whole, base).is_some() {
+                    continue;
+                }
+                let ty = child_type(spec, n, base).map_or(UNTYPED, |(t, _)| t);
+                push_values(None, Some(JsonRef::Borrowed(value)), ty, out);
+                continue;
+            }
+            let ty = child_type(spec, n, key).map_or(UNTYPED, |(t, _)| t);
+            let ext = if !has_ext || matches!(ty.kind, NodeKind::Complex | NodeKind::Quantity) {
+                None
+            } else {
+                ext_field(whole, key).map(JsonRef::Borrowed)
+            };
+            push_values(Some(JsonRef::Borrowed(value)), ext, ty, out);
+        }
+        return;
+    }
     for key in obj.keys() {
         if key == "resourceType" {
             continue;

@@ -200,7 +200,10 @@ pub(super) fn negate(v: Items<'_>) -> EvalResult<'_> {
         return Ok(Vec::new());
     };
     Ok(vec![match x.prim() {
-        Prim::Integer(i) => Item::Integer(-i),
+        Prim::Integer(i) => match i.checked_neg() {
+            Some(n) => Item::Integer(n),
+            None => return Ok(Vec::new()),
+        },
         Prim::Decimal(d) => Item::Decimal(-d),
         Prim::Quantity(q) => Item::Quantity(Quantity {
             value: -q.value,

@@ -237,3 +237,21 @@ fn expression_is_send_and_sync() {
     assert_send_sync::<Expression>();
     let _unused: Option<Item<'static>> = None;
 }
+
+#[test]
+fn numeric_edges_do_not_panic() {
+    let p = patient();
+    check(&p, "-(-9223372036854775807L - 1)", &[]);
+    check(
+        &p,
+        "(1.0 / 3).lowBoundary().exists()",
+        &["System.Boolean:false"],
+    );
+    check(
+        &p,
+        "(@2014-01-01 + 9223372036854775807 months).exists()",
+        &["System.Boolean:false"],
+    );
+    check(&p, "9223372036854775807L + 1", &[]);
+    check(&p, "1 / 0", &[]);
+}

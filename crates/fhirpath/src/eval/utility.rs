@@ -94,7 +94,7 @@ fn decimal_boundary(d: Decimal, high: bool, digits: Option<i64>) -> Option<Decim
     if !(0..=28).contains(&target) {
         return None;
     }
-    let half = Decimal::new(5, d.scale() + 1);
+    let half = Decimal::try_new(5, d.scale() + 1).ok()?;
     let v = if high {
         d.checked_add(half)?
     } else {
