@@ -1,0 +1,3 @@
+//! Criterion benchmarks for compiled FHIRPath evaluation (see docs/bench/fhirpath.md).
+
+fn main() {}

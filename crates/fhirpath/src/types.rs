@@ -1,0 +1,81 @@
+//! Type specifiers and type tests (`is`, `as`, `ofType`) over System and FHIR types.
+
+use crosscare_spec::Spec;
+
+use crate::value::{Item, Prim};
+
+/// A type name as written (`Patient`, `FHIR.Quantity`, `System.String`), split into namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TypeSpec {
+    /// `Some("FHIR")` or `Some("System")` when qualified.
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+const SYSTEM_TYPES: [&str; 9] = [
+    "Boolean", "String", "Integer", "Decimal", "Date", "DateTime", "Time", "Quantity", "Any",
+];
+
+impl TypeSpec {
+    pub fn parse(text: &str) -> TypeSpec {
+        match text.split_once('.') {
+            Some((ns, name)) => TypeSpec {
+                namespace: Some(ns.to_string()),
+                name: name.to_string(),
+            },
+            None => TypeSpec {
+                namespace: None,
+                name: text.to_string(),
+            },
+        }
+    }
+
+    /// True when the name denotes a type FHIRPath knows (System or FHIR).
+    pub fn is_known(&self) -> bool {
+        let spec = Spec::r4();
+        match self.namespace.as_deref() {
+            Some("System") => SYSTEM_TYPES.contains(&self.name.as_str()),
+            Some("FHIR") => spec.type_def(&self.name).is_some(),
+            None => SYSTEM_TYPES.contains(&self.name.as_str()) || spec.type_def(&self.name).is_some(),
+            Some(_) => false,
+        }
+    }
+
+    /// Whether the item is of this type or a subtype of it.
+    pub fn matches(&self, item: &Item<'_>) -> bool {
+        let spec = Spec::r4();
+        match item {
+            Item::Node(n) if !n.fhir_type.is_empty() => {
+                if self.namespace.as_deref() == Some("System") {
+                    return false;
+                }
+                spec.is_subtype_of(n.fhir_type, &self.name)
+            }
+            _ => {
+                if self.namespace.as_deref() == Some("FHIR") {
+                    return false;
+                }
+                let p = item.prim();
+                if matches!(p, Prim::Complex) {
+                    return false;
+                }
+                self.name == "Any" || p.system_name() == self.name
+            }
+        }
+    }
+}
+
+/// The `'static` type name and children path for a type name or element path.
+pub(crate) fn static_type(spec: &'static Spec, name: &str) -> (&'static str, &'static str) {
+    if let Some(t) = spec.type_def(name) {
+        return (t.name.as_str(), t.name.as_str());
+    }
+    if let Some(e) = spec.element(name) {
+        let code = e.types.first().map_or("BackboneElement", |t| t.code.as_str());
+        return match code {
+            "BackboneElement" | "Element" => (code, e.path.as_str()),
+            other => static_type(spec, other),
+        };
+    }
+    ("", "")
+}

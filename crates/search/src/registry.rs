@@ -1,0 +1,116 @@
+//! The search parameters in force: the R4 definitions from the spec tables, plus any custom
+//! `SearchParameter` definitions registered at run time. Both the query parser and the index
+//! extractor read parameters from a [`ParamRegistry`], so a custom parameter is searchable as
+//! soon as it is registered (and resources are re-indexed).
+
+use crate::extract::CompiledTable;
+use crosscare_spec::model::SearchParamDef;
+use crosscare_spec::Spec;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, OnceLock};
+
+static R4: LazyLock<ParamRegistry> = LazyLock::new(|| ParamRegistry::new(Vec::new()));
+
+/// Search parameters per resource type, with their compiled FHIRPath expressions built lazily
+/// (once per resource type, shared between threads).
+#[derive(Debug)]
+pub struct ParamRegistry {
+    by_type: HashMap<String, Vec<Arc<SearchParamDef>>>,
+    by_url: HashMap<String, Arc<SearchParamDef>>,
+    compiled: HashMap<String, OnceLock<CompiledTable>>,
+}
+
+impl ParamRegistry {
+    /// The R4 core search parameters only.
+    pub fn r4() -> &'static ParamRegistry {
+        &R4
+    }
+
+    /// The R4 core parameters plus `extra` (custom `SearchParameter` definitions). An extra
+    /// parameter with the same code as a core one on the same base replaces it.
+    pub fn new(extra: Vec<SearchParamDef>) -> ParamRegistry {
+        let spec = Spec::r4();
+        let mut by_url: HashMap<String, Arc<SearchParamDef>> = HashMap::new();
+        for def in spec
+            .search_params()
+            .iter()
+            .cloned()
+            .chain(extra.iter().cloned())
+        {
+            by_url.insert(def.url.clone(), Arc::new(def));
+        }
+        let mut by_type: HashMap<String, Vec<Arc<SearchParamDef>>> = HashMap::new();
+        let mut compiled = HashMap::new();
+        for t in spec.resource_types() {
+            let mut params: Vec<Arc<SearchParamDef>> = spec
+                .search_params_for(&t.name)
+                .filter_map(|d| by_url.get(&d.url).cloned())
+                .collect();
+            for def in &extra {
+                let applies = def
+                    .base
+                    .iter()
+                    .any(|b| b == &t.name || spec.is_subtype_of(&t.name, b));
+                if applies {
+                    params.retain(|p| p.code != def.code);
+                    if let Some(d) = by_url.get(&def.url) {
+                        params.push(d.clone());
+                    }
+                }
+            }
+            by_type.insert(t.name.clone(), params);
+            compiled.insert(t.name.clone(), OnceLock::new());
+        }
+        ParamRegistry {
+            by_type,
+            by_url,
+            compiled,
+        }
+    }
+
+    pub fn is_resource_type(&self, name: &str) -> bool {
+        self.by_type.contains_key(name)
+    }
+
+    /// All parameters that apply to a resource type (empty for an unknown type).
+    pub fn params(&self, resource_type: &str) -> &[Arc<SearchParamDef>] {
+        self.by_type
+            .get(resource_type)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// The parameter `code` of a resource type.
+    pub fn param(&self, resource_type: &str, code: &str) -> Option<&SearchParamDef> {
+        self.params(resource_type)
+            .iter()
+            .find(|p| p.code == code)
+            .map(Arc::as_ref)
+    }
+
+    /// A parameter that applies to every resource type (`_id`, `_lastUpdated`, `_tag`…), for
+    /// system-level search.
+    pub fn common_param(&self, code: &str) -> Option<&SearchParamDef> {
+        self.by_url
+            .values()
+            .find(|p| p.code == code && p.base.iter().any(|b| b == "Resource"))
+            .map(Arc::as_ref)
+    }
+
+    pub fn by_url(&self, url: &str) -> Option<&SearchParamDef> {
+        self.by_url.get(url).map(Arc::as_ref)
+    }
+
+    /// The compiled expressions of a resource type, built on first use.
+    pub(crate) fn compiled(&self, resource_type: &str) -> Option<&CompiledTable> {
+        let cell = self.compiled.get(resource_type)?;
+        Some(cell.get_or_init(|| CompiledTable::build(self, resource_type)))
+    }
+
+    /// Every resource type the registry knows, sorted.
+    pub fn resource_types(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.by_type.keys().map(String::as_str).collect();
+        v.sort_unstable();
+        v
+    }
+}
