@@ -1,0 +1,360 @@
+//! Writing search index entries: the rows of one resource version go to the table of their
+//! value type, one `INSERT … SELECT … FROM unnest(arrays)` per table (one round trip per
+//! table, whatever the number of values), and are replaced whenever the resource gets a new
+//! version and removed on delete.
+//!
+//! A composite entry becomes one `idx_composite` row numbered `grp` (1, 2, … per resource)
+//! plus one row per component in the component's own table, under the parameter code
+//! `<composite>$<position>` and the same `grp` — the layout of the SQLite backend.
+
+use crate::error::store_error;
+use crosscare_search::{IndexEntry, IndexValue};
+use crosscare_store::{PartitionId, Result};
+use deadpool_postgres::ClientWrapper;
+use tokio_postgres::types::ToSql;
+
+/// The parameter code under which component `i` of composite `param` is indexed.
+pub(crate) fn component_param(param: &str, i: usize) -> String {
+    format!("{param}${i}")
+}
+
+/// Deletes every index row of a resource, in one statement.
+pub(crate) async fn clear(
+    client: &ClientWrapper,
+    partition: &PartitionId,
+    resource_type: &str,
+    id: &str,
+) -> Result<()> {
+    let ctes: Vec<String> = TABLES
+        .iter()
+        .map(|t| {
+            format!(
+                "d_{0} AS (DELETE FROM {0} WHERE part = $1 AND rtype = $2 AND id = $3)",
+                t.name
+            )
+        })
+        .collect();
+    let sql = format!("WITH {} SELECT 1", ctes.join(", "));
+    let stmt = client.prepare_cached(&sql).await.map_err(store_error)?;
+    client
+        .execute(&stmt, &[&partition.0, &resource_type, &id])
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+/// The SQL type of a value column.
+#[derive(Clone, Copy)]
+enum ColType {
+    Text,
+    BigInt,
+    Float,
+}
+
+struct Table {
+    name: &'static str,
+    columns: &'static [(&'static str, ColType)],
+}
+
+use ColType::{BigInt, Float, Text};
+
+const TOKEN: usize = 0;
+const STRING: usize = 1;
+const DATE: usize = 2;
+const NUMBER: usize = 3;
+const QUANTITY: usize = 4;
+const REFERENCE: usize = 5;
+const URI: usize = 6;
+const COMPOSITE: usize = 7;
+
+/// Every index table with its value columns (after `part, rtype, id, param, grp, cid`).
+const TABLES: &[Table] = &[
+    Table {
+        name: "idx_token",
+        columns: &[
+            ("system", Text),
+            ("code", Text),
+            ("display", Text),
+            ("type_system", Text),
+            ("type_code", Text),
+        ],
+    },
+    Table {
+        name: "idx_string",
+        columns: &[("norm", Text), ("exact", Text)],
+    },
+    Table {
+        name: "idx_date",
+        columns: &[("lo", BigInt), ("hi", BigInt)],
+    },
+    Table {
+        name: "idx_number",
+        columns: &[("val", Float), ("lo", Float), ("hi", Float)],
+    },
+    Table {
+        name: "idx_quantity",
+        columns: &[
+            ("system", Text),
+            ("code", Text),
+            ("unit", Text),
+            ("val", Float),
+            ("lo", Float),
+            ("hi", Float),
+        ],
+    },
+    Table {
+        name: "idx_reference",
+        columns: &[
+            ("ttype", Text),
+            ("tid", Text),
+            ("tversion", Text),
+            ("url", Text),
+            ("local", Text),
+            ("idf_system", Text),
+            ("idf_code", Text),
+        ],
+    },
+    Table {
+        name: "idx_uri",
+        columns: &[("uri", Text)],
+    },
+    Table {
+        name: "idx_composite",
+        columns: &[],
+    },
+];
+
+/// One value cell of an index row.
+enum Cell {
+    Text(Option<String>),
+    BigInt(i64),
+    Float(f64),
+}
+
+/// The rows headed for one table, as `(param, grp, cid, cells)`.
+#[derive(Default)]
+struct Rows {
+    params: Vec<String>,
+    grps: Vec<i32>,
+    cids: Vec<Option<String>>,
+    cells: Vec<Vec<Cell>>,
+}
+
+impl Rows {
+    fn push(&mut self, param: &str, grp: i32, cid: Option<&str>, cells: Vec<Cell>) {
+        self.params.push(param.to_string());
+        self.grps.push(grp);
+        self.cids.push(cid.map(str::to_string));
+        self.cells.push(cells);
+    }
+}
+
+fn text(s: &Option<String>) -> Cell {
+    Cell::Text(s.clone())
+}
+
+/// The table and cells of one non-composite value.
+fn cells(value: &IndexValue) -> Option<(usize, Vec<Cell>)> {
+    Some(match value {
+        IndexValue::Token(t) => (
+            TOKEN,
+            vec![
+                text(&t.system),
+                text(&t.code),
+                text(&t.text),
+                text(&t.type_system),
+                text(&t.type_code),
+            ],
+        ),
+        IndexValue::String(s) => (
+            STRING,
+            vec![
+                Cell::Text(Some(s.normalized.clone())),
+                Cell::Text(Some(s.exact.clone())),
+            ],
+        ),
+        IndexValue::Date(d) => (
+            DATE,
+            vec![Cell::BigInt(d.low_micros()), Cell::BigInt(d.high_micros())],
+        ),
+        IndexValue::Number(n) => (
+            NUMBER,
+            vec![Cell::Float(n.value), Cell::Float(n.low), Cell::Float(n.high)],
+        ),
+        IndexValue::Quantity(q) => (
+            QUANTITY,
+            vec![
+                text(&q.system),
+                text(&q.code),
+                text(&q.unit),
+                Cell::Float(q.number.value),
+                Cell::Float(q.number.low),
+                Cell::Float(q.number.high),
+            ],
+        ),
+        IndexValue::Reference(r) => {
+            let (idf_system, idf_code) = r
+                .identifier
+                .as_ref()
+                .map_or((None, None), |t| (t.system.clone(), t.code.clone()));
+            (
+                REFERENCE,
+                vec![
+                    text(&r.resource_type),
+                    text(&r.id),
+                    text(&r.version),
+                    text(&r.url),
+                    text(&r.contained),
+                    Cell::Text(idf_system),
+                    Cell::Text(idf_code),
+                ],
+            )
+        }
+        IndexValue::Uri(u) => (URI, vec![Cell::Text(Some(u.clone()))]),
+        IndexValue::Composite(_) => return None,
+    })
+}
+
+/// Groups the entries of one resource by table.
+fn rows_by_table(entries: &[IndexEntry]) -> Vec<Rows> {
+    let mut out: Vec<Rows> = TABLES.iter().map(|_| Rows::default()).collect();
+    let mut grp = 0i32;
+    for e in entries {
+        let cid = e.contained.as_ref().map(|c| c.id.as_str());
+        match &e.value {
+            IndexValue::Composite(parts) => {
+                grp += 1;
+                out[COMPOSITE].push(&e.param, grp, cid, Vec::new());
+                for (i, part) in parts.iter().enumerate() {
+                    // Nested composites do not occur in R4; a component that is one is skipped.
+                    if let Some((t, c)) = cells(part) {
+                        out[t].push(&component_param(&e.param, i), grp, cid, c);
+                    }
+                }
+            }
+            v => {
+                if let Some((t, c)) = cells(v) {
+                    out[t].push(&e.param, 0, cid, c);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The `INSERT … SELECT FROM unnest(…)` statement of one table.
+fn insert_sql(table: &Table) -> String {
+    let mut cols = vec!["part", "rtype", "id", "param", "grp", "cid"];
+    let mut arrays = vec![
+        "$4::text[]".to_string(),
+        "$5::int4[]".to_string(),
+        "$6::text[]".to_string(),
+    ];
+    for (i, (name, ty)) in table.columns.iter().enumerate() {
+        cols.push(name);
+        let ty = match ty {
+            Text => "text[]",
+            BigInt => "int8[]",
+            Float => "float8[]",
+        };
+        arrays.push(format!("${}::{ty}", i + 7));
+    }
+    format!(
+        "INSERT INTO {} ({}) SELECT $1, $2, $3, u.* FROM unnest({}) AS u",
+        table.name,
+        cols.join(", "),
+        arrays.join(", ")
+    )
+}
+
+/// Column `j` of `rows` as one typed array parameter.
+fn column(rows: &Rows, j: usize, ty: ColType) -> Box<dyn ToSql + Sync + Send> {
+    match ty {
+        Text => Box::new(
+            rows.cells
+                .iter()
+                .map(|r| match r.get(j) {
+                    Some(Cell::Text(s)) => s.clone(),
+                    _ => None,
+                })
+                .collect::<Vec<Option<String>>>(),
+        ),
+        BigInt => Box::new(
+            rows.cells
+                .iter()
+                .map(|r| match r.get(j) {
+                    Some(Cell::BigInt(v)) => *v,
+                    _ => 0,
+                })
+                .collect::<Vec<i64>>(),
+        ),
+        Float => Box::new(
+            rows.cells
+                .iter()
+                .map(|r| match r.get(j) {
+                    Some(Cell::Float(v)) => *v,
+                    _ => 0.0,
+                })
+                .collect::<Vec<f64>>(),
+        ),
+    }
+}
+
+/// Inserts the index rows of one resource version.
+pub(crate) async fn insert(
+    client: &ClientWrapper,
+    partition: &PartitionId,
+    resource_type: &str,
+    id: &str,
+    entries: &[IndexEntry],
+) -> Result<()> {
+    for (table, rows) in TABLES.iter().zip(rows_by_table(entries)) {
+        if rows.params.is_empty() {
+            continue;
+        }
+        let stmt = client
+            .prepare_cached(&insert_sql(table))
+            .await
+            .map_err(store_error)?;
+        let values: Vec<Box<dyn ToSql + Sync + Send>> = table
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(j, (_, ty))| column(&rows, j, *ty))
+            .collect();
+        let resource_type = resource_type.to_string();
+        let id = id.to_string();
+        let mut params: Vec<&(dyn ToSql + Sync)> =
+            vec![&partition.0, &resource_type, &id, &rows.params, &rows.grps, &rows.cids];
+        params.extend(values.iter().map(|v| v.as_ref() as &(dyn ToSql + Sync)));
+        client.execute(&stmt, &params).await.map_err(store_error)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_statement_shape() {
+        assert_eq!(
+            insert_sql(&TABLES[URI]),
+            "INSERT INTO idx_uri (part, rtype, id, param, grp, cid, uri) SELECT $1, $2, $3, u.* \
+             FROM unnest($4::text[], $5::int4[], $6::text[], $7::text[]) AS u"
+        );
+    }
+
+    #[test]
+    fn composites_number_their_tuples() {
+        let entries = vec![
+            IndexEntry::new("cv", IndexValue::Composite(vec![IndexValue::Uri("a".into())])),
+            IndexEntry::new("cv", IndexValue::Composite(vec![IndexValue::Uri("b".into())])),
+            IndexEntry::new("url", IndexValue::Uri("c".into())),
+        ];
+        let rows = rows_by_table(&entries);
+        assert_eq!(rows[COMPOSITE].grps, vec![1, 2]);
+        assert_eq!(rows[URI].params, vec!["cv$0", "cv$0", "url"]);
+        assert_eq!(rows[URI].grps, vec![1, 2, 0]);
+    }
+}
