@@ -46,7 +46,12 @@ mod tests {
     fn runs() {
         let p = r#"{"resourceType":"Patient","name":[{"family":"Chalmers","given":["Peter","James"]}]}"#;
         check(p, "Patient.name.given", false, r#"["Peter","James"]"#);
-        check(p, "name.family", true, r#"[{"type":"FHIR.string","value":"Chalmers"}]"#);
+        check(
+            p,
+            "name.family",
+            true,
+            r#"[{"type":"FHIR.string","value":"Chalmers"}]"#,
+        );
         check(p, "1 + 1", true, r#"[{"type":"System.Integer","value":2}]"#);
         assert!(run(p, "name.", false).is_err());
     }

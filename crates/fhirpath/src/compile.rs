@@ -123,6 +123,10 @@ functions! {
     Lower = "lower"(0, 0),
     Replace = "replace"(2, 2),
     Matches = "matches"(1, 1),
+    MatchesFull = "matchesFull"(1, 1),
+    Escape = "escape"(1, 1),
+    Unescape = "unescape"(1, 1),
+    Sort = "sort"(0, 16),
     ReplaceMatches = "replaceMatches"(2, 2),
     Length = "length"(0, 0),
     ToChars = "toChars"(0, 0),
@@ -250,9 +254,13 @@ fn call(target: &Option<Box<Ast>>, name: &str, args: &[Ast]) -> Result<Expr, Par
     };
     if let Some(kind) = kind {
         let [arg] = args else {
-            return Err(ParseError::new(0, format!("{name}() takes one type argument")));
+            return Err(ParseError::new(
+                0,
+                format!("{name}() takes one type argument"),
+            ));
         };
-        let ty = type_arg(arg).ok_or_else(|| ParseError::new(0, format!("{name}() needs a type name")))?;
+        let ty = type_arg(arg)
+            .ok_or_else(|| ParseError::new(0, format!("{name}() needs a type name")))?;
         return Ok(Expr::TypeCall {
             target: boxed(target)?,
             kind,

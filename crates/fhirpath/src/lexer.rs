@@ -216,7 +216,10 @@ fn date_literal(src: &str, start: usize) -> Result<(Tok, usize), ParseError> {
         let body = src[start + 1..i].to_string();
         let j = timezone(b, i);
         if j != i {
-            return Err(ParseError::new(start, "a time literal cannot have a timezone"));
+            return Err(ParseError::new(
+                start,
+                "a time literal cannot have a timezone",
+            ));
         }
         return Ok((Tok::Time(body), i));
     }
@@ -263,7 +266,9 @@ fn time_part(b: &[u8], mut i: usize) -> usize {
 fn timezone(b: &[u8], i: usize) -> usize {
     match b.get(i) {
         Some(b'Z') => i + 1,
-        Some(b'+' | b'-') if digits(b, i + 1, 2) && b.get(i + 3) == Some(&b':') && digits(b, i + 4, 2) => {
+        Some(b'+' | b'-')
+            if digits(b, i + 1, 2) && b.get(i + 3) == Some(&b':') && digits(b, i + 4, 2) =>
+        {
             i + 6
         }
         _ => i,
@@ -291,12 +296,18 @@ mod tests {
                 Tok::Symbol(")"),
             ],
         );
-        check("2.50 5L", &[Tok::Number("2.50".into()), Tok::Long("5".into())]);
+        check(
+            "2.50 5L",
+            &[Tok::Number("2.50".into()), Tok::Long("5".into())],
+        );
     }
 
     #[test]
     fn dates() {
-        check("@2014-01-25T14:30:14.559+10:00", &[Tok::DateTime("2014-01-25T14:30:14.559+10:00".into())]);
+        check(
+            "@2014-01-25T14:30:14.559+10:00",
+            &[Tok::DateTime("2014-01-25T14:30:14.559+10:00".into())],
+        );
         check("@2015T", &[Tok::DateTime("2015T".into())]);
         check("@T14:30", &[Tok::Time("14:30".into())]);
         assert!(tokenize("@T14:34:28Z").is_err());

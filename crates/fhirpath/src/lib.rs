@@ -80,7 +80,10 @@ impl Expression {
 
     /// Evaluates with the resource as `%resource`/`%context`/`%rootResource`; the root's type
     /// is its `resourceType`.
-    pub fn evaluate<'a>(&self, resource: &'a serde_json::Value) -> Result<Vec<Item<'a>>, EvalError> {
+    pub fn evaluate<'a>(
+        &self,
+        resource: &'a serde_json::Value,
+    ) -> Result<Vec<Item<'a>>, EvalError> {
         self.evaluate_with(&EvalContext::new(resource))
     }
 

@@ -136,7 +136,10 @@ pub fn parse(src: &str) -> Result<Ast, ParseError> {
     let ast = p.expression(0)?;
     match &p.peek().kind {
         Tok::Eof => Ok(ast),
-        other => Err(ParseError::new(p.peek().pos, format!("unexpected {other:?}"))),
+        other => Err(ParseError::new(
+            p.peek().pos,
+            format!("unexpected {other:?}"),
+        )),
     }
 }
 
@@ -324,7 +327,12 @@ impl Parser {
                     _ => Err(ParseError::new(tok.pos, format!("unknown `${s}`"))),
                 };
             }
-            _ => return Err(ParseError::new(tok.pos, "expected a member or function name")),
+            _ => {
+                return Err(ParseError::new(
+                    tok.pos,
+                    "expected a member or function name",
+                ))
+            }
         };
         let args = if self.peek().kind == Tok::Symbol("(") {
             self.pos += 1;
@@ -369,7 +377,9 @@ impl Parser {
                 self.pos += 1;
                 let unit = match &self.peek().kind {
                     Tok::Str(u) => Some((u.clone(), false)),
-                    Tok::Ident(u) if CALENDAR_UNITS.contains(&u.as_str()) => Some((u.clone(), true)),
+                    Tok::Ident(u) if CALENDAR_UNITS.contains(&u.as_str()) => {
+                        Some((u.clone(), true))
+                    }
                     _ => None,
                 };
                 match unit {
@@ -441,7 +451,8 @@ mod tests {
         check("(1 + 2) * 3", "(1 + 2) * 3");
         check("a.b | c.d and e", "a.b | c.d and e");
         check("-1.convertsToInteger()", "-1.convertsToInteger()");
-        check("1 > 2 is Boolean", "1 > (2 is Boolean)");
+        check("1 > 2 is Boolean", "1 > 2 is Boolean");
+        check("(1 > 2) is Boolean", "(1 > 2) is Boolean");
         check("Patient.name[0].given", "Patient.name[0].given");
         check("4 'mg' = 4 days", "4 'mg' = 4 days");
     }

@@ -164,7 +164,14 @@ impl Temporal {
     fn components(&self, time_only: bool) -> [i64; 6] {
         let sec_ms = i64::from(self.second) * 1000 + i64::from(self.millis);
         if time_only {
-            [i64::from(self.hour), i64::from(self.minute), sec_ms, 0, 0, 0]
+            [
+                i64::from(self.hour),
+                i64::from(self.minute),
+                sec_ms,
+                0,
+                0,
+                0,
+            ]
         } else {
             [
                 i64::from(self.year),
@@ -269,7 +276,11 @@ impl Temporal {
     /// Adds a signed number of milliseconds to the date and time fields (for times, wraps at
     /// midnight).
     pub fn add_millis(&self, delta: i64) -> Temporal {
-        let days = days_from_civil(i64::from(self.year), i64::from(self.month), i64::from(self.day));
+        let days = days_from_civil(
+            i64::from(self.year),
+            i64::from(self.month),
+            i64::from(self.day),
+        );
         let day_ms = i64::from(self.hour) * 3_600_000
             + i64::from(self.minute) * 60_000
             + i64::from(self.second) * 1000
@@ -325,35 +336,6 @@ fn split_tz(s: &str) -> Option<(usize, Option<i16>)> {
     Some((s.len(), None))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(a: &str, b: &str, expected: Option<Ordering>) {
-        let x = Temporal::parse_date_time(a, true).unwrap();
-        let y = Temporal::parse_date_time(b, true).unwrap();
-        assert_eq!(x.compare(&y, false), expected, "{a} vs {b}");
-    }
-
-    #[test]
-    fn comparisons() {
-        check("2012-04-15", "2012-04-16", Some(Ordering::Less));
-        check("2012-04-15", "2012-04", None);
-        check("2012-04-15T10:00:00+02:00", "2012-04-15T08:00:00Z", Some(Ordering::Equal));
-        check("2012-04-15T10:00:00", "2012-04-15T10:00:00.000", Some(Ordering::Equal));
-        check("2012", "2013-01", Some(Ordering::Less));
-    }
-
-    #[test]
-    fn arithmetic_and_format() {
-        let d = Temporal::parse_date_time("2012-01-31", true).unwrap();
-        assert_eq!(d.add_months(1).format_date_time(false), "2012-02-29");
-        let t = Temporal::parse_date_time("1973-12-25T00:00:00.000+10:00", true).unwrap();
-        assert_eq!(t.add_millis(7 * 86_400_000).format_date_time(false), "1974-01-01T00:00:00.000+10:00");
-        assert!(Temporal::parse_date_time("2012-13", true).is_none());
-    }
-}
-
 impl Temporal {
     /// The current instant in UTC at millisecond precision.
     pub fn now_utc() -> Temporal {
@@ -377,7 +359,11 @@ impl Temporal {
                 t.month = if high { 12 } else { 1 };
             }
             if p < Precision::Day {
-                t.day = if high { days_in_month(t.year, t.month) } else { 1 };
+                t.day = if high {
+                    days_in_month(t.year, t.month)
+                } else {
+                    1
+                };
             }
         }
         if p < Precision::Hour {
@@ -416,5 +402,45 @@ impl Temporal {
         } else {
             full
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(a: &str, b: &str, expected: Option<Ordering>) {
+        let x = Temporal::parse_date_time(a, true).unwrap();
+        let y = Temporal::parse_date_time(b, true).unwrap();
+        assert_eq!(x.compare(&y, false), expected, "{a} vs {b}");
+    }
+
+    #[test]
+    fn comparisons() {
+        check("2012-04-15", "2012-04-16", Some(Ordering::Less));
+        check("2012-04-15", "2012-04", None);
+        check(
+            "2012-04-15T10:00:00+02:00",
+            "2012-04-15T08:00:00Z",
+            Some(Ordering::Equal),
+        );
+        check(
+            "2012-04-15T10:00:00",
+            "2012-04-15T10:00:00.000",
+            Some(Ordering::Equal),
+        );
+        check("2012", "2013-01", Some(Ordering::Less));
+    }
+
+    #[test]
+    fn arithmetic_and_format() {
+        let d = Temporal::parse_date_time("2012-01-31", true).unwrap();
+        assert_eq!(d.add_months(1).format_date_time(false), "2012-02-29");
+        let t = Temporal::parse_date_time("1973-12-25T00:00:00.000+10:00", true).unwrap();
+        assert_eq!(
+            t.add_millis(7 * 86_400_000).format_date_time(false),
+            "1974-01-01T00:00:00.000+10:00"
+        );
+        assert!(Temporal::parse_date_time("2012-13", true).is_none());
     }
 }

@@ -34,20 +34,31 @@ impl TypeSpec {
     pub fn is_known(&self) -> bool {
         let spec = Spec::r4();
         match self.namespace.as_deref() {
-            Some("System") => SYSTEM_TYPES.contains(&self.name.as_str()),
-            Some("FHIR") => spec.type_def(&self.name).is_some(),
-            None => SYSTEM_TYPES.contains(&self.name.as_str()) || spec.type_def(&self.name).is_some(),
+            Some("System" | "FHIR") => true,
+            None => {
+                SYSTEM_TYPES.contains(&self.name.as_str()) || spec.type_def(&self.name).is_some()
+            }
             Some(_) => false,
         }
     }
 
     /// Whether the item is of this type or a subtype of it.
     pub fn matches(&self, item: &Item<'_>) -> bool {
+        self.matches_with(item, false)
+    }
+
+    /// Type test; with `exact_primitives`, a FHIR primitive matches only its own type name
+    /// (`as(string)` on a `code` is empty while `is(string)` is true, as the R4 suite expects).
+    pub fn matches_with(&self, item: &Item<'_>, exact_primitives: bool) -> bool {
         let spec = Spec::r4();
         match item {
             Item::Node(n) if !n.fhir_type.is_empty() => {
                 if self.namespace.as_deref() == Some("System") {
                     return false;
+                }
+                if exact_primitives && crate::value::system_type_of(n.fhir_type).is_some() {
+                    // FHIR primitive types match exactly: a `code` is not a `string` here.
+                    return n.fhir_type == self.name;
                 }
                 spec.is_subtype_of(n.fhir_type, &self.name)
             }
@@ -71,7 +82,10 @@ pub(crate) fn static_type(spec: &'static Spec, name: &str) -> (&'static str, &'s
         return (t.name.as_str(), t.name.as_str());
     }
     if let Some(e) = spec.element(name) {
-        let code = e.types.first().map_or("BackboneElement", |t| t.code.as_str());
+        let code = e
+            .types
+            .first()
+            .map_or("BackboneElement", |t| t.code.as_str());
         return match code {
             "BackboneElement" | "Element" => (code, e.path.as_str()),
             other => static_type(spec, other),

@@ -61,17 +61,27 @@ pub fn calendar_to_ucum(unit: &str) -> Option<&'static str> {
 }
 
 /// The dimension and the factor to its base unit, for a simple unit.
-pub fn canonical(unit: &str) -> Option<(&'static str, Decimal)> {
+pub fn canonical(unit: &str) -> Option<(String, Decimal)> {
+    for (suffix, power) in [("2", 2), ("3", 3)] {
+        if let Some(base) = unit.strip_suffix(suffix).filter(|b| !b.is_empty()) {
+            let (dim, f) = simple(base)?;
+            let factor = if power == 2 { f * f } else { f * f * f };
+            return Some((format!("{dim}{power}"), factor));
+        }
+    }
+    simple(unit).map(|(d, f)| (d.to_string(), f))
+}
+
+fn simple(unit: &str) -> Option<(&'static str, Decimal)> {
     let unit = calendar_to_ucum(unit).unwrap_or(unit);
     if let Some(&(_, dim, f)) = ATOMS.iter().find(|(c, _, _)| *c == unit) {
         return Some((dim, dec(f)));
     }
     for (p, pf) in PREFIXES {
         if let Some(rest) = unit.strip_prefix(p) {
-            if let Some(&(_, dim, f)) = ATOMS
-                .iter()
-                .find(|(c, _, _)| *c == rest && !matches!(*c, "1" | "%" | "mo" | "a" | "wk" | "d" | "h" | "min"))
-            {
+            if let Some(&(_, dim, f)) = ATOMS.iter().find(|(c, _, _)| {
+                *c == rest && !matches!(*c, "1" | "%" | "mo" | "a" | "wk" | "d" | "h" | "min")
+            }) {
                 return Some((dim, dec(f) * dec(pf)));
             }
         }

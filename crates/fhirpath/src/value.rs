@@ -31,10 +31,6 @@ impl<'a> JsonRef<'a> {
             JsonRef::Owned(v) => f(v).map(|c| JsonRef::Owned(Arc::new(c.clone()))),
         }
     }
-
-    pub(crate) fn same(&self, other: &JsonRef<'_>) -> bool {
-        std::ptr::eq(self.get(), other.get())
-    }
 }
 
 /// A node of the input: an element value (possibly absent for a primitive that carries only
@@ -119,7 +115,11 @@ pub(crate) fn is_quantity_type(fhir_type: &str) -> bool {
 }
 
 impl<'a> Item<'a> {
-    pub(crate) fn node(value: JsonRef<'a>, fhir_type: &'static str, path: &'static str) -> Item<'a> {
+    pub(crate) fn node(
+        value: JsonRef<'a>,
+        fhir_type: &'static str,
+        path: &'static str,
+    ) -> Item<'a> {
         Item::Node(Node {
             value: Some(value),
             ext: None,
@@ -184,7 +184,11 @@ impl<'a> Item<'a> {
         match self {
             Item::Node(n) => match &n.value {
                 Some(v) => v.get().clone(),
-                None => n.ext.as_ref().map(|e| e.get().clone()).unwrap_or(Value::Null),
+                None => n
+                    .ext
+                    .as_ref()
+                    .map(|e| e.get().clone())
+                    .unwrap_or(Value::Null),
             },
             Item::Boolean(b) => Value::Bool(*b),
             Item::String(s) => Value::String(s.clone()),
@@ -193,7 +197,9 @@ impl<'a> Item<'a> {
             Item::Date(t) => Value::String(t.format_date_time(false)),
             Item::DateTime(t) => Value::String(t.format_date_time(false)),
             Item::Time(t) => Value::String(t.format_time()),
-            Item::Quantity(q) => serde_json::json!({"value": decimal_json(&q.value), "unit": q.unit}),
+            Item::Quantity(q) => {
+                serde_json::json!({"value": decimal_json(&q.value), "unit": q.unit})
+            }
         }
     }
 
@@ -247,14 +253,16 @@ impl<'a> Node<'a> {
         };
         match (sys, v) {
             (Some("Boolean") | None, Value::Bool(b)) => Prim::Boolean(*b),
-            (Some("Integer"), Value::Number(n)) => n
-                .as_i64()
-                .map_or_else(|| num_prim(n), Prim::Integer),
+            (Some("Integer"), Value::Number(n)) => {
+                n.as_i64().map_or_else(|| num_prim(n), Prim::Integer)
+            }
             (Some("Decimal") | None, Value::Number(n)) => num_prim(n),
-            (Some("Date"), Value::String(s)) => Temporal::parse_date_time(s, false)
-                .map_or(Prim::String(s), Prim::Date),
-            (Some("DateTime"), Value::String(s)) => Temporal::parse_date_time(s, true)
-                .map_or(Prim::String(s), Prim::DateTime),
+            (Some("Date"), Value::String(s)) => {
+                Temporal::parse_date_time(s, false).map_or(Prim::String(s), Prim::Date)
+            }
+            (Some("DateTime"), Value::String(s)) => {
+                Temporal::parse_date_time(s, true).map_or(Prim::String(s), Prim::DateTime)
+            }
             (Some("Time"), Value::String(s)) => {
                 Temporal::parse_time(s).map_or(Prim::String(s), Prim::Time)
             }
@@ -288,7 +296,11 @@ pub(crate) fn quantity_of(v: &Value) -> Option<Quantity> {
     let unit = match (system, code) {
         (Some("http://unitsofmeasure.org"), Some(c)) => c,
         (None, Some(c)) => c,
-        _ => v.get("unit").and_then(Value::as_str).or(code).unwrap_or("1"),
+        _ => v
+            .get("unit")
+            .and_then(Value::as_str)
+            .or(code)
+            .unwrap_or("1"),
     };
     Some(Quantity {
         value,

@@ -99,7 +99,7 @@ impl CompiledTable {
 }
 
 /// The branches of a union expression (`A.x | B.y`) at top level.
-fn union_branches(expression: &str) -> Vec<&str> {
+pub(crate) fn union_branches(expression: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut depth, mut start, mut quote) = (0i32, 0usize, false);
     for (i, c) in expression.char_indices() {
@@ -118,6 +118,37 @@ fn union_branches(expression: &str) -> Vec<&str> {
     out
 }
 
+/// Drops the union branches of a shared expression that start with another resource type
+/// (`AllergyIntolerance.patient | CarePlan.subject…` for a `CarePlan`): they can never yield
+/// anything for this type, and evaluating them on every write costs time.
+pub(crate) fn branches_for_type(expression: &str, resource_type: &str) -> String {
+    let spec = Spec::r4();
+    let branches = union_branches(expression);
+    if branches.len() < 2 {
+        return expression.to_string();
+    }
+    let kept: Vec<&str> = branches
+        .into_iter()
+        .filter(|b| {
+            let head = b.trim_start_matches('(');
+            let first = head
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .next()
+                .unwrap_or_default();
+            let names_a_type = first.starts_with(|c: char| c.is_ascii_uppercase())
+                && spec
+                    .type_def(first)
+                    .is_some_and(|t| t.kind == crosscare_spec::model::TypeKind::Resource);
+            !names_a_type || spec.is_subtype_of(resource_type, first)
+        })
+        .collect();
+    if kept.is_empty() {
+        // Keep the expression compilable; it selects nothing for this type.
+        return "{}".to_string();
+    }
+    kept.join(" | ")
+}
+
 fn compile_param(
     registry: &ParamRegistry,
     resource_type: &str,
@@ -125,7 +156,8 @@ fn compile_param(
     expression: &str,
 ) -> Result<Extraction, String> {
     if def.param_type != SearchParamType::Composite {
-        return Compiled::compile(expression).map(Extraction::Simple);
+        return Compiled::compile(&branches_for_type(expression, resource_type))
+            .map(Extraction::Simple);
     }
     // Composite: each branch that applies to this type is evaluated on its own so that the
     // nodes it yields have a known type for the component expressions.
@@ -305,6 +337,26 @@ fn composite_values(
 #[cfg(test)]
 mod tests {
     use super::union_branches;
+
+    #[test]
+    fn keeps_branches_of_this_type() {
+        use super::branches_for_type;
+        let e = "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) | (Observation.value as Quantity)";
+        assert_eq!(
+            branches_for_type(e, "CarePlan"),
+            "CarePlan.subject.where(resolve() is Patient)"
+        );
+        assert_eq!(
+            branches_for_type(e, "Observation"),
+            "(Observation.value as Quantity)"
+        );
+        assert_eq!(
+            branches_for_type("Resource.id | x", "Patient"),
+            "Resource.id | x"
+        );
+        assert_eq!(branches_for_type("A.b", "Patient"), "A.b");
+        assert_eq!(branches_for_type("Account.a | Group.b", "Patient"), "{}");
+    }
 
     #[test]
     fn splits_unions_at_top_level() {

@@ -1,7 +1,9 @@
 //! The one place this crate calls the FHIRPath engine: compile an expression, evaluate it on a
 //! resource (or on a node of a known type), and hand back typed JSON nodes.
 
-use serde_json::Value;
+use crosscare_fhirpath::{EvalContext, Expression, Item, Resolver};
+use serde_json::{json, Value};
+use std::sync::LazyLock;
 
 /// One result node: its FHIR type (inferred from the JSON for System values) and its JSON.
 #[derive(Debug, Clone)]
@@ -13,18 +15,70 @@ pub(crate) struct TypedNode {
 /// A compiled expression.
 #[derive(Debug, Clone)]
 pub(crate) struct Compiled {
-    source: String,
+    expr: Expression,
+}
+
+/// `$this`, to obtain the root item of a resource for `%resource`.
+static THIS: LazyLock<Option<Expression>> = LazyLock::new(|| Expression::compile("$this").ok());
+
+/// Resolves a literal reference to a stub resource that has only its type and id: enough for
+/// the `where(resolve() is Patient)` filters of the spec's search expressions, without reading
+/// the store during indexing.
+struct TypeOnlyResolver;
+
+impl Resolver for TypeOnlyResolver {
+    fn resolve(&self, reference: &str) -> Option<Value> {
+        let r = crate::param::reference::ReferenceValue::parse(reference);
+        let ty = r.resource_type?;
+        Some(json!({"resourceType": ty, "id": r.id}))
+    }
+}
+
+static RESOLVER: TypeOnlyResolver = TypeOnlyResolver;
+
+fn typed(item: &Item<'_>) -> TypedNode {
+    let json = item.to_json();
+    let fhir_type = match item.fhir_type() {
+        Some(t) => t.to_string(),
+        None => match &json {
+            Value::Bool(_) => "boolean".to_string(),
+            Value::Number(_) => "decimal".to_string(),
+            Value::String(_) => "string".to_string(),
+            Value::Object(o) if o.contains_key("unit") => "Quantity".to_string(),
+            _ => String::new(),
+        },
+    };
+    TypedNode { fhir_type, json }
+}
+
+/// `a.b.c as Type`, where the operand is a plain path.
+static PATH_AS: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
+    regex::Regex::new(
+        r"\b([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+)\s+as\s+([A-Za-z][A-Za-z0-9_]*)",
+    )
+    .ok()
+});
+
+/// The published R4 search expressions apply the `as` operator to collections
+/// (`Observation.component.value as Quantity`), which FHIRPath defines as an error for more
+/// than one item. For a plain path operand, `path as T` is rewritten to `path.ofType(T)`: the
+/// same result for one item, and the intended filter for several.
+pub(crate) fn rewrite_as_on_paths(src: &str) -> String {
+    match PATH_AS.as_ref() {
+        Some(re) => re.replace_all(src, "$1.ofType($2)").into_owned(),
+        None => src.to_string(),
+    }
 }
 
 impl Compiled {
     pub fn compile(src: &str) -> Result<Compiled, String> {
-        // FIXME(merge fhirpath): the engine lands on branch `fhirpath`; until it is merged every
-        // expression is reported as unsupported.
-        Err(format!("FHIRPath engine not merged yet: {src}"))
+        Expression::compile(&rewrite_as_on_paths(src))
+            .map(|expr| Compiled { expr })
+            .map_err(|e| e.to_string())
     }
 
     pub fn source(&self) -> &str {
-        &self.source
+        self.expr.source()
     }
 
     /// Evaluates on `root`; `context_type` types a non-resource root (`UsageContext`,
@@ -35,7 +89,46 @@ impl Compiled {
         context_type: Option<&str>,
         resource: &Value,
     ) -> Result<Vec<TypedNode>, String> {
-        let _ = (root, context_type, resource);
-        Err("FHIRPath engine not merged yet".into())
+        let mut ctx = EvalContext::new(root).with_resolver(&RESOLVER);
+        if let Some(t) = context_type {
+            ctx = ctx.with_context_type(t);
+            if let Some(this) = THIS.as_ref() {
+                let items = this.evaluate(resource).map_err(|e| e.to_string())?;
+                ctx = ctx.with_variable("resource", items);
+            }
+        }
+        // A defect in the engine must not turn a write into a crash: a panic during evaluation
+        // is reported like an evaluation error and the parameter is skipped.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.expr
+                .evaluate_with(&ctx)
+                .map(|items| items.iter().map(typed).collect::<Vec<_>>())
+        }));
+        match run {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("FHIRPath engine panicked on '{}'", self.source())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rewrite_as_on_paths;
+
+    fn check(input: &str, expected: &str) {
+        assert_eq!(rewrite_as_on_paths(input), expected);
+    }
+
+    #[test]
+    fn rewrites_as_on_paths_only() {
+        check(
+            "(Observation.component.value as Quantity) | (Observation.value as SampledData)",
+            "(Observation.component.value.ofType(Quantity)) | (Observation.value.ofType(SampledData))",
+        );
+        check("value.as(Quantity)", "value.as(Quantity)");
+        check(
+            "Patient.name.where(x = 'a as b')",
+            "Patient.name.where(x = 'a as b')",
+        );
     }
 }

@@ -110,6 +110,10 @@ impl Predicate {
     }
 }
 
+/// The most links (`.` and `_has:`) one parameter name may chain; bounds recursion and the
+/// joins a backend has to build.
+pub const MAX_CHAIN_DEPTH: usize = 8;
+
 /// The names that are result parameters (or otherwise handled outside filters).
 const RESULT_PARAMS: &[&str] = &[
     "_sort",
@@ -199,6 +203,12 @@ impl SearchQuery {
                 }
             } else if RESULT_PARAMS.contains(&base) {
                 result_params::apply(&mut q.result, &ctx, name, value)
+            } else if name.matches('.').count() + name.matches("_has:").count() > MAX_CHAIN_DEPTH {
+                Err(SearchError::invalid(
+                    name,
+                    value,
+                    format!("chains are limited to {MAX_CHAIN_DEPTH} links"),
+                ))
             } else {
                 parse_filter(&ctx, name, value).map(|f| q.filters.push(f))
             };
@@ -328,6 +338,12 @@ pub(crate) fn parse_filter(
     for part in parts.iter().filter(|p| !p.is_empty()) {
         let predicate = match def.param_type {
             SearchParamType::Token => {
+                if matches!(modifier, None | Some("not"))
+                    && !matches!(part.as_str(), "true" | "false")
+                    && is_boolean_param(def, ctx.single_type())
+                {
+                    return Err(SearchError::invalid(name, part, "expected true or false"));
+                }
                 let (p, neg) = parse_token(name, part, modifier, &unknown_modifier)?;
                 negate = neg;
                 p
@@ -388,6 +404,45 @@ pub(crate) fn parse_filter(
     } else {
         filter
     })
+}
+
+/// True when every branch of the parameter's expression is a plain path to a `boolean`
+/// element (`Patient.active`), so that a value other than `true`/`false` is an error.
+fn is_boolean_param(def: &SearchParamDef, resource_type: Option<&str>) -> bool {
+    let Some(expression) = def.expression.as_deref() else {
+        return false;
+    };
+    let spec = Spec::r4();
+    let expression = match resource_type {
+        Some(rt) => crate::extract::branches_for_type(expression, rt),
+        None => expression.to_string(),
+    };
+    let mut any = false;
+    for branch in crate::extract::union_branches(&expression) {
+        if !branch
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.')
+        {
+            return false;
+        }
+        let mut segments = branch.split('.');
+        let Some(mut parent) = segments.next().map(str::to_string) else {
+            return false;
+        };
+        let mut type_code = String::new();
+        for seg in segments {
+            let Some(child) = spec.child(&parent, seg) else {
+                return false;
+            };
+            type_code = child.type_code.to_string();
+            parent = child.children_path.to_string();
+        }
+        if type_code != "boolean" {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
 fn modifier_allowed(t: SearchParamType, m: &str) -> bool {

@@ -140,6 +140,13 @@ fn token_forms_and_modifiers() {
         "identifier=oftype(http://terminology.hl7.org/CodeSystem/v2-0203|MR|123)",
     );
     check("Patient", "active=true", "active=tok(true)");
+    check("Patient", "active:not=false", "not(active=tok(false))");
+    check(
+        "Patient",
+        "active=yes",
+        "error: invalid value 'yes' for search parameter 'active': expected true or false",
+    );
+    check("Observation", "status=yes", "status=tok(yes)");
     check("Patient", "gender:missing=true", "gender:missing=true");
     check("Patient", "gender:missing=maybe", "error: invalid value 'maybe' for search parameter 'gender:missing': :missing expects true or false");
     check(
@@ -409,4 +416,79 @@ fn system_search_and_list() {
     assert!(parse(None, "_type=Patient,Observation&family=x", false).is_err());
     assert!(parse(Some("Patient"), "_type=Patient", false).is_err());
     check("Patient", "_list=42", "list(42)");
+}
+
+/// A value of the right shape for a parameter type, for the all-parameters test.
+fn sample_value(def: &crosscare_spec::model::SearchParamDef) -> String {
+    use crosscare_spec::model::SearchParamType as T;
+    match def.param_type {
+        T::Token => "http://example.org|x".to_string(),
+        T::String => "x".to_string(),
+        T::Date => "ge2024-01".to_string(),
+        T::Number => "gt1".to_string(),
+        T::Quantity => "le5.4|http://unitsofmeasure.org|mg".to_string(),
+        T::Reference => match def.target.first() {
+            Some(t) => format!("{t}/1"),
+            None => "http://example.org/x".to_string(),
+        },
+        T::Uri => "http://example.org/x".to_string(),
+        T::Composite => def
+            .component
+            .iter()
+            .map(|c| {
+                crosscare_spec::Spec::r4()
+                    .search_param_by_url(&c.definition)
+                    .map(sample_value)
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join("$"),
+        T::Special => "x".to_string(),
+    }
+}
+
+/// Every parameter of every resource type parses with a value of its type, except the ones
+/// that are deliberately unsupported; booleans are exercised with `true`.
+#[test]
+fn every_parameter_of_every_type_parses() {
+    use crosscare_spec::model::SearchParamType as T;
+    let registry = crate::ParamRegistry::r4();
+    let mut unsupported = std::collections::BTreeSet::new();
+    let mut parsed = 0;
+    for rt in registry.resource_types() {
+        for def in registry.params(rt) {
+            let mut value = sample_value(def);
+            let pairs = vec![(def.code.clone(), value.clone())];
+            let mut result = SearchQuery::parse(Some(rt), &pairs, false);
+            if matches!(&result, Err(SearchError::InvalidValue { reason, .. }) if reason == "expected true or false")
+            {
+                value = "true".to_string();
+                result = SearchQuery::parse(Some(rt), &[(def.code.clone(), value.clone())], false);
+            }
+            match result {
+                Ok(q) => {
+                    parsed += 1;
+                    assert_eq!(q.filters.len(), 1, "{rt}?{}={value}", def.code);
+                }
+                Err(SearchError::Unsupported { param, .. }) => {
+                    unsupported.insert(param);
+                }
+                Err(e) => panic!("{rt}?{}={value}: {e}", def.code),
+            }
+            if def.param_type != T::Composite && def.param_type != T::Special {
+                let missing = SearchQuery::parse(
+                    Some(rt),
+                    &[(format!("{}:missing", def.code), "true".into())],
+                    false,
+                );
+                assert!(missing.is_ok(), "{rt} {}:missing", def.code);
+            }
+        }
+    }
+    assert!(parsed > 2500, "{parsed}");
+    let unsupported: Vec<&str> = unsupported.iter().map(String::as_str).collect();
+    assert_eq!(
+        unsupported,
+        vec!["_content", "_filter", "_query", "_text", "near"]
+    );
 }

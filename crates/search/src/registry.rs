@@ -58,6 +58,10 @@ impl ParamRegistry {
                     }
                 }
             }
+            // The spec tables carry one example definition that repeats a core code (`_id`);
+            // a code means one parameter, the first definition.
+            let mut seen = std::collections::HashSet::new();
+            params.retain(|p| seen.insert(p.code.clone()));
             by_type.insert(t.name.clone(), params);
             compiled.insert(t.name.clone(), OnceLock::new());
         }

@@ -83,6 +83,22 @@ fn pair() -> impl Strategy<Value = (String, String)> {
         Just(("_sort".to_string(), "-birthdate,family".to_string())),
         Just(("gender:missing".to_string(), "true".to_string())),
         Just(("organization.name".to_string(), "Acme & Söhne".to_string())),
+        Just((
+            "_has:Observation:patient:code".to_string(),
+            "http://loinc.org|2339-0".to_string()
+        )),
+        Just(("identifier:not".to_string(), "urn:x|1,urn:x|2".to_string())),
+        Just(("_include".to_string(), "Patient:organization".to_string())),
+        (
+            proptest::sample::select(vec![
+                "eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap", ""
+            ]),
+            1900u32..2100
+        )
+            .prop_map(|(p, y)| (
+                "death-date".to_string(),
+                format!("{p}{y}-01-01T10:00:00+01:00")
+            )),
     ]
 }
 

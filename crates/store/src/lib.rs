@@ -11,6 +11,10 @@
 //!   transaction's commit time, microsecond precision, UTC); callers never set them.
 //! - Every call names its partition; no call can see another partition by accident.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod conformance;
+mod conformance_search;
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};
@@ -95,6 +99,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported search: {0}")]
     UnsupportedSearch(String),
+    /// The resource handed to `put` cannot be stored (no `resourceType`/`id`, not an object).
+    #[error("invalid resource: {0}")]
+    InvalidResource(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -132,6 +139,8 @@ pub trait ReadTx {
         query: &HistoryQuery,
     ) -> Result<(Vec<ResourceVersion>, u64)>;
     fn search(&mut self, partitions: &[PartitionId], query: &SearchQuery) -> Result<SearchPage>;
+    /// The number of current (not deleted) resources in a partition, of one type or of all.
+    fn count(&mut self, partition: &PartitionId, resource_type: Option<&str>) -> Result<u64>;
 }
 
 /// Writes. A write transaction also reads its own writes.

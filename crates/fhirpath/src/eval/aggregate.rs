@@ -13,7 +13,13 @@ use crate::value::Item;
 use crate::EvalError;
 
 impl<'c, 'a> Engine<'c, 'a> {
-    pub(super) fn aggregate(&self, func: Func, focus: Items<'a>, args: &[Expr], f: &Frame<'_, 'a>) -> EvalResult<'a> {
+    pub(super) fn aggregate(
+        &self,
+        func: Func,
+        focus: Items<'a>,
+        args: &[Expr],
+        f: &Frame<'_, 'a>,
+    ) -> EvalResult<'a> {
         match func {
             Func::Aggregate => {
                 let mut total = match args.get(1) {
@@ -21,7 +27,11 @@ impl<'c, 'a> Engine<'c, 'a> {
                     None => Vec::new(),
                 };
                 for (i, item) in focus.iter().enumerate() {
-                    let frame = Frame { this: std::slice::from_ref(item), index: Some(i), total: Some(&total) };
+                    let frame = Frame {
+                        this: std::slice::from_ref(item),
+                        index: Some(i),
+                        total: Some(&total),
+                    };
                     let next = self.eval(&args[0], &frame)?;
                     total = next;
                 }
@@ -29,9 +39,15 @@ impl<'c, 'a> Engine<'c, 'a> {
             }
             Func::Sum | Func::Avg => {
                 let Some(first) = focus.first() else {
-                    return Ok(if func == Func::Sum { vec![Item::Integer(0)] } else { Vec::new() });
+                    return Ok(if func == Func::Sum {
+                        vec![Item::Integer(0)]
+                    } else {
+                        Vec::new()
+                    });
                 };
-                let mut acc: Item<'a> = first.to_system().ok_or_else(|| EvalError::Type("sum() needs numbers".into()))?;
+                let mut acc: Item<'a> = first
+                    .to_system()
+                    .ok_or_else(|| EvalError::Type("sum() needs numbers".into()))?;
                 for item in &focus[1..] {
                     self.step(1)?;
                     match arithmetic(BinOp::Add, &acc, item)? {

@@ -4,7 +4,13 @@ use super::{Engine, EvalResult, Frame, Items};
 use crate::compile::{Expr, Func};
 
 impl<'c, 'a> Engine<'c, 'a> {
-    pub(super) fn combining(&self, func: Func, focus: Items<'a>, args: &[Expr], f: &Frame<'_, 'a>) -> EvalResult<'a> {
+    pub(super) fn combining(
+        &self,
+        func: Func,
+        focus: Items<'a>,
+        args: &[Expr],
+        f: &Frame<'_, 'a>,
+    ) -> EvalResult<'a> {
         let other = self.eval(&args[0], f)?;
         if func == Func::Union {
             let mut out = Vec::new();

@@ -10,13 +10,23 @@ use crate::value::{parse_decimal, Item, Prim, Quantity};
 use crate::EvalError;
 
 impl<'c, 'a> Engine<'c, 'a> {
-    pub(super) fn conversion(&self, func: Func, focus: Items<'a>, args: &[Expr], f: &Frame<'_, 'a>) -> EvalResult<'a> {
+    pub(super) fn conversion(
+        &self,
+        func: Func,
+        focus: Items<'a>,
+        args: &[Expr],
+        f: &Frame<'_, 'a>,
+    ) -> EvalResult<'a> {
         use Func::*;
         if func == Iif {
             if focus.len() > 1 {
                 return Err(EvalError::NotSingleton(focus.len()));
             }
-            let frame = Frame { this: &focus, index: f.index, total: f.total };
+            let frame = Frame {
+                this: &focus,
+                index: f.index,
+                total: f.total,
+            };
             let crit = self.eval(&args[0], &frame)?;
             if crit.len() == 1 && crit[0].as_bool().is_none() {
                 return Err(EvalError::Type("iif() criterion must be a Boolean".into()));
@@ -89,7 +99,9 @@ fn is_integer_text(s: &str) -> bool {
 fn is_decimal_text(s: &str) -> bool {
     let body = s.strip_prefix(['+', '-']).unwrap_or(s);
     match body.split_once('.') {
-        Some((i, f)) => is_integer_text(i) && !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()),
+        Some((i, f)) => {
+            is_integer_text(i) && !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit())
+        }
         None => is_integer_text(body),
     }
 }
@@ -114,7 +126,11 @@ pub(crate) fn to_decimal(item: &Item<'_>) -> Option<Decimal> {
 }
 
 pub(crate) fn quantity_text(q: &Quantity) -> String {
-    format!("{} '{}'", q.value, q.unit)
+    if ucum::calendar_to_ucum(&q.unit).is_some() {
+        format!("{} {}", q.value, q.unit)
+    } else {
+        format!("{} '{}'", q.value, q.unit)
+    }
 }
 
 pub(crate) fn to_string(item: &Item<'_>) -> Option<String> {
@@ -165,8 +181,14 @@ pub(crate) fn to_time(item: &Item<'_>) -> Option<Temporal> {
 
 pub(crate) fn to_quantity(item: &Item<'_>, unit: Option<&str>) -> Option<Quantity> {
     let q = match item.prim() {
-        Prim::Integer(i) => Quantity { value: Decimal::from(i), unit: "1".into() },
-        Prim::Decimal(d) => Quantity { value: d, unit: "1".into() },
+        Prim::Integer(i) => Quantity {
+            value: Decimal::from(i),
+            unit: "1".into(),
+        },
+        Prim::Decimal(d) => Quantity {
+            value: d,
+            unit: "1".into(),
+        },
         Prim::Boolean(b) => Quantity {
             value: if b { Decimal::ONE } else { Decimal::ZERO },
             unit: "1".into(),

@@ -7,7 +7,13 @@ use crate::value::Item;
 use crate::EvalError;
 
 impl<'c, 'a> Engine<'c, 'a> {
-    pub(super) fn existence(&self, func: Func, focus: Items<'a>, args: &[Expr], f: &Frame<'_, 'a>) -> EvalResult<'a> {
+    pub(super) fn existence(
+        &self,
+        func: Func,
+        focus: Items<'a>,
+        args: &[Expr],
+        f: &Frame<'_, 'a>,
+    ) -> EvalResult<'a> {
         Ok(match func {
             Func::Empty => boolean(focus.is_empty()),
             Func::Exists => match args.first() {
@@ -16,7 +22,11 @@ impl<'c, 'a> Engine<'c, 'a> {
             },
             Func::All => {
                 for (i, item) in focus.iter().enumerate() {
-                    let frame = Frame { this: std::slice::from_ref(item), index: Some(i), total: f.total };
+                    let frame = Frame {
+                        this: std::slice::from_ref(item),
+                        index: Some(i),
+                        total: f.total,
+                    };
                     if to_bool(&self.eval(&args[0], &frame)?)? != Some(true) {
                         return Ok(boolean(false));
                     }
@@ -29,9 +39,16 @@ impl<'c, 'a> Engine<'c, 'a> {
             Func::AnyFalse => boolean(bools(&focus)?.iter().any(|b| !*b)),
             Func::SubsetOf | Func::SupersetOf => {
                 let other = self.eval(&args[0], &self.root_frame(f))?;
-                let (sub, sup) = if func == Func::SubsetOf { (&focus, &other) } else { (&other, &focus) };
+                let (sub, sup) = if func == Func::SubsetOf {
+                    (&focus, &other)
+                } else {
+                    (&other, &focus)
+                };
                 self.step((sub.len() * sup.len()) as u64 / 16 + 1)?;
-                boolean(sub.iter().all(|x| sup.iter().any(|y| equals(x, y) == Some(true))))
+                boolean(
+                    sub.iter()
+                        .all(|x| sup.iter().any(|y| equals(x, y) == Some(true))),
+                )
             }
             Func::Count => vec![Item::Integer(focus.len() as i64)],
             Func::Distinct => {
@@ -45,11 +62,7 @@ impl<'c, 'a> Engine<'c, 'a> {
                 self.union_into(&mut out, focus)?;
                 boolean(out.len() == n)
             }
-            _ => match focus.as_slice() {
-                [] => Vec::new(),
-                [one] => opt_bool(one.as_bool().map(|b| !b)),
-                many => return Err(EvalError::NotSingleton(many.len())),
-            },
+            _ => opt_bool(to_bool(&focus)?.map(|b| !b)),
         })
     }
 
@@ -60,11 +73,20 @@ impl<'c, 'a> Engine<'c, 'a> {
     }
 
     /// Items of the focus for which the criterion is true (`where`).
-    pub(super) fn filter(&self, focus: Items<'a>, crit: &Expr, f: &Frame<'_, 'a>) -> EvalResult<'a> {
+    pub(super) fn filter(
+        &self,
+        focus: Items<'a>,
+        crit: &Expr,
+        f: &Frame<'_, 'a>,
+    ) -> EvalResult<'a> {
         let mut out = Vec::new();
         for (i, item) in focus.into_iter().enumerate() {
             let keep = {
-                let frame = Frame { this: std::slice::from_ref(&item), index: Some(i), total: f.total };
+                let frame = Frame {
+                    this: std::slice::from_ref(&item),
+                    index: Some(i),
+                    total: f.total,
+                };
                 to_bool(&self.eval(crit, &frame)?)? == Some(true)
             };
             if keep {
@@ -78,6 +100,9 @@ impl<'c, 'a> Engine<'c, 'a> {
 fn bools(focus: &[Item<'_>]) -> Result<Vec<bool>, EvalError> {
     focus
         .iter()
-        .map(|i| i.as_bool().ok_or_else(|| EvalError::Type("expected Booleans".into())))
+        .map(|i| {
+            i.as_bool()
+                .ok_or_else(|| EvalError::Type("expected Booleans".into()))
+        })
         .collect()
 }

@@ -15,7 +15,13 @@ use crate::EvalError;
 const SD_PREFIX: &str = "http://hl7.org/fhir/StructureDefinition/";
 
 impl<'c, 'a> Engine<'c, 'a> {
-    pub(super) fn fhir(&self, func: Func, focus: Items<'a>, args: &[Expr], f: &Frame<'_, 'a>) -> EvalResult<'a> {
+    pub(super) fn fhir(
+        &self,
+        func: Func,
+        focus: Items<'a>,
+        args: &[Expr],
+        f: &Frame<'_, 'a>,
+    ) -> EvalResult<'a> {
         match func {
             Func::Extension => {
                 let Some(url) = self.string_arg(&args[0], f)? else {
@@ -34,7 +40,9 @@ impl<'c, 'a> Engine<'c, 'a> {
             }
             Func::HasValue => Ok(boolean(match focus.as_slice() {
                 [Item::Node(n)] => {
-                    n.value.as_ref().is_some_and(|v| !v.get().is_object() && !v.get().is_array())
+                    n.value
+                        .as_ref()
+                        .is_some_and(|v| !v.get().is_object() && !v.get().is_array())
                         && (n.fhir_type.is_empty() || system_type_of(n.fhir_type).is_some())
                 }
                 _ => false,
@@ -70,13 +78,19 @@ impl<'c, 'a> Engine<'c, 'a> {
                     return Ok(Vec::new());
                 };
                 let spec = Spec::r4();
-                let Some(name) = url.strip_prefix(SD_PREFIX).filter(|n| spec.type_def(n).is_some()) else {
+                let Some(name) = url
+                    .strip_prefix(SD_PREFIX)
+                    .filter(|n| spec.type_def(n).is_some())
+                else {
                     return Err(EvalError::Argument(format!("unknown profile {url}")));
                 };
                 let Some(item) = singleton(focus)? else {
                     return Ok(Vec::new());
                 };
-                Ok(boolean(item.fhir_type().is_some_and(|t| spec.is_subtype_of(t, name))))
+                Ok(boolean(
+                    item.fhir_type()
+                        .is_some_and(|t| spec.is_subtype_of(t, name)),
+                ))
             }
             Func::HtmlChecks => {
                 let Some(item) = singleton(focus)? else {
@@ -115,7 +129,9 @@ impl<'c, 'a> Engine<'c, 'a> {
         }
         if let Some(entries) = root.get("entry").and_then(Value::as_array) {
             for e in entries {
-                let Some(res) = e.get("resource") else { continue };
+                let Some(res) = e.get("resource") else {
+                    continue;
+                };
                 let full = e.get("fullUrl").and_then(Value::as_str);
                 let rt = res.get("resourceType").and_then(Value::as_str);
                 let id = res.get("id").and_then(Value::as_str);
@@ -133,7 +149,11 @@ impl<'c, 'a> Engine<'c, 'a> {
             }
         }
         let found = self.ctx.resolver?.resolve(reference)?;
-        let rt = found.get("resourceType").and_then(Value::as_str).unwrap_or("").to_string();
+        let rt = found
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let (t, p) = static_type(spec, &rt);
         Some(Item::node(JsonRef::Owned(Arc::new(found)), t, p))
     }
@@ -205,7 +225,17 @@ fn html_ok(html: &str) -> bool {
         return false;
     }
     let lower = html.to_ascii_lowercase();
-    const FORBIDDEN: [&str; 9] = ["<script", "<form", "<iframe", "<object", "<embed", "<base", "<link", "<meta", "javascript:"];
+    const FORBIDDEN: [&str; 9] = [
+        "<script",
+        "<form",
+        "<iframe",
+        "<object",
+        "<embed",
+        "<base",
+        "<link",
+        "<meta",
+        "javascript:",
+    ];
     if FORBIDDEN.iter().any(|f| lower.contains(f)) {
         return false;
     }

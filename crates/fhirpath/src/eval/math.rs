@@ -17,7 +17,13 @@ fn from_f64(x: f64) -> Option<Item<'static>> {
 }
 
 impl<'c, 'a> Engine<'c, 'a> {
-    pub(super) fn math(&self, func: Func, focus: Items<'a>, args: &[Expr], f: &Frame<'_, 'a>) -> EvalResult<'a> {
+    pub(super) fn math(
+        &self,
+        func: Func,
+        focus: Items<'a>,
+        args: &[Expr],
+        f: &Frame<'_, 'a>,
+    ) -> EvalResult<'a> {
         let Some(item) = singleton(focus)? else {
             return Ok(Vec::new());
         };
@@ -33,9 +39,18 @@ impl<'c, 'a> Engine<'c, 'a> {
             Prim::Integer(i) => (true, Decimal::from(*i)),
             Prim::Decimal(d) => (false, *d),
             Prim::Quantity(q) if func == Func::Abs => {
-                return Ok(vec![Item::Quantity(Quantity { value: q.value.abs(), unit: q.unit.clone() })])
+                return Ok(vec![Item::Quantity(Quantity {
+                    value: q.value.abs(),
+                    unit: q.unit.clone(),
+                })])
             }
-            other => return Err(EvalError::Type(format!("{}() needs a number, got {}", func.name(), other.system_name()))),
+            other => {
+                return Err(EvalError::Type(format!(
+                    "{}() needs a number, got {}",
+                    func.name(),
+                    other.system_name()
+                )))
+            }
         };
         let int_or_none = |x: Decimal| -> Option<Item<'static>> { x.to_i64().map(Item::Integer) };
         let x = d.to_f64().unwrap_or(f64::NAN);
@@ -54,15 +69,19 @@ impl<'c, 'a> Engine<'c, 'a> {
             Func::Ln => from_f64(x.ln()),
             Func::Sqrt => from_f64(x.sqrt()),
             Func::Log => {
-                let base = arg.as_ref().and_then(|a| num(&a.prim())).unwrap_or(f64::NAN);
+                let base = arg
+                    .as_ref()
+                    .and_then(|a| num(&a.prim()))
+                    .unwrap_or(f64::NAN);
                 from_f64(x.ln() / base.ln())
             }
             Func::Power => {
                 let exp_item = arg.as_ref().map(Item::prim);
                 match (&p, &exp_item) {
-                    (Prim::Integer(b), Some(Prim::Integer(e))) if *e >= 0 => {
-                        u32::try_from(*e).ok().and_then(|e| b.checked_pow(e)).map(Item::Integer)
-                    }
+                    (Prim::Integer(b), Some(Prim::Integer(e))) if *e >= 0 => u32::try_from(*e)
+                        .ok()
+                        .and_then(|e| b.checked_pow(e))
+                        .map(Item::Integer),
                     (_, Some(e)) => from_f64(x.powf(num(e).unwrap_or(f64::NAN))),
                     _ => None,
                 }
@@ -71,7 +90,11 @@ impl<'c, 'a> Engine<'c, 'a> {
                 let dp = match &arg {
                     Some(a) => match a.prim() {
                         Prim::Integer(i) if (0..=28).contains(&i) => i as u32,
-                        _ => return Err(EvalError::Argument("round() precision must be 0..=28".into())),
+                        _ => {
+                            return Err(EvalError::Argument(
+                                "round() precision must be 0..=28".into(),
+                            ))
+                        }
                     },
                     None => 0,
                 };

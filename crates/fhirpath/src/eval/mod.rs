@@ -78,7 +78,10 @@ impl<'c, 'a> Engine<'c, 'a> {
             Expr::Literal(item) => vec![item.clone()],
             Expr::Empty => Vec::new(),
             Expr::This => f.this.to_vec(),
-            Expr::Index => f.index.map(|i| vec![Item::Integer(i as i64)]).unwrap_or_default(),
+            Expr::Index => f
+                .index
+                .map(|i| vec![Item::Integer(i as i64)])
+                .unwrap_or_default(),
             Expr::Total => f.total.map(<[Item<'a>]>::to_vec).unwrap_or_default(),
             Expr::Env(name) => self.variable(name)?,
             Expr::Member { target, name } => match target {
@@ -113,9 +116,15 @@ impl<'c, 'a> Engine<'c, 'a> {
                         if focus.len() > 1 {
                             return Err(EvalError::NotSingleton(focus.len()));
                         }
-                        focus.into_iter().filter(|i| ty.matches(i)).collect()
+                        focus
+                            .into_iter()
+                            .filter(|i| ty.matches_with(i, true))
+                            .collect()
                     }
-                    TypeFn::OfType => focus.into_iter().filter(|i| ty.matches(i)).collect(),
+                    TypeFn::OfType => focus
+                        .into_iter()
+                        .filter(|i| ty.matches_with(i, true))
+                        .collect(),
                 }
             }
             Expr::Indexer(base, idx) => {
@@ -204,14 +213,20 @@ impl<'c, 'a> Engine<'c, 'a> {
         }
     }
 
-    fn call(&self, func: Func, focus: Items<'a>, args: &[Expr], f: &Frame<'_, 'a>) -> EvalResult<'a> {
+    fn call(
+        &self,
+        func: Func,
+        focus: Items<'a>,
+        args: &[Expr],
+        f: &Frame<'_, 'a>,
+    ) -> EvalResult<'a> {
         use Func::*;
         match func {
             Empty | Exists | All | AllTrue | AnyTrue | AllFalse | AnyFalse | SubsetOf
             | SupersetOf | Count | Distinct | IsDistinct | Not => {
                 self.existence(func, focus, args, f)
             }
-            Where | Select | Repeat => self.filtering(func, focus, args, f),
+            Where | Select | Repeat | Sort => self.filtering(func, focus, args, f),
             Single | First | Last | Tail | Skip | Take | Intersect | Exclude => {
                 self.subsetting(func, focus, args, f)
             }
@@ -221,8 +236,8 @@ impl<'c, 'a> Engine<'c, 'a> {
             | ToDateTime | ConvertsToDateTime | ToTime | ConvertsToTime | ToQuantity
             | ConvertsToQuantity => self.conversion(func, focus, args, f),
             IndexOf | Substring | StartsWith | EndsWith | Contains | Upper | Lower | Replace
-            | Matches | ReplaceMatches | Length | ToChars | Trim | Split | Join | Encode
-            | Decode => self.string(func, focus, args, f),
+            | Matches | MatchesFull | Escape | Unescape | ReplaceMatches | Length | ToChars
+            | Trim | Split | Join | Encode | Decode => self.string(func, focus, args, f),
             Abs | Ceiling | Exp | Floor | Ln | Log | Power | Round | Sqrt | Truncate => {
                 self.math(func, focus, args, f)
             }

@@ -8,7 +8,6 @@ use super::{Engine, EvalResult, Items};
 use crate::compile::Func;
 use crate::types::static_type;
 use crate::value::{system_type_of, Item, JsonRef, Node};
-use crate::EvalError;
 
 /// The type and spec path a child is created with.
 #[derive(Clone, Copy)]
@@ -76,12 +75,18 @@ fn child_type(spec: &'static Spec, parent: &Node<'_>, name: &str) -> Option<(Chi
         return Some((UNTYPED, false));
     }
     let c = spec.child(parent.path, name)?;
-    let (fhir_type, path) = match c.type_code {
-        "BackboneElement" | "Element" => (c.type_code, c.children_path),
-        code if code == c.children_path => static_type(spec, code),
-        _ => (c.type_code, c.children_path),
+    let fhir_type = if c.element.content_reference.is_some() {
+        "BackboneElement"
+    } else {
+        c.type_code
     };
-    Some((ChildType { fhir_type, path }, c.is_choice))
+    Some((
+        ChildType {
+            fhir_type,
+            path: c.children_path,
+        },
+        c.is_choice,
+    ))
 }
 
 /// The object holding a node's children: the value itself, or the `_name` object of a primitive.
@@ -94,7 +99,9 @@ fn source<'n, 'a>(n: &'n Node<'a>) -> Option<&'n JsonRef<'a>> {
 
 fn member<'a>(n: &Node<'a>, name: &str, out: &mut Items<'a>) {
     let Some(src) = source(n) else { return };
-    let Value::Object(obj) = src.get() else { return };
+    let Value::Object(obj) = src.get() else {
+        return;
+    };
     let spec = Spec::r4();
     match child_type(spec, n, name) {
         Some((ty, false)) => push_key(src, name, ty, out),
@@ -105,7 +112,9 @@ fn member<'a>(n: &Node<'a>, name: &str, out: &mut Items<'a>) {
             }
             // A choice element: `value` finds `valueQuantity`, `valueString`, ...
             for key in obj.keys() {
-                let Some(rest) = key.strip_prefix(name) else { continue };
+                let Some(rest) = key.strip_prefix(name) else {
+                    continue;
+                };
                 if !rest.starts_with(|c: char| c.is_ascii_uppercase()) {
                     continue;
                 }
@@ -118,8 +127,12 @@ fn member<'a>(n: &Node<'a>, name: &str, out: &mut Items<'a>) {
             }
             // Primitive choice values that carry only extensions (`_valueString`).
             for key in obj.keys() {
-                let Some(base) = key.strip_prefix('_') else { continue };
-                let Some(rest) = base.strip_prefix(name) else { continue };
+                let Some(base) = key.strip_prefix('_') else {
+                    continue;
+                };
+                let Some(rest) = base.strip_prefix(name) else {
+                    continue;
+                };
                 if !rest.starts_with(|c: char| c.is_ascii_uppercase()) || obj.contains_key(base) {
                     continue;
                 }
@@ -179,7 +192,9 @@ fn push_one<'a>(
         return;
     }
     let mut ty = ty;
-    if matches!(ty.fhir_type, "Resource" | "DomainResource") || (ty.fhir_type.is_empty() && ty.path.is_empty()) {
+    if matches!(ty.fhir_type, "Resource" | "DomainResource")
+        || (ty.fhir_type.is_empty() && ty.path.is_empty())
+    {
         if let Some(rt) = value
             .as_ref()
             .and_then(|v| v.get().get("resourceType"))
@@ -187,7 +202,10 @@ fn push_one<'a>(
         {
             let (t, p) = static_type(Spec::r4(), rt);
             if !t.is_empty() {
-                ty = ChildType { fhir_type: t, path: p };
+                ty = ChildType {
+                    fhir_type: t,
+                    path: p,
+                };
             }
         }
     }
@@ -204,7 +222,9 @@ fn push_one<'a>(
 pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
     let Item::Node(n) = item else { return };
     let Some(src) = source(n) else { return };
-    let Value::Object(obj) = src.get() else { return };
+    let Value::Object(obj) = src.get() else {
+        return;
+    };
     let spec = Spec::r4();
     for key in obj.keys() {
         if key == "resourceType" {
@@ -222,6 +242,3 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
         push_key(src, key, ty, out);
     }
 }
-
-#[allow(dead_code)]
-fn _unused(_: EvalError) {}

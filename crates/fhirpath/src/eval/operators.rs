@@ -14,7 +14,13 @@ use crate::value::{Item, Prim, Quantity};
 use crate::EvalError;
 
 impl<'c, 'a> Engine<'c, 'a> {
-    pub(super) fn binary(&self, op: BinOp, a: &Expr, b: &Expr, f: &Frame<'_, 'a>) -> EvalResult<'a> {
+    pub(super) fn binary(
+        &self,
+        op: BinOp,
+        a: &Expr,
+        b: &Expr,
+        f: &Frame<'_, 'a>,
+    ) -> EvalResult<'a> {
         use BinOp::*;
         match op {
             And | Or | Implies | Xor => return self.logic(op, a, b, f),
@@ -95,7 +101,11 @@ impl<'c, 'a> Engine<'c, 'a> {
     }
 
     /// Appends items not already present (by `=`), as `|` and `union()` do.
-    pub(super) fn union_into(&self, out: &mut Items<'a>, items: Items<'a>) -> Result<(), EvalError> {
+    pub(super) fn union_into(
+        &self,
+        out: &mut Items<'a>,
+        items: Items<'a>,
+    ) -> Result<(), EvalError> {
         for item in items {
             self.step(out.len() as u64 / 8 + 1)?;
             if !out.iter().any(|o| equals(o, &item) == Some(true)) {
@@ -166,7 +176,12 @@ pub(super) fn negate(v: Items<'_>) -> EvalResult<'_> {
             value: -q.value,
             unit: q.unit.clone(),
         }),
-        other => return Err(EvalError::Type(format!("cannot negate {}", other.system_name()))),
+        other => {
+            return Err(EvalError::Type(format!(
+                "cannot negate {}",
+                other.system_name()
+            )))
+        }
     }])
 }
 
@@ -179,7 +194,11 @@ fn dec(p: &Prim<'_>) -> Option<Decimal> {
 }
 
 /// Arithmetic on two single items; `Ok(None)` is an empty result (overflow, division by zero).
-pub(crate) fn arithmetic(op: BinOp, x: &Item<'_>, y: &Item<'_>) -> Result<Option<Item<'static>>, EvalError> {
+pub(crate) fn arithmetic(
+    op: BinOp,
+    x: &Item<'_>,
+    y: &Item<'_>,
+) -> Result<Option<Item<'static>>, EvalError> {
     use BinOp::*;
     let (px, py) = (x.prim(), y.prim());
     let mismatch = || {
@@ -195,7 +214,9 @@ pub(crate) fn arithmetic(op: BinOp, x: &Item<'_>, y: &Item<'_>) -> Result<Option
             Add => a.checked_add(*b).map(Item::Integer),
             Sub => a.checked_sub(*b).map(Item::Integer),
             Mul => a.checked_mul(*b).map(Item::Integer),
-            Div => Decimal::from(*a).checked_div(Decimal::from(*b)).map(Item::Decimal),
+            Div => Decimal::from(*a)
+                .checked_div(Decimal::from(*b))
+                .map(Item::Decimal),
             IntDiv => a.checked_div(*b).map(Item::Integer),
             Mod => a.checked_rem(*b).map(Item::Integer),
             _ => return Err(mismatch()),
@@ -221,15 +242,32 @@ pub(crate) fn arithmetic(op: BinOp, x: &Item<'_>, y: &Item<'_>) -> Result<Option
         (Prim::Quantity(a), Prim::Quantity(b)) => match op {
             Add | Sub => {
                 let (p, q) = quantity_pair(a, b).ok_or_else(mismatch)?;
-                let v = if op == Add { p.checked_add(q) } else { p.checked_sub(q) };
-                v.map(|value| Item::Quantity(Quantity { value, unit: a.unit.clone() }))
-            }
-            Mul => a.value.checked_mul(b.value).map(|value| {
-                Item::Quantity(Quantity {
-                    value,
-                    unit: product_unit(&a.unit, &b.unit, '.'),
+                let v = if op == Add {
+                    p.checked_add(q)
+                } else {
+                    p.checked_sub(q)
+                };
+                v.map(|value| {
+                    Item::Quantity(Quantity {
+                        value,
+                        unit: a.unit.clone(),
+                    })
                 })
-            }),
+            }
+            Mul => match quantity_pair(a, b) {
+                Some((p, q)) if a.unit != "1" => p.checked_mul(q).map(|value| {
+                    Item::Quantity(Quantity {
+                        value,
+                        unit: product_unit(&a.unit, &a.unit, '.'),
+                    })
+                }),
+                _ => a.value.checked_mul(b.value).map(|value| {
+                    Item::Quantity(Quantity {
+                        value,
+                        unit: product_unit(&a.unit, &b.unit, '.'),
+                    })
+                }),
+            },
             Div => match quantity_pair(a, b) {
                 Some((p, q)) => p.checked_div(q).map(|value| {
                     Item::Quantity(Quantity {
@@ -248,13 +286,26 @@ pub(crate) fn arithmetic(op: BinOp, x: &Item<'_>, y: &Item<'_>) -> Result<Option
         },
         (Prim::Quantity(a), Prim::Integer(_) | Prim::Decimal(_)) if matches!(op, Mul | Div) => {
             let b = dec(&py).ok_or_else(mismatch)?;
-            let v = if op == Mul { a.value.checked_mul(b) } else { a.value.checked_div(b) };
-            v.map(|value| Item::Quantity(Quantity { value: value.normalize(), unit: a.unit.clone() }))
+            let v = if op == Mul {
+                a.value.checked_mul(b)
+            } else {
+                a.value.checked_div(b)
+            };
+            v.map(|value| {
+                Item::Quantity(Quantity {
+                    value: value.normalize(),
+                    unit: a.unit.clone(),
+                })
+            })
         }
         (Prim::Integer(_) | Prim::Decimal(_), Prim::Quantity(b)) if op == Mul => {
             let a = dec(&px).ok_or_else(mismatch)?;
-            a.checked_mul(b.value)
-                .map(|value| Item::Quantity(Quantity { value, unit: b.unit.clone() }))
+            a.checked_mul(b.value).map(|value| {
+                Item::Quantity(Quantity {
+                    value,
+                    unit: b.unit.clone(),
+                })
+            })
         }
         (Prim::Date(t), Prim::Quantity(q)) if matches!(op, Add | Sub) => {
             temporal_add(t, q, op == Sub, TemporalKind::Date)?.map(Item::Date)
@@ -309,7 +360,11 @@ fn temporal_add(
             )))
         }
     };
-    let mut value = if unit == "millisecond" { q.value.round() } else { q.value.trunc() };
+    let mut value = if unit == "millisecond" {
+        q.value.round()
+    } else {
+        q.value.trunc()
+    };
     if subtract {
         value = -value;
     }
@@ -317,7 +372,9 @@ fn temporal_add(
         return Ok(None);
     };
     if kind == TemporalKind::Time && matches!(unit, "year" | "month" | "week" | "day") {
-        return Err(EvalError::Type("cannot add a date quantity to a time".into()));
+        return Err(EvalError::Type(
+            "cannot add a date quantity to a time".into(),
+        ));
     }
     let ms = |per: i64| n.checked_mul(per);
     let result = match unit {

@@ -37,7 +37,13 @@ pub(crate) fn regex(pattern: &str) -> Result<Arc<Regex>, EvalError> {
 }
 
 impl<'c, 'a> Engine<'c, 'a> {
-    pub(super) fn string(&self, func: Func, focus: Items<'a>, args: &[Expr], f: &Frame<'_, 'a>) -> EvalResult<'a> {
+    pub(super) fn string(
+        &self,
+        func: Func,
+        focus: Items<'a>,
+        args: &[Expr],
+        f: &Frame<'_, 'a>,
+    ) -> EvalResult<'a> {
         if func == Func::Join {
             let sep = match args.first() {
                 Some(e) => self.string_arg(e, f)?.unwrap_or_default(),
@@ -77,7 +83,9 @@ impl<'c, 'a> Engine<'c, 'a> {
             }
             Func::Substring => {
                 let start = self.eval(&args[0], f)?;
-                let Some(start) = self.integer_arg(&start)? else { return Ok(Vec::new()) };
+                let Some(start) = self.integer_arg(&start)? else {
+                    return Ok(Vec::new());
+                };
                 let len = match args.get(1) {
                     Some(e) => {
                         let v = self.eval(e, f)?;
@@ -102,7 +110,9 @@ impl<'c, 'a> Engine<'c, 'a> {
             Func::Lower => text(s.to_lowercase()),
             Func::Replace => {
                 let (pat, rep) = (&sargs[0], &sargs[1]);
-                let projected = s.len().saturating_add(rep.len().saturating_mul(s.len() + 1));
+                let projected = s
+                    .len()
+                    .saturating_add(rep.len().saturating_mul(s.len() + 1));
                 self.check_string_len(projected)?;
                 if pat.is_empty() {
                     let mut out = rep.clone();
@@ -114,14 +124,20 @@ impl<'c, 'a> Engine<'c, 'a> {
                 }
                 text(s.replace(pat.as_str(), rep))
             }
-            Func::Matches => {
+            Func::Matches => Ok(boolean(regex(&sargs[0])?.is_match(s))),
+            Func::MatchesFull => {
                 let r = regex(&format!("^(?:{})$", sargs[0]))?;
                 Ok(boolean(r.is_match(s)))
             }
+            Func::Escape => text(escape(s, &sargs[0])?),
+            Func::Unescape => text(unescape(s, &sargs[0])?),
             Func::ReplaceMatches => {
+                if sargs[0].is_empty() {
+                    return text(s.to_string());
+                }
                 let r = regex(&sargs[0])?;
-                let rep = sargs[1].replace("$$", "\u{0}").replace('$', "$").replace('\u{0}', "$$");
-                let out = r.replace_all(s, rep.as_str()).into_owned();
+                let rep = sargs[1].as_str();
+                let out = r.replace_all(s, rep).into_owned();
                 text(out)
             }
             Func::Length => Ok(vec![Item::Integer(s.chars().count() as i64)]),
@@ -131,7 +147,9 @@ impl<'c, 'a> Engine<'c, 'a> {
                 if sargs[0].is_empty() {
                     return Ok(s.chars().map(|c| Item::String(c.to_string())).collect());
                 }
-                Ok(s.split(sargs[0].as_str()).map(|p| Item::String(p.to_string())).collect())
+                Ok(s.split(sargs[0].as_str())
+                    .map(|p| Item::String(p.to_string()))
+                    .collect())
             }
             Func::Encode => text(encode(s, &sargs[0])?),
             _ => match decode(s, &sargs[0]) {
@@ -181,7 +199,7 @@ fn encode(s: &str, format: &str) -> Result<String, EvalError> {
 fn decode(s: &str, format: &str) -> Option<String> {
     let bytes = match format {
         "hex" => {
-            if s.len() % 2 != 0 {
+            if !s.len().is_multiple_of(2) {
                 return None;
             }
             (0..s.len())
@@ -216,4 +234,62 @@ fn decode(s: &str, format: &str) -> Option<String> {
         _ => return None,
     };
     String::from_utf8(bytes).ok()
+}
+
+fn escape(s: &str, format: &str) -> Result<String, EvalError> {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match (format, c) {
+            ("html", '"') => out.push_str("&quot;"),
+            ("html", '&') => out.push_str("&amp;"),
+            ("html", '<') => out.push_str("&lt;"),
+            ("html", '>') => out.push_str("&gt;"),
+            ("html", '\'') => out.push_str("&#39;"),
+            ("json", '"') => out.push_str("\\\""),
+            ("json", '\\') => out.push_str("\\\\"),
+            ("json", '\n') => out.push_str("\\n"),
+            ("json", '\r') => out.push_str("\\r"),
+            ("json", '\t') => out.push_str("\\t"),
+            ("html" | "json", c) => out.push(c),
+            (other, _) => {
+                return Err(EvalError::Argument(format!(
+                    "unknown escape format {other}"
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn unescape(s: &str, format: &str) -> Result<String, EvalError> {
+    match format {
+        "html" => Ok(s
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#39;", "'")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&")),
+        "json" => {
+            let mut out = String::with_capacity(s.len());
+            let mut chars = s.chars();
+            while let Some(c) = chars.next() {
+                if c != '\\' {
+                    out.push(c);
+                    continue;
+                }
+                match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some('r') => out.push('\r'),
+                    Some('t') => out.push('\t'),
+                    Some(other) => out.push(other),
+                    None => out.push('\\'),
+                }
+            }
+            Ok(out)
+        }
+        other => Err(EvalError::Argument(format!(
+            "unknown escape format {other}"
+        ))),
+    }
 }

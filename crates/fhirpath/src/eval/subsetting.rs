@@ -6,7 +6,13 @@ use crate::compile::{Expr, Func};
 use crate::EvalError;
 
 impl<'c, 'a> Engine<'c, 'a> {
-    pub(super) fn subsetting(&self, func: Func, focus: Items<'a>, args: &[Expr], f: &Frame<'_, 'a>) -> EvalResult<'a> {
+    pub(super) fn subsetting(
+        &self,
+        func: Func,
+        focus: Items<'a>,
+        args: &[Expr],
+        f: &Frame<'_, 'a>,
+    ) -> EvalResult<'a> {
         let count = |e: &Expr| -> Result<usize, EvalError> {
             let v = self.eval(e, f)?;
             Ok(self.integer_arg(&v)?.unwrap_or(0).max(0) as usize)

@@ -13,13 +13,23 @@ use crate::value::{Item, JsonRef, Prim, Quantity};
 use crate::EvalError;
 
 impl<'c, 'a> Engine<'c, 'a> {
-    pub(super) fn utility(&self, func: Func, focus: Items<'a>, args: &[Expr], f: &Frame<'_, 'a>) -> EvalResult<'a> {
+    pub(super) fn utility(
+        &self,
+        func: Func,
+        focus: Items<'a>,
+        args: &[Expr],
+        f: &Frame<'_, 'a>,
+    ) -> EvalResult<'a> {
         match func {
             Func::Trace => {
                 // Tracing has no sink in a library: the projection is still evaluated so that
                 // errors surface, and the input passes through unchanged.
                 if let Some(proj) = args.get(1) {
-                    let frame = Frame { this: &focus, index: None, total: f.total };
+                    let frame = Frame {
+                        this: &focus,
+                        index: None,
+                        total: f.total,
+                    };
                     self.eval(proj, &frame)?;
                 }
                 Ok(focus)
@@ -42,7 +52,9 @@ impl<'c, 'a> Engine<'c, 'a> {
                     return Ok(Vec::new());
                 };
                 match (a.prim(), b.prim()) {
-                    (Prim::Quantity(x), Prim::Quantity(y)) => Ok(boolean(quantity_pair(&x, &y).is_some())),
+                    (Prim::Quantity(x), Prim::Quantity(y)) => {
+                        Ok(boolean(quantity_pair(&x, &y).is_some()))
+                    }
                     _ => Err(EvalError::Type("comparable() needs quantities".into())),
                 }
             }
@@ -54,7 +66,11 @@ impl<'c, 'a> Engine<'c, 'a> {
                     Some(e) => match self.arg(e, f)? {
                         Some(v) => match v.prim() {
                             Prim::Integer(i) => Some(i),
-                            _ => return Err(EvalError::Argument("precision must be an integer".into())),
+                            _ => {
+                                return Err(EvalError::Argument(
+                                    "precision must be an integer".into(),
+                                ))
+                            }
                         },
                         None => None,
                     },
@@ -79,7 +95,11 @@ fn decimal_boundary(d: Decimal, high: bool, digits: Option<i64>) -> Option<Decim
         return None;
     }
     let half = Decimal::new(5, d.scale() + 1);
-    let v = if high { d.checked_add(half)? } else { d.checked_sub(half)? };
+    let v = if high {
+        d.checked_add(half)?
+    } else {
+        d.checked_sub(half)?
+    };
     let strategy = match (high, v.is_sign_negative()) {
         (false, false) | (true, true) => rust_decimal::RoundingStrategy::ToZero,
         _ => rust_decimal::RoundingStrategy::AwayFromZero,
@@ -89,7 +109,11 @@ fn decimal_boundary(d: Decimal, high: bool, digits: Option<i64>) -> Option<Decim
     Some(r)
 }
 
-fn boundary(func: Func, item: &Item<'_>, digits: Option<i64>) -> Result<Option<Item<'static>>, EvalError> {
+fn boundary(
+    func: Func,
+    item: &Item<'_>,
+    digits: Option<i64>,
+) -> Result<Option<Item<'static>>, EvalError> {
     let high = func == Func::HighBoundary;
     let p = item.prim();
     if func == Func::Precision {
@@ -117,10 +141,16 @@ fn boundary(func: Func, item: &Item<'_>, digits: Option<i64>) -> Result<Option<I
         Prim::Decimal(d) => decimal_boundary(d, high, digits).map(Item::Decimal),
         Prim::Integer(i) => decimal_boundary(Decimal::from(i), high, digits).map(Item::Decimal),
         Prim::Quantity(q) => decimal_boundary(q.value, high, digits).map(|value| {
-            Item::Quantity(Quantity { value, unit: q.unit.clone() })
+            Item::Quantity(Quantity {
+                value,
+                unit: q.unit.clone(),
+            })
         }),
-        Prim::Date(t) => temporal_target(8).map(|target| Item::Date(t.boundary(high, false, target.min(Precision::Day)))),
-        Prim::DateTime(t) => temporal_target(17).map(|target| Item::DateTime(t.boundary(high, false, target))),
+        Prim::Date(t) => temporal_target(8)
+            .map(|target| Item::Date(t.boundary(high, false, target.min(Precision::Day)))),
+        Prim::DateTime(t) => {
+            temporal_target(17).map(|target| Item::DateTime(t.boundary(high, false, target)))
+        }
         Prim::Time(t) => {
             let target = match digits.unwrap_or(9) {
                 2 => Some(Precision::Hour),

@@ -87,23 +87,13 @@ impl DatePredicate {
         self.prefix
             .compare_ranges(target.low_micros(), target.high_micros(), sl, sh)
     }
-
-    /// The value as written in a query (`ge2024-03-05T10:00:00Z`), for round trips.
-    pub fn to_query_value(&self) -> String {
-        format!("{}{}", self.prefix.as_str(), format_instant(self.range.low))
-    }
 }
 
 /// The `ap` tolerance: 10% of the distance from now, at least one day.
 pub fn ap_tolerance_micros(range: &DateRange, now: DateTime<Utc>) -> i64 {
     let mid = range.low_micros() / 2 + range.high_micros() / 2;
-    let gap = (now.timestamp_micros() - mid).saturating_abs();
+    let gap = now.timestamp_micros().saturating_sub(mid).saturating_abs();
     (gap / 10).max(86_400_000_000)
-}
-
-fn format_instant(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
-        .unwrap_or_default()
 }
 
 fn digits(s: &str, n: usize) -> Option<u32> {

@@ -1,0 +1,388 @@
+//! The search half of the backend conformance suite (see [`crate::conformance`]): a small
+//! data set indexed with `crosscare_search::extract`, and one check per search shape, each
+//! comparing the ids found with the expected ones.
+
+use crate::conformance::{ok, p, MakeStore};
+use crate::{PartitionId, Store};
+use crosscare_search::{compartment_filter, extract, parse_query_string, SearchQuery, TotalMode};
+use serde_json::{json, Value};
+
+/// Runs the search checks on one store loaded with [`data`].
+pub fn run_all(make_store: MakeStore<'_>) {
+    let store = make_store();
+    load(store.as_ref(), &PartitionId::default_partition(), &data());
+    load(
+        store.as_ref(),
+        &p("ws-other"),
+        &[patient("x", "Smith", "female", "1990-01-01", "other")],
+    );
+    for (name, check) in SEARCH_CHECKS {
+        let _ = name;
+        check(store.as_ref());
+    }
+    if let Err(e) = store.close() {
+        panic!("close failed: {e}");
+    }
+}
+
+/// Every search check, by name.
+pub const SEARCH_CHECKS: &[crate::conformance::Check] = &[
+    ("string", string),
+    ("token", token),
+    ("date", date),
+    ("quantity_and_number", quantity),
+    ("reference_and_chain", reference),
+    ("has_and_compartment", has_and_compartment),
+    ("composite", composite),
+    ("missing_not_id", missing_not_id),
+    ("sort_page_total", sort_page_total),
+    ("include_revinclude", include_revinclude),
+    ("partitions_and_deletes", partitions_and_deletes),
+    ("uri", uri),
+];
+
+fn patient(id: &str, family: &str, gender: &str, birth: &str, mrn: &str) -> Value {
+    json!({"resourceType": "Patient", "id": id, "gender": gender, "birthDate": birth,
+        "name": [{"family": family, "given": ["Ann"]}],
+        "identifier": [{"system": "urn:mrn", "value": mrn}]})
+}
+
+fn observation(id: &str, subject: &str, code: &str, value: &str, unit: &str, when: &str) -> Value {
+    let text = format!(
+        r#"{{"resourceType":"Observation","id":"{id}","status":"final",
+        "code":{{"coding":[{{"system":"http://loinc.org","code":"{code}","display":"Glucose"}}]}},
+        "subject":{{"reference":"{subject}"}},"effectiveDateTime":"{when}",
+        "valueQuantity":{{"value":{value},"unit":"{unit}","system":"http://unitsofmeasure.org","code":"{unit}"}},
+        "component":[{{"code":{{"coding":[{{"system":"http://loinc.org","code":"8480-6"}}]}},
+          "valueQuantity":{{"value":{value},"system":"http://unitsofmeasure.org","code":"mm[Hg]"}}}}]}}"#
+    );
+    match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The shared data set.
+pub fn data() -> Vec<Value> {
+    vec![
+        patient("a", "Smith", "female", "1980-05-12", "100"),
+        patient("b", "Smythe", "male", "1975-01-01", "200"),
+        patient("c", "Müller", "female", "2001-11-30", "300"),
+        json!({"resourceType": "Patient", "id": "d", "name": [{"family": "Jones"}],
+            "link": [{"other": {"reference": "Patient/a"}, "type": "seealso"}]}),
+        observation(
+            "o1",
+            "Patient/a",
+            "2339-0",
+            "5.4",
+            "mg",
+            "2024-03-05T10:00:00Z",
+        ),
+        observation("o2", "Patient/a", "2339-0", "7.0", "mg", "2024-04-01"),
+        observation("o3", "Patient/b", "1234-5", "120", "mg", "2023-12-31"),
+        observation("o4", "Patient/c", "2339-0", "3", "g", "2022"),
+        json!({"resourceType": "ValueSet", "id": "v1", "status": "active", "url": "http://x.org/fhir/ValueSet/a"}),
+        json!({"resourceType": "ValueSet", "id": "v2", "status": "active", "url": "http://x.org/other"}),
+        json!({"resourceType": "List", "id": "l", "status": "current", "mode": "working",
+            "entry": [{"item": {"reference": "Patient/b"}}, {"item": {"reference": "Patient/c"}}]}),
+    ]
+}
+
+/// Puts resources with their extracted index entries in one transaction.
+pub fn load(store: &dyn Store, partition: &PartitionId, resources: &[Value]) {
+    let mut tx = ok(store.write_tx());
+    for r in resources {
+        let ty = r["resourceType"].as_str().unwrap_or_default().to_string();
+        ok(tx.put(partition, r.clone(), extract(&ty, r)));
+    }
+    ok(tx.commit());
+}
+
+fn query(ty: Option<&str>, qs: &str) -> SearchQuery {
+    match SearchQuery::parse(ty, &parse_query_string(qs), false) {
+        Ok(q) => q,
+        Err(e) => panic!("{qs}: {e}"),
+    }
+}
+
+/// The ids found (matches, in order) in the default partition.
+fn ids(store: &dyn Store, ty: &str, qs: &str) -> Vec<String> {
+    ids_in(store, &[PartitionId::default_partition()], Some(ty), qs)
+}
+
+fn ids_in(store: &dyn Store, parts: &[PartitionId], ty: Option<&str>, qs: &str) -> Vec<String> {
+    let mut r = ok(store.read_tx());
+    let page = ok(r.search(parts, &query(ty, qs)));
+    page.matches.iter().map(|v| v.id.clone()).collect()
+}
+
+fn check(store: &dyn Store, ty: &str, qs: &str, expected: &[&str]) {
+    let mut got = ids(store, ty, qs);
+    got.sort();
+    assert_eq!(got, expected, "{ty}?{qs}");
+}
+
+fn string(s: &dyn Store) {
+    check(s, "Patient", "family=smi", &["a"]);
+    check(s, "Patient", "family=sm", &["a", "b"]);
+    check(s, "Patient", "family=MUL", &["c"]);
+    check(s, "Patient", "family:exact=Smith", &["a"]);
+    check(s, "Patient", "family:exact=smith", &[]);
+    check(s, "Patient", "family:contains=yth", &["b"]);
+    check(s, "Patient", "family=smi,jon", &["a", "d"]);
+    check(s, "Patient", "name=ann&family=smy", &["b"]);
+}
+
+fn token(s: &dyn Store) {
+    check(s, "Patient", "gender=female", &["a", "c"]);
+    check(s, "Patient", "identifier=urn:mrn|200", &["b"]);
+    check(s, "Patient", "identifier=200", &["b"]);
+    check(s, "Patient", "identifier=|200", &[]);
+    check(s, "Patient", "identifier=urn:mrn|", &["a", "b", "c"]);
+    check(
+        s,
+        "Observation",
+        "code=http://loinc.org|2339-0",
+        &["o1", "o2", "o4"],
+    );
+    check(
+        s,
+        "Observation",
+        "code:text=gluc",
+        &["o1", "o2", "o3", "o4"],
+    );
+    check(s, "Observation", "code:not=2339-0", &["o3"]);
+}
+
+fn date(s: &dyn Store) {
+    check(s, "Patient", "birthdate=1980", &["a"]);
+    check(s, "Patient", "birthdate=ge1980-01-01", &["a", "c"]);
+    check(s, "Patient", "birthdate=lt1980", &["b"]);
+    check(
+        s,
+        "Patient",
+        "birthdate=ge1970&birthdate=le1981",
+        &["a", "b"],
+    );
+    check(s, "Observation", "date=2024-03", &["o1"]);
+    check(s, "Observation", "date=sa2023", &["o1", "o2"]);
+    check(s, "Observation", "date=eb2023", &["o4"]);
+    // `2022` covers the whole year, which reaches past June: it matches `gt`.
+    check(
+        s,
+        "Observation",
+        "date=gt2022-06",
+        &["o1", "o2", "o3", "o4"],
+    );
+    check(s, "Observation", "date=gt2023-12-31", &["o1", "o2"]);
+}
+
+fn quantity(s: &dyn Store) {
+    check(s, "Observation", "value-quantity=5.4", &["o1"]);
+    check(
+        s,
+        "Observation",
+        "value-quantity=gt5|http://unitsofmeasure.org|mg",
+        &["o1", "o2", "o3"],
+    );
+    check(s, "Observation", "value-quantity=le7||mg", &["o1", "o2"]);
+    check(s, "Observation", "value-quantity=ap120", &["o3"]);
+    check(
+        s,
+        "Observation",
+        "value-quantity=lt100&value-quantity=ge5",
+        &["o1", "o2"],
+    );
+}
+
+fn reference(s: &dyn Store) {
+    check(s, "Observation", "subject=Patient/a", &["o1", "o2"]);
+    check(s, "Observation", "subject:Patient=b", &["o3"]);
+    check(s, "Observation", "patient=c", &["o4"]);
+    check(
+        s,
+        "Observation",
+        "subject:Patient.family=smi",
+        &["o1", "o2"],
+    );
+    check(
+        s,
+        "Observation",
+        "subject:Patient.gender=female&code=2339-0",
+        &["o1", "o2", "o4"],
+    );
+    check(s, "Patient", "link=Patient/a", &["d"]);
+    check(s, "Patient", "_list=l", &["b", "c"]);
+}
+
+fn has_and_compartment(s: &dyn Store) {
+    check(s, "Patient", "_has:Observation:subject:code=1234-5", &["b"]);
+    check(
+        s,
+        "Patient",
+        "_has:Observation:patient:value-quantity=lt6",
+        &["a", "c"],
+    );
+    let mut q = query(Some("Observation"), "");
+    q.filters
+        .extend(compartment_filter("Patient", "a", "Observation"));
+    let mut r = ok(s.read_tx());
+    let mut got: Vec<String> = ok(r.search(&[PartitionId::default_partition()], &q))
+        .matches
+        .into_iter()
+        .map(|v| v.id)
+        .collect();
+    got.sort();
+    assert_eq!(got, ["o1", "o2"], "Patient/a/Observation");
+}
+
+fn composite(s: &dyn Store) {
+    check(
+        s,
+        "Observation",
+        "component-code-value-quantity=http://loinc.org|8480-6$gt100",
+        &["o3"],
+    );
+    check(
+        s,
+        "Observation",
+        "component-code-value-quantity=8480-6$lt10",
+        &["o1", "o2", "o4"],
+    );
+    check(
+        s,
+        "Observation",
+        "component-code-value-quantity=9999-9$lt10",
+        &[],
+    );
+}
+
+fn missing_not_id(s: &dyn Store) {
+    check(s, "Patient", "gender:missing=true", &["d"]);
+    check(s, "Patient", "gender:missing=false", &["a", "b", "c"]);
+    check(s, "Patient", "gender:not=female", &["b", "d"]);
+    check(s, "Patient", "_id=a,c", &["a", "c"]);
+    check(
+        s,
+        "Patient",
+        "_lastUpdated=gt2000-01-01",
+        &["a", "b", "c", "d"],
+    );
+    check(s, "Patient", "_lastUpdated=lt2000-01-01", &[]);
+}
+
+fn sort_page_total(s: &dyn Store) {
+    assert_eq!(ids(s, "Patient", "_sort=family"), ["d", "c", "a", "b"]);
+    assert_eq!(ids(s, "Patient", "_sort=-birthdate"), ["c", "a", "b", "d"]);
+    assert_eq!(
+        ids(s, "Patient", "_sort=gender,-family"),
+        ["a", "c", "b", "d"]
+    );
+    assert_eq!(
+        ids(s, "Patient", "_sort=_id&_count=2&_offset=1"),
+        ["b", "c"]
+    );
+    assert_eq!(
+        ids(s, "Observation", "_sort=-value-quantity&_count=1"),
+        ["o3"]
+    );
+    let mut r = ok(s.read_tx());
+    let mut q = query(Some("Patient"), "gender=female&_count=1");
+    q.result.total = Some(TotalMode::Accurate);
+    let page = ok(r.search(&[PartitionId::default_partition()], &q));
+    assert_eq!((page.matches.len(), page.total), (1, Some(2)));
+    let page = ok(r.search(
+        &[PartitionId::default_partition()],
+        &query(Some("Patient"), "_summary=count"),
+    ));
+    assert_eq!((page.matches.len(), page.total), (0, Some(4)));
+}
+
+fn include_revinclude(s: &dyn Store) {
+    let mut r = ok(s.read_tx());
+    let d = [PartitionId::default_partition()];
+    let page = ok(r.search(
+        &d,
+        &query(
+            Some("Observation"),
+            "code=1234-5&_include=Observation:subject",
+        ),
+    ));
+    let inc: Vec<&str> = page.included.iter().map(|v| v.id.as_str()).collect();
+    assert_eq!(inc, ["b"]);
+    let page = ok(r.search(
+        &d,
+        &query(Some("Patient"), "_id=a&_revinclude=Observation:subject"),
+    ));
+    let mut inc: Vec<&str> = page.included.iter().map(|v| v.id.as_str()).collect();
+    inc.sort();
+    assert_eq!(inc, ["o1", "o2"]);
+    let q = "_id=d&_include=Patient:link&_revinclude:iterate=Observation:subject";
+    let page = ok(r.search(&d, &query(Some("Patient"), q)));
+    let mut inc: Vec<&str> = page.included.iter().map(|v| v.id.as_str()).collect();
+    inc.sort();
+    assert_eq!(inc, ["a", "o1", "o2"]);
+}
+
+fn partitions_and_deletes(s: &dyn Store) {
+    let other = p("ws-other");
+    check(s, "Patient", "family=smith", &["a"]);
+    assert_eq!(
+        ids_in(
+            s,
+            std::slice::from_ref(&other),
+            Some("Patient"),
+            "family=smith"
+        ),
+        ["x"]
+    );
+    let mut both = ids_in(
+        s,
+        &[PartitionId::default_partition(), other.clone()],
+        Some("Patient"),
+        "family=smith",
+    );
+    both.sort();
+    assert_eq!(both, ["a", "x"]);
+    assert!(ids_in(s, &[p("nowhere")], Some("Patient"), "").is_empty());
+    // Deleting and updating replace the index entries.
+    let mut tx = ok(s.write_tx());
+    ok(tx.delete(&other, "Patient", "x"));
+    ok(tx.commit());
+    assert!(ids_in(
+        s,
+        std::slice::from_ref(&other),
+        Some("Patient"),
+        "family=smith"
+    )
+    .is_empty());
+    load(s, &other, &[patient("y", "Smith", "male", "1990", "1")]);
+    load(s, &other, &[patient("y", "Brown", "male", "1990", "1")]);
+    assert!(ids_in(
+        s,
+        std::slice::from_ref(&other),
+        Some("Patient"),
+        "family=smith"
+    )
+    .is_empty());
+    assert_eq!(ids_in(s, &[other], Some("Patient"), "family=brown"), ["y"]);
+}
+
+fn uri(s: &dyn Store) {
+    check(s, "ValueSet", "url=http://x.org/other", &["v2"]);
+    check(s, "ValueSet", "url:below=http://x.org/fhir", &["v1"]);
+    check(s, "ValueSet", "url:below=http://x.org/fh", &[]);
+    check(
+        s,
+        "ValueSet",
+        "url:above=http://x.org/fhir/ValueSet/a/extra",
+        &["v1"],
+    );
+    let all = ids_in(
+        s,
+        &[PartitionId::default_partition()],
+        None,
+        "_type=ValueSet,List&_sort=_id",
+    );
+    assert_eq!(all, ["l", "v1", "v2"]);
+}

@@ -1,0 +1,263 @@
+//! The embedded store on SQLite: one database file in a data directory, WAL mode, one writer
+//! connection behind a mutex and a pool of reader connections (readers read WAL snapshots and
+//! never wait for the writer).
+//!
+//! See `docs/design/store.md` for the tables, the commit protocol and the durability argument.
+
+mod history;
+mod index;
+mod read;
+pub mod schema;
+mod search;
+pub mod search_sql;
+mod write;
+
+use crate::{ReadTx, Result, Store, StoreError, WriteTx};
+use parking_lot::{Mutex, MutexGuard};
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// The database file name inside the data directory.
+pub const DB_FILE: &str = "crosscare.db";
+
+/// How commits reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// `synchronous=FULL`: every commit fsyncs the WAL before it returns, so an acknowledged
+    /// write survives a process kill and a power loss. The default.
+    Full,
+    /// `synchronous=NORMAL`: survives a process kill, but the last commits may be lost on power
+    /// loss. Only for bulk loads that can be repeated.
+    Normal,
+}
+
+/// Options of [`SqliteStore::open`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub synchronous: Synchronous,
+    /// How long a connection waits on a lock held by another process before failing.
+    pub busy_timeout: Duration,
+    /// Reader connections kept open (more are opened on demand and closed when returned).
+    pub read_pool_size: usize,
+    /// Page cache per connection, in KiB.
+    pub cache_size_kib: u32,
+    /// Write the search index tables (turn off only to measure the write ceiling).
+    pub index: bool,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            synchronous: Synchronous::Full,
+            busy_timeout: Duration::from_secs(5),
+            read_pool_size: 8,
+            cache_size_kib: 16 * 1024,
+            index: true,
+        }
+    }
+}
+
+/// The embedded SQLite backend of [`Store`].
+pub struct SqliteStore {
+    path: PathBuf,
+    options: SqliteOptions,
+    writer: Mutex<Option<Connection>>,
+    readers: Mutex<Vec<Connection>>,
+    closed: AtomicBool,
+    /// Keeps a temporary data directory alive for [`SqliteStore::temporary`].
+    _temp: Option<tempfile::TempDir>,
+}
+
+pub(crate) fn engine(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Conflict
+        }
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) | Some(rusqlite::ErrorCode::NotADatabase) => {
+            StoreError::Corrupt(e.to_string())
+        }
+        _ => StoreError::Engine(e.to_string()),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `dir`, migrating its schema.
+    pub fn open(dir: &Path, options: SqliteOptions) -> Result<SqliteStore> {
+        Self::open_inner(dir, options, None)
+    }
+
+    /// A store in a fresh temporary directory, removed when the store is dropped (tests,
+    /// benchmarks).
+    pub fn temporary() -> Result<SqliteStore> {
+        Self::temporary_with(SqliteOptions::default())
+    }
+
+    /// [`SqliteStore::temporary`] with options.
+    pub fn temporary_with(options: SqliteOptions) -> Result<SqliteStore> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let path = dir.path().to_path_buf();
+        Self::open_inner(&path, options, Some(dir))
+    }
+
+    fn open_inner(
+        dir: &Path,
+        options: SqliteOptions,
+        temp: Option<tempfile::TempDir>,
+    ) -> Result<SqliteStore> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", dir.display())))?;
+        let path = dir.join(DB_FILE);
+        let mut writer = open_connection(&path, &options, false)?;
+        match schema::migrate(&mut writer).map_err(engine)? {
+            Ok(()) => {}
+            Err(found) => {
+                return Err(StoreError::Unavailable(format!(
+                    "database schema version {found} is newer than this build ({})",
+                    schema::SCHEMA_VERSION
+                )))
+            }
+        }
+        Ok(SqliteStore {
+            path,
+            options,
+            writer: Mutex::new(Some(writer)),
+            readers: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+            _temp: temp,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `PRAGMA integrity_check` result (`["ok"]` when sound).
+    pub fn integrity_check(&self) -> Result<Vec<String>> {
+        let conn = self.take_reader()?;
+        let mut stmt = conn.prepare("PRAGMA integrity_check").map_err(engine)?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(engine)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(engine)?;
+        drop(stmt);
+        self.return_reader(conn);
+        Ok(rows)
+    }
+
+    /// The query plan SQLite picks for `sql` (one line per step), for index tests.
+    pub fn explain(&self, sql: &str, params: &[rusqlite::types::Value]) -> Result<Vec<String>> {
+        let conn = self.take_reader()?;
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .map_err(engine)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(params.iter()), |r| {
+                r.get::<_, String>(3)
+            })
+            .map_err(engine)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(engine)?;
+        drop(stmt);
+        self.return_reader(conn);
+        Ok(rows)
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(StoreError::Unavailable("the store is closed".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn take_reader(&self) -> Result<Connection> {
+        self.check_open()?;
+        if let Some(c) = self.readers.lock().pop() {
+            return Ok(c);
+        }
+        open_connection(&self.path, &self.options, true)
+    }
+
+    fn return_reader(&self, conn: Connection) {
+        let mut pool = self.readers.lock();
+        if pool.len() < self.options.read_pool_size && !self.closed.load(Ordering::Acquire) {
+            pool.push(conn);
+        }
+    }
+}
+
+fn open_connection(path: &Path, options: &SqliteOptions, read_only: bool) -> Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(engine)?;
+    conn.busy_timeout(options.busy_timeout).map_err(engine)?;
+    if !read_only {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(engine)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Unavailable(format!(
+                "cannot switch {} to WAL mode (got {mode})",
+                path.display()
+            )));
+        }
+    }
+    let sync = match options.synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous={sync}; PRAGMA foreign_keys=OFF; PRAGMA cache_size=-{}; \
+         PRAGMA temp_store=MEMORY;",
+        options.cache_size_kib
+    ))
+    .map_err(engine)?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(conn)
+}
+
+impl Store for SqliteStore {
+    fn read_tx(&self) -> Result<Box<dyn ReadTx + '_>> {
+        let conn = self.take_reader()?;
+        // The snapshot starts at the first read; reading the schema pins it now.
+        conn.execute_batch("BEGIN DEFERRED; SELECT count(*) FROM sqlite_master;")
+            .map_err(engine)?;
+        Ok(Box::new(read::SqliteReadTx {
+            store: self,
+            conn: Some(conn),
+        }))
+    }
+
+    fn write_tx(&self) -> Result<Box<dyn WriteTx + '_>> {
+        self.check_open()?;
+        let guard = self.writer.lock();
+        let guard = MutexGuard::try_map(guard, |c| c.as_mut())
+            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        guard.execute_batch("BEGIN IMMEDIATE").map_err(engine)?;
+        Ok(Box::new(write::SqliteWriteTx::new(
+            guard,
+            self.options.index,
+        )))
+    }
+
+    fn close(&self) -> Result<()> {
+        self.closed.store(true, Ordering::Release);
+        self.readers.lock().clear();
+        let mut w = self.writer.lock();
+        if let Some(conn) = w.take() {
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+                .map_err(engine)?;
+            conn.close().map_err(|(_, e)| engine(e))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,205 @@
+//! Runs a compiled search: one statement for the page (matches with their current versions),
+//! one `count(*)` when a total is asked for, and set-based statements for `_include` and
+//! `_revinclude` over the page (`:iterate` repeats them over what was just included, at most
+//! [`MAX_ITERATE`] rounds and [`MAX_INCLUDED`] resources).
+
+use super::engine;
+use super::read::{partition_id, VERSION_COLUMNS};
+use super::search_sql::{compile, scope_of, Plan, Scope, Sql};
+use crate::{PartitionId, ResourceVersion, Result, SearchPage};
+use crosscare_search::{Include, SearchQuery, SummaryMode, TotalMode};
+use rusqlite::Connection;
+use std::collections::HashSet;
+
+/// The page size when the query gives none (the REST layer normally sets its own).
+pub const DEFAULT_COUNT: usize = 20;
+/// Rounds of `:iterate`.
+pub const MAX_ITERATE: usize = 4;
+/// Included resources per page, at most.
+pub const MAX_INCLUDED: usize = 1000;
+
+/// Resolves partition names to ids; unknown partitions hold nothing and are dropped.
+fn pids(conn: &Connection, partitions: &[PartitionId]) -> Result<Vec<i64>> {
+    let mut out = Vec::new();
+    for p in partitions {
+        if let Some(pid) = partition_id(conn, p)? {
+            out.push(pid);
+        }
+    }
+    Ok(out)
+}
+
+/// The text of the page statement for a plan (exposed for `EXPLAIN QUERY PLAN` tests).
+pub(crate) fn page_sql(plan: &Plan, count: usize, offset: usize) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(&format!(
+        "SELECT {VERSION_COLUMNS}, r.rid FROM resource r \
+         JOIN version v ON v.rid = r.rid AND v.version = r.version WHERE "
+    ));
+    sql.append(plan.condition.clone());
+    sql.push(" ORDER BY ");
+    sql.append(plan.order.clone());
+    sql.push(" LIMIT ");
+    sql.bind(i64::try_from(count).unwrap_or(i64::MAX));
+    sql.push(" OFFSET ");
+    sql.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    sql
+}
+
+/// Rows of `SELECT VERSION_COLUMNS, rid`.
+fn versions_with_rid(conn: &Connection, sql: &Sql) -> Result<Vec<(ResourceVersion, i64)>> {
+    let mut stmt = conn.prepare(&sql.text).map_err(engine)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(sql.params.iter()), |row| {
+            Ok((super::read::version_from_row(row)?, row.get::<_, i64>(6)?))
+        })
+        .map_err(engine)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (raw, rid) = row.map_err(engine)?;
+        out.push((raw.into_version()?, rid));
+    }
+    Ok(out)
+}
+
+pub(crate) fn search(
+    conn: &Connection,
+    partitions: &[PartitionId],
+    query: &SearchQuery,
+) -> Result<SearchPage> {
+    let pids = pids(conn, partitions)?;
+    if pids.is_empty() {
+        let total = query.result.total.map(|_| 0);
+        return Ok(SearchPage {
+            total: total.or(Some(0)).filter(|_| query.result.total.is_some()),
+            ..SearchPage::default()
+        });
+    }
+    let scope = scope_of(query, pids);
+    let plan = compile(query, &scope)?;
+    let count_only = query.result.summary == Some(SummaryMode::Count);
+    let want_total = count_only
+        || matches!(
+            query.result.total,
+            Some(TotalMode::Accurate | TotalMode::Estimate)
+        );
+    let total = if want_total {
+        let mut sql = Sql::default();
+        sql.push("SELECT count(*) FROM resource r WHERE ");
+        sql.append(plan.condition.clone());
+        let n: i64 = conn
+            .prepare(&sql.text)
+            .map_err(engine)?
+            .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))
+            .map_err(engine)?;
+        Some(n.max(0) as u64)
+    } else {
+        None
+    };
+    if count_only {
+        return Ok(SearchPage {
+            total,
+            ..SearchPage::default()
+        });
+    }
+    let offset = match &query.result.cursor {
+        // The cursor this store issues is the offset of the next page.
+        Some(c) => c.parse::<usize>().unwrap_or(query.result.offset),
+        None => query.result.offset,
+    };
+    let count = query.result.count.unwrap_or(DEFAULT_COUNT);
+    let rows = versions_with_rid(conn, &page_sql(&plan, count, offset))?;
+    let page_rids: Vec<i64> = rows.iter().map(|(_, rid)| *rid).collect();
+    let included = includes(conn, &scope, query, &page_rids)?;
+    Ok(SearchPage {
+        matches: rows.into_iter().map(|(v, _)| v).collect(),
+        included,
+        total,
+    })
+}
+
+fn rid_list(rids: &[i64]) -> String {
+    rids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `_include` / `_revinclude` for the page, then `:iterate` rounds over the newly included.
+fn includes(
+    conn: &Connection,
+    scope: &Scope,
+    query: &SearchQuery,
+    page: &[i64],
+) -> Result<Vec<ResourceVersion>> {
+    let (inc, rev) = (&query.result.include, &query.result.revinclude);
+    if page.is_empty() || (inc.is_empty() && rev.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let mut seen: HashSet<i64> = page.iter().copied().collect();
+    let mut out = Vec::new();
+    let mut frontier = page.to_vec();
+    for round in 0..MAX_ITERATE {
+        let mut next = Vec::new();
+        for (include, reverse) in inc
+            .iter()
+            .map(|i| (i, false))
+            .chain(rev.iter().map(|i| (i, true)))
+        {
+            if round > 0 && !include.iterate {
+                continue;
+            }
+            for (v, rid) in
+                versions_with_rid(conn, &include_sql(scope, include, reverse, &frontier))?
+            {
+                if out.len() >= MAX_INCLUDED {
+                    return Ok(out);
+                }
+                if seen.insert(rid) {
+                    out.push(v);
+                    next.push(rid);
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    Ok(out)
+}
+
+/// Resources referenced by (`_include`) or referring to (`_revinclude`) the `from` rows.
+fn include_sql(scope: &Scope, include: &Include, reverse: bool, from: &[i64]) -> Sql {
+    let mut sql = Sql::default();
+    let (join_t, where_from) = if reverse {
+        (
+            "JOIN resource r ON r.rid = x.rid",
+            format!(
+                "(x.pid, x.ttype, x.tid) IN (SELECT pid, rtype, id FROM resource WHERE rid IN ({}))",
+                rid_list(from)
+            ),
+        )
+    } else {
+        (
+            "JOIN resource r ON r.pid = x.pid AND r.rtype = x.ttype AND r.id = x.tid",
+            format!("x.rid IN ({})", rid_list(from)),
+        )
+    };
+    sql.push(&format!(
+        "SELECT DISTINCT {VERSION_COLUMNS}, r.rid FROM idx_reference x {join_t} \
+         JOIN version v ON v.rid = r.rid AND v.version = r.version WHERE {where_from} AND x.pid IN ({}) AND x.rtype = ",
+        rid_list(&scope.pids)
+    ));
+    sql.bind(include.source_type.clone());
+    if let Some(param) = &include.param {
+        sql.push(" AND x.param = ");
+        sql.bind(param.clone());
+    }
+    if let Some(t) = &include.target_type {
+        sql.push(" AND x.ttype = ");
+        sql.bind(t.clone());
+    }
+    sql.push(" AND x.cid IS NULL AND x.url IS NULL AND r.deleted = 0 ORDER BY r.rid");
+    sql
+}
