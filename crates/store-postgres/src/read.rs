@@ -51,21 +51,19 @@ pub(crate) async fn query_versions(
     rows.iter().map(version_from_row).collect()
 }
 
-/// The newest version of a resource. Inside a write transaction (`lock`), the current-version
-/// row is locked until commit, so a version check made on the result stays valid.
+/// The newest version of a resource, from the snapshot (locking reads of write transactions
+/// are `PgTx::locked_read`).
 pub(crate) async fn read(
     client: &ClientWrapper,
     partition: &PartitionId,
     resource_type: &str,
     id: &str,
-    lock: bool,
 ) -> Result<Option<ResourceVersion>> {
     let sql = format!(
         "SELECT {VERSION_COLUMNS} FROM resource r \
          JOIN version v ON v.part = r.part AND v.rtype = r.rtype AND v.id = r.id \
                        AND v.version = r.version \
-         WHERE r.part = $1 AND r.rtype = $2 AND r.id = $3{}",
-        if lock { " FOR UPDATE OF r" } else { "" }
+         WHERE r.part = $1 AND r.rtype = $2 AND r.id = $3"
     );
     let v = query_versions(client, &sql, &[&partition.0, &resource_type, &id]).await?;
     Ok(v.into_iter().next())

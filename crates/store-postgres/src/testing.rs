@@ -326,6 +326,14 @@ pub fn database() -> Availability {
     })
 }
 
+/// [`database`] as an `Option`: `None` means "skipped" (the notice is already printed).
+pub fn database_or_skip() -> Option<TestDatabase> {
+    match database() {
+        Availability::Ready(db) => Some(db),
+        Availability::Skipped => None,
+    }
+}
+
 /// A dedicated cluster (not the shared one), for tests that stop and restart the server.
 /// Returns `None` (after printing the skip notice) when PostgreSQL is not installed.
 pub fn dedicated_cluster() -> Option<Cluster> {

@@ -27,6 +27,8 @@ pub(crate) struct PgTx<'a> {
     pub(crate) mode: Mode,
     /// The commit timestamp of this transaction, fixed at its first write.
     pub(crate) stamp: Option<DateTime<Utc>>,
+    /// Resources claimed (version-0 rows) by locking reads of ids that did not exist.
+    pub(crate) claims: Vec<(String, String, String)>,
 }
 
 impl<'a> PgTx<'a> {
@@ -45,6 +47,7 @@ impl<'a> PgTx<'a> {
             client: Some(client),
             mode,
             stamp: None,
+            claims: Vec::new(),
         })
     }
 
@@ -97,10 +100,12 @@ impl ReadTx for PgTx<'_> {
         resource_type: &str,
         id: &str,
     ) -> Result<Option<ResourceVersion>> {
+        if self.mode == Mode::Write {
+            return self.locked_read(partition, resource_type, id);
+        }
         let client = self.client()?;
-        let lock = self.mode == Mode::Write;
         self.store
-            .block_on(read::read(client, partition, resource_type, id, lock))
+            .block_on(read::read(client, partition, resource_type, id))
     }
 
     fn vread(
@@ -131,15 +136,8 @@ impl ReadTx for PgTx<'_> {
             "search is not implemented on the PostgreSQL backend yet".into(),
         ))
     }
-}
 
-impl PgTx<'_> {
-    /// The number of current resources (the trait method once the store branch adds it).
-    pub(crate) fn count_current(
-        &mut self,
-        partition: &PartitionId,
-        resource_type: Option<&str>,
-    ) -> Result<u64> {
+    fn count(&mut self, partition: &PartitionId, resource_type: Option<&str>) -> Result<u64> {
         let client = self.client()?;
         self.store
             .block_on(read::count_current(client, partition, resource_type))

@@ -73,26 +73,26 @@ async fn claim_new(
     Ok(n == 1)
 }
 
-/// Locks the current-version row, creating it (as version 0, not yet visible to anyone
-/// else) for a resource that never existed.
+/// Locks the current-version row; for a resource that never existed, claims it with a
+/// version-0 row (invisible to readers: it has no `version` row) so that the absence is
+/// locked too. Returns the row (`None` when freshly claimed) and whether this call claimed it.
 async fn lock_or_claim(
     client: &ClientWrapper,
     partition: &PartitionId,
     resource_type: &str,
     id: &str,
-    ts: DateTime<Utc>,
-) -> Result<Option<Current>> {
-    if let Some(c) = lock_current(client, partition, resource_type, id).await? {
-        return Ok(Some(c));
+) -> Result<(Option<Current>, bool)> {
+    for _ in 0..3 {
+        if let Some(c) = lock_current(client, partition, resource_type, id).await? {
+            return Ok((Some(c), false));
+        }
+        if claim_new(client, partition, resource_type, id, now_micros()).await? {
+            return Ok((None, true));
+        }
+        // A concurrent transaction held a claim: the insert waited for it. If it wrote, its
+        // row is now committed and lockable; if it gave the claim up, we claim next round.
     }
-    if claim_new(client, partition, resource_type, id, ts).await? {
-        return Ok(None);
-    }
-    // Someone created it meanwhile and has committed: their row is now visible and lockable.
-    lock_current(client, partition, resource_type, id)
-        .await?
-        .map(Some)
-        .ok_or(StoreError::Conflict)
+    Err(StoreError::Conflict)
 }
 
 /// Writes one version row and moves the current-version pointer to it.
@@ -153,31 +153,25 @@ async fn write_version(
     Ok(())
 }
 
-/// A resource `put` cannot store. FIXME: becomes `StoreError::InvalidResource` once the store
-/// branch commits that variant.
-fn invalid(message: String) -> StoreError {
-    StoreError::Engine(format!("invalid resource: {message}"))
-}
-
 /// The `resourceType` and `id` of a resource about to be stored.
 fn type_and_id(resource: &Value) -> Result<(String, String)> {
     let ty = resource
         .get("resourceType")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| invalid("resourceType is missing".into()))?;
+        .ok_or_else(|| StoreError::InvalidResource("resourceType is missing".into()))?;
     let id = resource
         .get("id")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| invalid("id is missing".into()))?;
+        .ok_or_else(|| StoreError::InvalidResource("id is missing".into()))?;
     Ok((ty.to_string(), id.to_string()))
 }
 
 /// Sets `meta.versionId` and `meta.lastUpdated`, keeping every other `meta` element.
 fn stamp_meta(resource: &mut Value, version: i64, last_updated: DateTime<Utc>) -> Result<()> {
     let Some(obj) = resource.as_object_mut() else {
-        return Err(invalid(
+        return Err(StoreError::InvalidResource(
             "a resource is a JSON object".into(),
         ));
     };
@@ -185,7 +179,7 @@ fn stamp_meta(resource: &mut Value, version: i64, last_updated: DateTime<Utc>) -
         .entry("meta")
         .or_insert_with(|| Value::Object(serde_json::Map::new()));
     let Some(meta) = meta.as_object_mut() else {
-        return Err(invalid("meta is not an object".into()));
+        return Err(StoreError::InvalidResource("meta is not an object".into()));
     };
     meta.insert("versionId".into(), Value::String(version.to_string()));
     meta.insert(
@@ -208,6 +202,61 @@ impl PgTx<'_> {
     fn stamp(&mut self) -> DateTime<Utc> {
         *self.stamp.get_or_insert_with(now_micros)
     }
+
+    /// `read` inside a write transaction: locks the current-version row (claiming it when the
+    /// resource does not exist), so that a check made on the result holds until commit.
+    pub(crate) fn locked_read(
+        &mut self,
+        partition: &PartitionId,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<ResourceVersion>> {
+        let client = self.client()?;
+        let (current, claimed) = self
+            .store
+            .block_on(lock_or_claim(client, partition, resource_type, id))?;
+        let result = match current {
+            Some(c) if c.version > 0 => self.store.block_on(crate::read::vread(
+                client,
+                partition,
+                resource_type,
+                id,
+                c.version as u64,
+            )),
+            _ => Ok(None),
+        };
+        if claimed {
+            // Released at commit unless written (the release only deletes version-0 rows).
+            let key = (partition.0.clone(), resource_type.to_string(), id.to_string());
+            self.claims.push(key);
+        }
+        result
+    }
+
+    /// Removes the claims of resources this transaction read but never wrote, before commit.
+    pub(crate) fn release_claims(&mut self) -> Result<()> {
+        if self.claims.is_empty() {
+            return Ok(());
+        }
+        let claims = std::mem::take(&mut self.claims);
+        let client = self.client()?;
+        self.store.block_on(async {
+            let stmt = client
+                .prepare_cached(
+                    "DELETE FROM resource WHERE part = $1 AND rtype = $2 AND id = $3 \
+                     AND version = 0",
+                )
+                .await
+                .map_err(store_error)?;
+            for (part, rtype, id) in &claims {
+                client
+                    .execute(&stmt, &[part, rtype, id])
+                    .await
+                    .map_err(store_error)?;
+            }
+            Ok(())
+        })
+    }
 }
 
 impl WriteTx for PgTx<'_> {
@@ -222,7 +271,9 @@ impl WriteTx for PgTx<'_> {
         let client = self.client()?;
         let store = self.store;
         store.block_on(async {
-            let current = lock_or_claim(client, partition, &resource_type, &id, stamp).await?;
+            let (current, _) = lock_or_claim(client, partition, &resource_type, &id).await?;
+            // A version-0 row is a claim made by a locking read of this transaction.
+            let current = current.filter(|c| c.version > 0);
             let version = current.as_ref().map_or(1, |c| c.version + 1);
             let change = match &current {
                 Some(c) if !c.deleted => ChangeKind::Update,
@@ -231,7 +282,7 @@ impl WriteTx for PgTx<'_> {
             let ts = version_ts(stamp, current.as_ref());
             stamp_meta(&mut resource, version, ts)?;
             let body = serde_json::to_string(&resource)
-                .map_err(|e| invalid(e.to_string()))?;
+                .map_err(|e| StoreError::InvalidResource(e.to_string()))?;
             write_version(
                 client,
                 partition,
@@ -299,6 +350,7 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
+        self.release_claims()?;
         self.finish()
     }
 }
