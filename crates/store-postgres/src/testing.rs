@@ -148,12 +148,15 @@ impl Cluster {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
+    /// Starts the server. `fsync=off` and `full_page_writes=off` make it fast and lose data
+    /// only on an operating-system crash; `synchronous_commit` stays on so that an immediate
+    /// stop (the outage tests) keeps every acknowledged commit.
     fn pg_ctl_start(&self) -> Result<(), ClusterError> {
         let data = self.data.to_string_lossy().into_owned();
         let log = self.data.join("server.log").to_string_lossy().into_owned();
         let opts = format!(
-            "-p {} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            "-p {} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
+             -c max_connections=200",
             self.port
         );
         self.run("pg_ctl", &["-D", &data, "-l", &log, "-w", "-o", &opts, "start"])

@@ -72,9 +72,12 @@ fn outage_is_unavailable_and_the_pool_recovers() {
     // drops it, and within a few calls the store works again.
     let mut recovered = false;
     for _ in 0..10 {
-        if put("after").is_ok() {
-            recovered = true;
-            break;
+        match put("after") {
+            Ok(()) => {
+                recovered = true;
+                break;
+            }
+            Err(e) => eprintln!("after restart: {e}"),
         }
     }
     assert!(recovered, "the store did not recover after the database came back");
