@@ -127,10 +127,13 @@ pub(crate) fn store_error(e: tokio_postgres::Error) -> StoreError {
 pub(crate) fn pool_error(e: deadpool_postgres::PoolError, target: &str) -> StoreError {
     use deadpool_postgres::PoolError;
     match e {
-        PoolError::Backend(e) => {
-            StoreError::Unavailable(format!("cannot connect to PostgreSQL at {target}: {}", describe(&e)))
-        }
+        PoolError::Backend(e) => StoreError::Unavailable(format!(
+            "cannot connect to PostgreSQL at {target}: {}",
+            describe(&e)
+        )),
         PoolError::Closed => StoreError::Unavailable("the store is closed".into()),
-        other => StoreError::Unavailable(format!("cannot connect to PostgreSQL at {target}: {other}")),
+        other => {
+            StoreError::Unavailable(format!("cannot connect to PostgreSQL at {target}: {other}"))
+        }
     }
 }

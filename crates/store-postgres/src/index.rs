@@ -179,7 +179,11 @@ fn cells(value: &IndexValue) -> Option<(usize, Vec<Cell>)> {
         ),
         IndexValue::Number(n) => (
             NUMBER,
-            vec![Cell::Float(n.value), Cell::Float(n.low), Cell::Float(n.high)],
+            vec![
+                Cell::Float(n.value),
+                Cell::Float(n.low),
+                Cell::Float(n.high),
+            ],
         ),
         IndexValue::Quantity(q) => (
             QUANTITY,
@@ -324,8 +328,14 @@ pub(crate) async fn insert(
             .collect();
         let resource_type = resource_type.to_string();
         let id = id.to_string();
-        let mut params: Vec<&(dyn ToSql + Sync)> =
-            vec![&partition.0, &resource_type, &id, &rows.params, &rows.grps, &rows.cids];
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+            &partition.0,
+            &resource_type,
+            &id,
+            &rows.params,
+            &rows.grps,
+            &rows.cids,
+        ];
         params.extend(values.iter().map(|v| v.as_ref() as &(dyn ToSql + Sync)));
         client.execute(&stmt, &params).await.map_err(store_error)?;
     }
@@ -348,8 +358,14 @@ mod tests {
     #[test]
     fn composites_number_their_tuples() {
         let entries = vec![
-            IndexEntry::new("cv", IndexValue::Composite(vec![IndexValue::Uri("a".into())])),
-            IndexEntry::new("cv", IndexValue::Composite(vec![IndexValue::Uri("b".into())])),
+            IndexEntry::new(
+                "cv",
+                IndexValue::Composite(vec![IndexValue::Uri("a".into())]),
+            ),
+            IndexEntry::new(
+                "cv",
+                IndexValue::Composite(vec![IndexValue::Uri("b".into())]),
+            ),
             IndexEntry::new("url", IndexValue::Uri("c".into())),
         ];
         let rows = rows_by_table(&entries);

@@ -237,10 +237,19 @@ mod tests {
 
     #[test]
     fn urls() {
-        check("postgres://u:secret@db.example:6543/fhir", Ok("db.example:6543/fhir"));
-        check("postgresql://127.0.0.1/fhir?sslmode=disable", Ok("127.0.0.1:5432/fhir"));
+        check(
+            "postgres://u:secret@db.example:6543/fhir",
+            Ok("db.example:6543/fhir"),
+        );
+        check(
+            "postgresql://127.0.0.1/fhir?sslmode=disable",
+            Ok("127.0.0.1:5432/fhir"),
+        );
         check("host=/run/pg dbname=x user=y", Ok("/run/pg:5432/x"));
-        check("postgres://h/db?sslmode=require", Err("does not include yet"));
+        check(
+            "postgres://h/db?sslmode=require",
+            Err("does not include yet"),
+        );
         check("postgres://h:notaport/db", Err("invalid PostgreSQL URL"));
     }
 

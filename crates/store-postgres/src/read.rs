@@ -37,7 +37,10 @@ pub(crate) fn version_from_row(row: &Row) -> Result<ResourceVersion> {
             .map_err(|_| StoreError::Corrupt(format!("version {version}")))?,
         last_updated: row.try_get::<_, DateTime<Utc>>(3).map_err(get)?,
         change,
-        body: row.try_get::<_, Option<String>>(5).map_err(get)?.map(Arc::from),
+        body: row
+            .try_get::<_, Option<String>>(5)
+            .map_err(get)?
+            .map(Arc::from),
     })
 }
 
@@ -95,8 +98,7 @@ pub(crate) async fn history(
 ) -> Result<(Vec<ResourceVersion>, u64)> {
     let mut conds = vec!["v.part = $1".to_string()];
     let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(partition.0.clone())];
-    let next = |params: &mut Vec<Box<dyn ToSql + Sync + Send>>,
-                    v: Box<dyn ToSql + Sync + Send>| {
+    let next = |params: &mut Vec<Box<dyn ToSql + Sync + Send>>, v: Box<dyn ToSql + Sync + Send>| {
         params.push(v);
         format!("${}", params.len())
     };
@@ -135,7 +137,10 @@ pub(crate) async fn history(
         .map(|p| p.as_ref() as &(dyn ToSql + Sync))
         .collect();
     let count_sql = format!("SELECT count(*) FROM version v WHERE {where_sql}");
-    let stmt = client.prepare_cached(&count_sql).await.map_err(store_error)?;
+    let stmt = client
+        .prepare_cached(&count_sql)
+        .await
+        .map_err(store_error)?;
     let total: i64 = client
         .query_one(&stmt, &refs)
         .await

@@ -101,7 +101,17 @@ impl Cluster {
         let data = cluster.data.to_string_lossy().into_owned();
         cluster.run(
             "initdb",
-            &["-D", &data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
         )?;
         cluster.spawn_watchdog()?;
         cluster.pg_ctl_start()?;
@@ -159,8 +169,11 @@ impl Cluster {
              -c max_connections=200",
             self.port
         );
-        self.run("pg_ctl", &["-D", &data, "-l", &log, "-w", "-o", &opts, "start"])
-            .map(drop)
+        self.run(
+            "pg_ctl",
+            &["-D", &data, "-l", &log, "-w", "-o", &opts, "start"],
+        )
+        .map(drop)
     }
 
     /// The command line of a cluster binary, through `runuser` when running as root.
@@ -283,6 +296,19 @@ fn shared() -> &'static Result<Shared, String> {
 pub struct TestDatabase {
     pub name: String,
     pub url: String,
+}
+
+impl TestDatabase {
+    /// Runs one SQL statement in this database through `psql`; returns its unaligned output.
+    pub fn psql(&self, sql: &str) -> Result<String, ClusterError> {
+        match shared() {
+            Ok(s) => s.cluster.psql(&self.name, sql),
+            Err(e) => Err(ClusterError::Command {
+                command: "psql".into(),
+                detail: e.clone(),
+            }),
+        }
+    }
 }
 
 /// The outcome of asking for a test database.

@@ -61,7 +61,9 @@ impl<'a> PgTx<'a> {
     /// connection to the pool.
     pub(crate) fn finish(&mut self) -> Result<()> {
         let Some(client) = self.client.take() else {
-            return Err(StoreError::Unavailable("the transaction is finished".into()));
+            return Err(StoreError::Unavailable(
+                "the transaction is finished".into(),
+            ));
         };
         let result = self
             .store
@@ -116,8 +118,13 @@ impl ReadTx for PgTx<'_> {
         version_id: u64,
     ) -> Result<Option<ResourceVersion>> {
         let client = self.client()?;
-        self.store
-            .block_on(read::vread(client, partition, resource_type, id, version_id))
+        self.store.block_on(read::vread(
+            client,
+            partition,
+            resource_type,
+            id,
+            version_id,
+        ))
     }
 
     fn history(

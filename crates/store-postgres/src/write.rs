@@ -212,9 +212,9 @@ impl PgTx<'_> {
         id: &str,
     ) -> Result<Option<ResourceVersion>> {
         let client = self.client()?;
-        let (current, claimed) = self
-            .store
-            .block_on(lock_or_claim(client, partition, resource_type, id))?;
+        let (current, claimed) =
+            self.store
+                .block_on(lock_or_claim(client, partition, resource_type, id))?;
         let result = match current {
             Some(c) if c.version > 0 => self.store.block_on(crate::read::vread(
                 client,
@@ -227,7 +227,11 @@ impl PgTx<'_> {
         };
         if claimed {
             // Released at commit unless written (the release only deletes version-0 rows).
-            let key = (partition.0.clone(), resource_type.to_string(), id.to_string());
+            let key = (
+                partition.0.clone(),
+                resource_type.to_string(),
+                id.to_string(),
+            );
             self.claims.push(key);
         }
         result
@@ -374,7 +378,10 @@ mod tests {
             Ok(("Patient", "p1")),
         );
         check(serde_json::json!({"id": "p1"}), Err("resourceType"));
-        check(serde_json::json!({"resourceType": "Patient", "id": ""}), Err("id"));
+        check(
+            serde_json::json!({"resourceType": "Patient", "id": ""}),
+            Err("id"),
+        );
     }
 
     #[test]

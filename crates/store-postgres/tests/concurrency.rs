@@ -44,8 +44,12 @@ fn update_if_match(
 fn two_updates_with_the_same_expected_version_exactly_one_wins() {
     let Some(store) = store() else { return };
     let mut tx = store.write_tx().unwrap();
-    tx.put(&part(), json!({"resourceType": "Patient", "id": "p"}), Vec::new())
-        .unwrap();
+    tx.put(
+        &part(),
+        json!({"resourceType": "Patient", "id": "p"}),
+        Vec::new(),
+    )
+    .unwrap();
     tx.commit().unwrap();
     for round in 0..5u64 {
         let expected = round + 1;
@@ -165,7 +169,9 @@ fn concurrent_creates_of_one_id_become_create_then_update() {
 
 #[test]
 fn concurrent_migrations_queue_on_the_advisory_lock() {
-    let Some(cluster) = testing::dedicated_cluster() else { return };
+    let Some(cluster) = testing::dedicated_cluster() else {
+        return;
+    };
     cluster.psql("postgres", "CREATE DATABASE m").unwrap();
     let url = cluster.url("m");
     let handles: Vec<_> = (0..4)
@@ -179,10 +185,17 @@ fn concurrent_migrations_queue_on_the_advisory_lock() {
         .map(|h| h.join().unwrap().unwrap())
         .collect();
     // Exactly one run found the empty database; the others found it migrated.
-    assert_eq!(reports.iter().filter(|r| r.from == 0).count(), 1, "{reports:?}");
+    assert_eq!(
+        reports.iter().filter(|r| r.from == 0).count(),
+        1,
+        "{reports:?}"
+    );
     assert!(reports.iter().all(|r| r.to == SCHEMA_VERSION));
     let applied = cluster
-        .psql("m", "SELECT string_agg(version::text, ',') FROM schema_migrations")
+        .psql(
+            "m",
+            "SELECT string_agg(version::text, ',') FROM schema_migrations",
+        )
         .unwrap();
     assert_eq!(applied, "1");
 }

@@ -26,7 +26,9 @@ fn unreachable_database_at_connect_is_one_clear_line() {
 
 #[test]
 fn wrong_database_name_is_one_clear_line() {
-    let Some(db) = testing::database_or_skip() else { return };
+    let Some(db) = testing::database_or_skip() else {
+        return;
+    };
     let url = db.url.replace(&db.name, "no_such_db");
     let err = PostgresStore::connect(&url, 2).err().unwrap();
     let msg = err.to_string();
@@ -45,13 +47,19 @@ fn tls_required_is_refused_clearly() {
 
 #[test]
 fn outage_is_unavailable_and_the_pool_recovers() {
-    let Some(cluster) = testing::dedicated_cluster() else { return };
+    let Some(cluster) = testing::dedicated_cluster() else {
+        return;
+    };
     cluster.psql("postgres", "CREATE DATABASE o").unwrap();
     let store = PostgresStore::connect(&cluster.url("o"), 4).unwrap();
     let part = PartitionId::default_partition();
     let put = |id: &str| -> Result<(), StoreError> {
         let mut tx = store.write_tx()?;
-        tx.put(&part, json!({"resourceType": "Patient", "id": id}), Vec::new())?;
+        tx.put(
+            &part,
+            json!({"resourceType": "Patient", "id": id}),
+            Vec::new(),
+        )?;
         tx.commit()
     };
     put("before").unwrap();
@@ -80,7 +88,10 @@ fn outage_is_unavailable_and_the_pool_recovers() {
             Err(e) => eprintln!("after restart: {e}"),
         }
     }
-    assert!(recovered, "the store did not recover after the database came back");
+    assert!(
+        recovered,
+        "the store did not recover after the database came back"
+    );
     let mut r = store.read_tx().unwrap();
     assert!(r.read(&part, "Patient", "before").unwrap().is_some());
     assert!(r.read(&part, "Patient", "during").unwrap().is_none());
