@@ -18,6 +18,8 @@
 //! **API boundary**: [`PostgresStore::connect`], [`migrate`], the [`Store`] trait, and the test
 //! support in [`testing`].
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod error;
 mod index;
 pub mod migrate;
