@@ -45,18 +45,18 @@ pub(crate) async fn clear(
 
 /// The SQL type of a value column.
 #[derive(Clone, Copy)]
-enum ColType {
+pub(crate) enum ColType {
     Text,
     BigInt,
     Float,
 }
 
-struct Table {
-    name: &'static str,
-    columns: &'static [(&'static str, ColType)],
+pub(crate) struct Table {
+    pub(crate) name: &'static str,
+    pub(crate) columns: &'static [(&'static str, ColType)],
 }
 
-use ColType::{BigInt, Float, Text};
+pub(crate) use ColType::{BigInt, Float, Text};
 
 const TOKEN: usize = 0;
 const STRING: usize = 1;
@@ -68,7 +68,7 @@ const URI: usize = 6;
 const COMPOSITE: usize = 7;
 
 /// Every index table with its value columns (after `part, rtype, id, param, grp, cid`).
-const TABLES: &[Table] = &[
+pub(crate) const TABLES: &[Table] = &[
     Table {
         name: "idx_token",
         columns: &[
@@ -125,7 +125,7 @@ const TABLES: &[Table] = &[
 ];
 
 /// One value cell of an index row.
-enum Cell {
+pub(crate) enum Cell {
     Text(Option<String>),
     BigInt(i64),
     Float(f64),
@@ -133,11 +133,11 @@ enum Cell {
 
 /// The rows headed for one table, as `(param, grp, cid, cells)`.
 #[derive(Default)]
-struct Rows {
-    params: Vec<String>,
-    grps: Vec<i32>,
-    cids: Vec<Option<String>>,
-    cells: Vec<Vec<Cell>>,
+pub(crate) struct Rows {
+    pub(crate) params: Vec<String>,
+    pub(crate) grps: Vec<i32>,
+    pub(crate) cids: Vec<Option<String>>,
+    pub(crate) cells: Vec<Vec<Cell>>,
 }
 
 impl Rows {
@@ -220,7 +220,7 @@ fn cells(value: &IndexValue) -> Option<(usize, Vec<Cell>)> {
 }
 
 /// Groups the entries of one resource by table.
-fn rows_by_table(entries: &[IndexEntry]) -> Vec<Rows> {
+pub(crate) fn rows_by_table(entries: &[IndexEntry]) -> Vec<Rows> {
     let mut out: Vec<Rows> = TABLES.iter().map(|_| Rows::default()).collect();
     let mut grp = 0i32;
     for e in entries {

@@ -20,6 +20,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod bulk;
 mod error;
 mod index;
 pub mod migrate;
