@@ -14,7 +14,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod conformance;
-mod conformance_search;
+pub mod conformance_search;
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};

@@ -166,6 +166,27 @@ impl SqliteStore {
         Ok(rows)
     }
 
+    /// The query plan of the page statement of a search (`EXPLAIN QUERY PLAN`), one line per
+    /// step, for tests that pin index use.
+    pub fn explain_search(
+        &self,
+        partitions: &[crate::PartitionId],
+        query: &crosscare_search::SearchQuery,
+    ) -> Result<Vec<String>> {
+        let conn = self.take_reader()?;
+        let mut pids = Vec::new();
+        for p in partitions {
+            if let Some(pid) = read::partition_id(&conn, p)? {
+                pids.push(pid);
+            }
+        }
+        self.return_reader(conn);
+        let scope = search_sql::scope_of(query, pids);
+        let plan = search_sql::compile(query, &scope)?;
+        let sql = search::page_sql(&plan, 10, 0);
+        self.explain(&sql.text, &sql.params)
+    }
+
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(StoreError::Unavailable("the store is closed".into()))

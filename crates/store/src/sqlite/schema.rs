@@ -38,6 +38,9 @@ CREATE TABLE resource (
     deleted  INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX resource_key ON resource (pid, rtype, id);
+-- Listing a type in rowid order (the default search order) without a sort, and
+-- `_lastUpdated` ranges.
+CREATE INDEX resource_live ON resource (pid, rtype, deleted);
 CREATE INDEX resource_by_ts ON resource (pid, rtype, deleted, ts);
 
 -- Every version; seq is the global version order (newest = largest).

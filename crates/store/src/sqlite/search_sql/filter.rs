@@ -20,6 +20,17 @@ const VALUE_TABLES: &[&str] = &[
     "idx_composite",
 ];
 
+/// True when the filter is a `rid IN (…)` over an index seek that can drive the search.
+pub(crate) fn drives(f: &Filter) -> bool {
+    match f {
+        Filter::Param(pf) => !matches!(pf.param.as_str(), "_id" | "_lastUpdated"),
+        Filter::Chain { .. } | Filter::Has { .. } | Filter::List(_) => true,
+        Filter::Any(list) => !list.is_empty() && list.iter().all(drives),
+        Filter::Missing { missing, .. } => !missing,
+        Filter::Not(_) => false,
+    }
+}
+
 /// Allocates fresh table aliases for nested joins.
 #[derive(Default)]
 pub(crate) struct Compiler {
@@ -89,11 +100,13 @@ impl Compiler {
                     "{alias}.rid IN (SELECT {x}.rid FROM idx_reference {x} JOIN resource {t} \
                      ON {t}.pid = {x}.pid AND {t}.rtype = {x}.ttype AND {t}.id = {x}.tid WHERE "
                 ));
-                scope.write(sql, &format!("{x}."));
-                sql.push(&format!(" AND {x}.param = "));
+                // The inner filter drives: target rows first, then their referrers through
+                // `idx_reference_reverse` (pid, ttype, tid).
+                scope.write_hinted(sql, &format!("{x}."), "+");
+                sql.push(&format!(" AND +{x}.param = "));
                 sql.bind(param.clone());
                 sql.push(&format!(
-                    " AND {x}.cid IS NULL AND {x}.url IS NULL AND {x}.ttype = "
+                    " AND +{x}.cid IS NULL AND +{x}.url IS NULL AND {x}.ttype = "
                 ));
                 sql.bind(target_type.clone());
                 sql.push(&format!(" AND {t}.deleted = 0 AND "));
@@ -113,12 +126,16 @@ impl Compiler {
                      JOIN resource {t} ON {t}.pid = {x}.pid AND {t}.rtype = {x}.ttype AND {t}.id = {x}.tid \
                      WHERE "
                 ));
-                scope.with_type(resource_type).write(sql, &format!("{x}."));
-                sql.push(&format!(" AND {x}.param = "));
+                // The inner filter drives: source rows first, then their references through
+                // `idx_reference_rid`, then the referenced rows by `resource_key`.
+                scope
+                    .with_type(resource_type)
+                    .write_hinted(sql, &format!("{x}."), "+");
+                sql.push(&format!(" AND +{x}.param = "));
                 sql.bind(param.clone());
-                sql.push(&format!(" AND {x}.cid IS NULL AND {x}.url IS NULL"));
+                sql.push(&format!(" AND +{x}.cid IS NULL AND +{x}.url IS NULL"));
                 if let [one] = scope.types.as_slice() {
-                    sql.push(&format!(" AND {x}.ttype = "));
+                    sql.push(&format!(" AND +{x}.ttype = "));
                     sql.bind(one.clone());
                 }
                 sql.push(&format!(" AND {s}.deleted = 0 AND "));

@@ -50,6 +50,15 @@ pub struct Scope {
 impl Scope {
     /// `{p}pid IN (…) [AND {p}rtype = ?]`.
     pub(crate) fn write(&self, sql: &mut Sql, p: &str) {
+        self.write_hinted(sql, p, "");
+    }
+
+    /// [`Scope::write`] with a unary `+` before each column when `hint` is `"+"`: SQLite then
+    /// does not use an index for these terms, which steers the planner towards the index the
+    /// caller wants to drive the loop (see `docs/design/search-sql.md`).
+    pub(crate) fn write_hinted(&self, sql: &mut Sql, p: &str, hint: &str) {
+        let p = format!("{hint}{p}");
+        let p = p.as_str();
         let pids: Vec<String> = self.pids.iter().map(i64::to_string).collect();
         sql.push(&format!("{p}pid IN ({})", pids.join(", ")));
         match self.types.as_slice() {
@@ -100,8 +109,16 @@ pub fn scope_of(query: &SearchQuery, pids: Vec<i64>) -> Scope {
 /// Compiles the filters and sort keys.
 pub fn compile(query: &SearchQuery, scope: &Scope) -> Result<Plan> {
     let mut condition = Sql::default();
-    scope.write(&mut condition, "r.");
-    condition.push(" AND r.deleted = 0");
+    // When a filter can drive the search from an index table (`r.rid IN (SELECT rid …)`),
+    // the scope terms on `r` are made unindexable so that SQLite iterates that subquery's
+    // rows instead of every resource of the type.
+    let hint = if query.filters.iter().any(filter::drives) {
+        "+"
+    } else {
+        ""
+    };
+    scope.write_hinted(&mut condition, "r.", hint);
+    condition.push(&format!(" AND {hint}r.deleted = 0"));
     let mut c = filter::Compiler::default();
     for f in &query.filters {
         condition.push(" AND ");
