@@ -35,7 +35,9 @@ fn prepare(mut resource: Value, index: Vec<IndexEntry>, ts: DateTime<Utc>) -> Re
     };
     let (rtype, id) = (field("resourceType")?, field("id")?);
     let Some(obj) = resource.as_object_mut() else {
-        return Err(StoreError::InvalidResource("a resource is a JSON object".into()));
+        return Err(StoreError::InvalidResource(
+            "a resource is a JSON object".into(),
+        ));
     };
     let meta = obj
         .entry("meta")
@@ -128,7 +130,14 @@ async fn copy_index_rows(
             continue;
         }
         let mut cols = vec!["part", "rtype", "id", "param", "grp", "cid"];
-        let mut types = vec![Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::INT4, Type::TEXT];
+        let mut types = vec![
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT4,
+            Type::TEXT,
+        ];
         for (name, ty) in table.columns {
             cols.push(name);
             types.push(match ty {
@@ -147,8 +156,14 @@ async fn copy_index_rows(
         for (p, rows) in batch.iter().zip(&per_resource) {
             let rows = &rows[t];
             for (i, cells) in rows.cells.iter().enumerate() {
-                let mut values: Vec<&(dyn ToSql + Sync)> =
-                    vec![part, &p.rtype, &p.id, &rows.params[i], &rows.grps[i], &rows.cids[i]];
+                let mut values: Vec<&(dyn ToSql + Sync)> = vec![
+                    part,
+                    &p.rtype,
+                    &p.id,
+                    &rows.params[i],
+                    &rows.grps[i],
+                    &rows.cids[i],
+                ];
                 for c in cells {
                     values.push(match c {
                         Cell::Text(s) => s,

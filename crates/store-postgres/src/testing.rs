@@ -14,8 +14,8 @@
 //! `pg_ctl stop -m immediate` and removes the data directory. No postgres process outlives the
 //! test binary by more than the time an immediate shutdown takes (well under a second).
 //!
-//! **Availability.** The binaries are looked up in `$CROSSCARE_PG_BIN`, then
-//! `/usr/lib/postgresql/{17,16,15,14}/bin`. When none is found, [`database`] returns
+//! **Availability.** The binaries are looked up in `$CROSSCARE_PG_BIN` when it is set (and
+//! only there), else in `/usr/lib/postgresql/{17,16,15,14}/bin`. When none is found, [`database`] returns
 //! [`Availability::Skipped`] after printing `SKIPPED: PostgreSQL not available`, so the test
 //! passes visibly; with `CI=true` in the environment it panics instead, so CI cannot go green
 //! without actually running the PostgreSQL tests.
@@ -56,13 +56,15 @@ pub struct Cluster {
 
 /// The directory holding `initdb`, `pg_ctl` and `psql`, if PostgreSQL is installed.
 pub fn pg_bin() -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Ok(dir) = std::env::var("CROSSCARE_PG_BIN") {
-        candidates.push(PathBuf::from(dir));
-    }
-    for v in ["17", "16", "15", "14"] {
-        candidates.push(PathBuf::from(format!("/usr/lib/postgresql/{v}/bin")));
-    }
+    // An explicit directory is the only one tried, so that pointing it elsewhere (for
+    // instance at an empty directory) exercises the "not installed" path.
+    let candidates: Vec<PathBuf> = match std::env::var("CROSSCARE_PG_BIN") {
+        Ok(dir) => vec![PathBuf::from(dir)],
+        Err(_) => ["17", "16", "15", "14"]
+            .iter()
+            .map(|v| PathBuf::from(format!("/usr/lib/postgresql/{v}/bin")))
+            .collect(),
+    };
     candidates
         .into_iter()
         .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())

@@ -26,15 +26,26 @@ fn with_index(r: Value) -> (Value, Vec<crosscare_search::IndexEntry>) {
 /// Every index row of one resource, as sorted text lines.
 fn index_rows(db: &testing::TestDatabase, part: &str, id: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for t in ["idx_token", "idx_string", "idx_date", "idx_number", "idx_quantity",
-              "idx_reference", "idx_uri", "idx_composite"] {
+    for t in [
+        "idx_token",
+        "idx_string",
+        "idx_date",
+        "idx_number",
+        "idx_quantity",
+        "idx_reference",
+        "idx_uri",
+        "idx_composite",
+    ] {
         let rows = db
             .psql(&format!(
                 "SELECT t::text FROM (SELECT param, grp, cid, {t}.* FROM {t} \
                  WHERE part = '{part}' AND id = '{id}') t"
             ))
             .unwrap();
-        out.extend(rows.lines().map(|l| format!("{t} {}", l.replace(part, "P"))));
+        out.extend(
+            rows.lines()
+                .map(|l| format!("{t} {}", l.replace(part, "P"))),
+        );
     }
     out.sort();
     out
@@ -42,10 +53,14 @@ fn index_rows(db: &testing::TestDatabase, part: &str, id: &str) -> Vec<String> {
 
 #[test]
 fn bulk_load_writes_what_put_writes() {
-    let Some(db) = testing::database_or_skip() else { return };
+    let Some(db) = testing::database_or_skip() else {
+        return;
+    };
     let store = PostgresStore::connect(&db.url, 2).unwrap();
     let (bulk, single) = (PartitionId("bulk".into()), PartitionId("single".into()));
-    let n = store.bulk_load(&bulk, vec![with_index(observation(1))]).unwrap();
+    let n = store
+        .bulk_load(&bulk, vec![with_index(observation(1))])
+        .unwrap();
     assert_eq!(n, 1);
     let mut tx = store.write_tx().unwrap();
     let (r, e) = with_index(observation(1));
@@ -65,10 +80,14 @@ fn bulk_load_writes_what_put_writes() {
 
 #[test]
 fn bulk_load_with_an_existing_id_loads_nothing() {
-    let Some(db) = testing::database_or_skip() else { return };
+    let Some(db) = testing::database_or_skip() else {
+        return;
+    };
     let store = PostgresStore::connect(&db.url, 2).unwrap();
     let part = PartitionId::default_partition();
-    store.bulk_load(&part, vec![with_index(observation(5))]).unwrap();
+    store
+        .bulk_load(&part, vec![with_index(observation(5))])
+        .unwrap();
     let err = store
         .bulk_load(&part, (4..7).map(|i| with_index(observation(i))))
         .unwrap_err();
@@ -80,7 +99,9 @@ fn bulk_load_with_an_existing_id_loads_nothing() {
 
 #[test]
 fn bulk_load_throughput() {
-    let Some(db) = testing::database_or_skip() else { return };
+    let Some(db) = testing::database_or_skip() else {
+        return;
+    };
     let store = PostgresStore::connect(&db.url, 2).unwrap();
     let part = PartitionId::default_partition();
     const N: usize = 1_000;
