@@ -99,10 +99,27 @@ fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, PgStoreError> {
 
 /// Applies every missing migration to the database at `url` (for `crosscare migrate`).
 ///
-/// Safe to run from several processes at once: the runs queue on an advisory lock. Call it
-/// from a thread that is not inside an async runtime.
+/// Safe to run from several processes at once: the runs queue on an advisory lock. It may be
+/// called from any thread, async or not.
 pub fn migrate(url: &str) -> Result<MigrationReport, PgStoreError> {
     let (config, target) = parse_url(url)?;
+    off_runtime(|| migrate_on(config, target))
+}
+
+/// Runs `f` on a fresh plain thread, so that start-up calls ([`migrate`],
+/// [`PostgresStore::connect`]) may block on the store's runtime even when the caller is an
+/// async task (an `async fn main`, for instance), where blocking would panic.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+fn migrate_on(
+    config: tokio_postgres::Config,
+    target: String,
+) -> Result<MigrationReport, PgStoreError> {
     let rt = runtime(1)?;
     let result = rt.block_on(async {
         let (mut client, connection) = config.connect(NoTls).await.map_err(|e| {
@@ -124,6 +141,10 @@ pub fn migrate(url: &str) -> Result<MigrationReport, PgStoreError> {
 impl PostgresStore {
     /// Connects to `url` with a pool of at most `pool_size` connections, applies any missing
     /// migrations and checks that the database answers.
+    ///
+    /// It may be called from any thread (it does its blocking work on a scoped plain thread);
+    /// the store's other methods must be called from threads that do not run async tasks
+    /// (`spawn_blocking`, plain threads).
     ///
     /// `sslmode=require` is refused with a clear error: TLS is not built in yet. An
     /// unreachable database, a wrong database name or wrong credentials fail here with a
@@ -154,11 +175,13 @@ impl PostgresStore {
             closed: AtomicBool::new(false),
             target,
         };
-        store.block_on(async {
-            let mut client = store.client().await?;
-            let client: &mut tokio_postgres::Client = &mut client;
-            migrate::migrate_client(client).await?;
-            Ok::<_, StoreError>(())
+        off_runtime(|| {
+            store.block_on(async {
+                let mut client = store.client().await?;
+                let client: &mut tokio_postgres::Client = &mut client;
+                migrate::migrate_client(client).await?;
+                Ok::<_, StoreError>(())
+            })
         })?;
         Ok(store)
     }
