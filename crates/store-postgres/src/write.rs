@@ -107,16 +107,19 @@ async fn write_version(
     change: ChangeKind,
     body: Option<&str>,
 ) -> Result<()> {
-    let insert = client
+    // One statement (one round trip): the version row, and the pointer moved to it.
+    let stmt = client
         .prepare_cached(
-            "INSERT INTO version (part, rtype, id, version, ts, change, body) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "WITH v AS (INSERT INTO version (part, rtype, id, version, ts, change, body) \
+                        VALUES ($1, $2, $3, $4, $5, $6, $7)) \
+             UPDATE resource SET version = $4, ts = $5, deleted = $8 \
+             WHERE part = $1 AND rtype = $2 AND id = $3",
         )
         .await
         .map_err(store_error)?;
-    client
+    let n = client
         .execute(
-            &insert,
+            &stmt,
             &[
                 &partition.0,
                 &resource_type,
@@ -125,31 +128,17 @@ async fn write_version(
                 &ts,
                 &change_code(change),
                 &body,
-            ],
-        )
-        .await
-        .map_err(store_error)?;
-    let update = client
-        .prepare_cached(
-            "UPDATE resource SET version = $4, ts = $5, deleted = $6 \
-             WHERE part = $1 AND rtype = $2 AND id = $3",
-        )
-        .await
-        .map_err(store_error)?;
-    client
-        .execute(
-            &update,
-            &[
-                &partition.0,
-                &resource_type,
-                &id,
-                &version,
-                &ts,
                 &(change == ChangeKind::Delete),
             ],
         )
         .await
         .map_err(store_error)?;
+    if n != 1 {
+        // The row is locked by this transaction, so it cannot have vanished.
+        return Err(StoreError::Engine(format!(
+            "current-version row of {resource_type}/{id} missing while locked"
+        )));
+    }
     Ok(())
 }
 
