@@ -1,7 +1,7 @@
 //! Writing search index entries: the rows of one resource version go to the table of their
-//! value type, one `INSERT … SELECT … FROM unnest(arrays)` per table (one round trip per
-//! table, whatever the number of values), and are replaced whenever the resource gets a new
-//! version and removed on delete.
+//! value type, one `INSERT … SELECT … FROM unnest(arrays)` per table, all of them (and the
+//! deletion of the previous version's rows) in one statement — one round trip per write,
+//! whatever the number of values.
 //!
 //! A composite entry becomes one `idx_composite` row numbered `grp` (1, 2, … per resource)
 //! plus one row per component in the component's own table, under the parameter code
@@ -16,31 +16,6 @@ use tokio_postgres::types::ToSql;
 /// The parameter code under which component `i` of composite `param` is indexed.
 pub(crate) fn component_param(param: &str, i: usize) -> String {
     format!("{param}${i}")
-}
-
-/// Deletes every index row of a resource, in one statement.
-pub(crate) async fn clear(
-    client: &ClientWrapper,
-    partition: &PartitionId,
-    resource_type: &str,
-    id: &str,
-) -> Result<()> {
-    let ctes: Vec<String> = TABLES
-        .iter()
-        .map(|t| {
-            format!(
-                "d_{0} AS (DELETE FROM {0} WHERE part = $1 AND rtype = $2 AND id = $3)",
-                t.name
-            )
-        })
-        .collect();
-    let sql = format!("WITH {} SELECT 1", ctes.join(", "));
-    let stmt = client.prepare_cached(&sql).await.map_err(store_error)?;
-    client
-        .execute(&stmt, &[&partition.0, &resource_type, &id])
-        .await
-        .map_err(store_error)?;
-    Ok(())
 }
 
 /// The SQL type of a value column.
@@ -246,13 +221,14 @@ pub(crate) fn rows_by_table(entries: &[IndexEntry]) -> Vec<Rows> {
     out
 }
 
-/// The `INSERT … SELECT FROM unnest(…)` statement of one table.
-fn insert_sql(table: &Table) -> String {
+/// The `INSERT … SELECT FROM unnest(…)` of one table, its arrays numbered from `$first`
+/// (`$1`–`$3` are the resource key).
+fn insert_sql(table: &Table, first: usize) -> String {
     let mut cols = vec!["part", "rtype", "id", "param", "grp", "cid"];
     let mut arrays = vec![
-        "$4::text[]".to_string(),
-        "$5::int4[]".to_string(),
-        "$6::text[]".to_string(),
+        format!("${first}::text[]"),
+        format!("${}::int4[]", first + 1),
+        format!("${}::text[]", first + 2),
     ];
     for (i, (name, ty)) in table.columns.iter().enumerate() {
         cols.push(name);
@@ -261,7 +237,7 @@ fn insert_sql(table: &Table) -> String {
             BigInt => "int8[]",
             Float => "float8[]",
         };
-        arrays.push(format!("${}::{ty}", i + 7));
+        arrays.push(format!("${}::{ty}", first + 3 + i));
     }
     format!(
         "INSERT INTO {} ({}) SELECT $1, $2, $3, u.* FROM unnest({}) AS u",
@@ -304,41 +280,61 @@ fn column(rows: &Rows, j: usize, ty: ColType) -> Box<dyn ToSql + Sync + Send> {
     }
 }
 
-/// Inserts the index rows of one resource version.
-pub(crate) async fn insert(
+/// The single statement that replaces a resource's index rows: a `DELETE` per table (when
+/// `clear`) and an `INSERT … unnest` per table with values, as data-modifying CTEs. They all
+/// run on the statement's snapshot, so the deletes see only the old rows and never the new
+/// ones. Returns `None` when there is nothing to do.
+fn replace_sql(rows: &[Rows], clear: bool) -> Option<String> {
+    let mut ctes = Vec::new();
+    if clear {
+        for t in TABLES {
+            ctes.push(format!(
+                "d_{0} AS (DELETE FROM {0} WHERE part = $1 AND rtype = $2 AND id = $3)",
+                t.name
+            ));
+        }
+    }
+    let mut next = 4;
+    for (table, r) in TABLES.iter().zip(rows) {
+        if r.params.is_empty() {
+            continue;
+        }
+        ctes.push(format!("i_{} AS ({})", table.name, insert_sql(table, next)));
+        next += 3 + table.columns.len();
+    }
+    (!ctes.is_empty()).then(|| format!("WITH {} SELECT 1", ctes.join(", ")))
+}
+
+/// Replaces the index rows of one resource (removing the old ones when `clear`) by those of
+/// `entries`, in one statement.
+pub(crate) async fn replace(
     client: &ClientWrapper,
     partition: &PartitionId,
     resource_type: &str,
     id: &str,
     entries: &[IndexEntry],
+    clear: bool,
 ) -> Result<()> {
-    for (table, rows) in TABLES.iter().zip(rows_by_table(entries)) {
-        if rows.params.is_empty() {
+    let rows = rows_by_table(entries);
+    let Some(sql) = replace_sql(&rows, clear) else {
+        return Ok(());
+    };
+    let mut arrays: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    for (table, r) in TABLES.iter().zip(&rows) {
+        if r.params.is_empty() {
             continue;
         }
-        let stmt = client
-            .prepare_cached(&insert_sql(table))
-            .await
-            .map_err(store_error)?;
-        let values: Vec<Box<dyn ToSql + Sync + Send>> = table
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(j, (_, ty))| column(&rows, j, *ty))
-            .collect();
-        let resource_type = resource_type.to_string();
-        let id = id.to_string();
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
-            &partition.0,
-            &resource_type,
-            &id,
-            &rows.params,
-            &rows.grps,
-            &rows.cids,
-        ];
-        params.extend(values.iter().map(|v| v.as_ref() as &(dyn ToSql + Sync)));
-        client.execute(&stmt, &params).await.map_err(store_error)?;
+        arrays.push(Box::new(r.params.clone()));
+        arrays.push(Box::new(r.grps.clone()));
+        arrays.push(Box::new(r.cids.clone()));
+        for (j, (_, ty)) in table.columns.iter().enumerate() {
+            arrays.push(column(r, j, *ty));
+        }
     }
+    let stmt = client.prepare_cached(&sql).await.map_err(store_error)?;
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&partition.0, &resource_type, &id];
+    params.extend(arrays.iter().map(|v| v.as_ref() as &(dyn ToSql + Sync)));
+    client.execute(&stmt, &params).await.map_err(store_error)?;
     Ok(())
 }
 
@@ -349,10 +345,25 @@ mod tests {
     #[test]
     fn insert_statement_shape() {
         assert_eq!(
-            insert_sql(&TABLES[URI]),
+            insert_sql(&TABLES[URI], 4),
             "INSERT INTO idx_uri (part, rtype, id, param, grp, cid, uri) SELECT $1, $2, $3, u.* \
              FROM unnest($4::text[], $5::int4[], $6::text[], $7::text[]) AS u"
         );
+    }
+
+    #[test]
+    fn replace_statement_numbers_arrays_per_table() {
+        let entries = vec![
+            IndexEntry::new("url", IndexValue::Uri("a".into())),
+            IndexEntry::new("cv", IndexValue::Composite(vec![])),
+        ];
+        let sql = replace_sql(&rows_by_table(&entries), true).unwrap();
+        assert!(sql.starts_with("WITH d_idx_token AS (DELETE FROM idx_token WHERE part = $1"));
+        assert!(sql.contains("i_idx_uri AS (INSERT INTO idx_uri"));
+        assert!(sql.contains("unnest($4::text[], $5::int4[], $6::text[], $7::text[])"));
+        assert!(sql.contains("i_idx_composite AS (INSERT INTO idx_composite (part, rtype, id, param, grp, cid) SELECT $1, $2, $3, u.* FROM unnest($8::text[], $9::int4[], $10::text[])"));
+        assert!(sql.ends_with("SELECT 1"));
+        assert_eq!(replace_sql(&rows_by_table(&[]), false), None);
     }
 
     #[test]

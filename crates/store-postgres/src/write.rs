@@ -287,10 +287,16 @@ impl WriteTx for PgTx<'_> {
                 Some(&body),
             )
             .await?;
-            if current.is_some() {
-                index::clear(client, partition, &resource_type, &id).await?;
-            }
-            index::insert(client, partition, &resource_type, &id, &index_entries).await?;
+            let clear = current.is_some();
+            index::replace(
+                client,
+                partition,
+                &resource_type,
+                &id,
+                &index_entries,
+                clear,
+            )
+            .await?;
             Ok(ResourceVersion {
                 resource_type: resource_type.clone(),
                 id: id.clone(),
@@ -330,7 +336,7 @@ impl WriteTx for PgTx<'_> {
                 None,
             )
             .await?;
-            index::clear(client, partition, resource_type, id).await?;
+            index::replace(client, partition, resource_type, id, &[], true).await?;
             Ok(Some(ResourceVersion {
                 resource_type: resource_type.to_string(),
                 id: id.to_string(),
