@@ -13,6 +13,8 @@ pub type MakeStore<'a> = &'a dyn Fn() -> Box<dyn Store>;
 pub fn run_all(make_store: MakeStore<'_>) {
     for (name, check) in CHECKS {
         let store = make_store();
+        // Printed first so that a failing assertion is attributed to its check.
+        eprintln!("conformance: {name}");
         check(store.as_ref());
         if let Err(e) = store.close() {
             panic!("{name}: close failed: {e}");

@@ -17,7 +17,7 @@ pub fn run_all(make_store: MakeStore<'_>) {
         &[patient("x", "Smith", "female", "1990-01-01", "other")],
     );
     for (name, check) in SEARCH_CHECKS {
-        let _ = name;
+        eprintln!("conformance (search): {name}");
         check(store.as_ref());
     }
     if let Err(e) = store.close() {
@@ -39,6 +39,10 @@ pub const SEARCH_CHECKS: &[crate::conformance::Check] = &[
     ("include_revinclude", include_revinclude),
     ("partitions_and_deletes", partitions_and_deletes),
     ("uri", uri),
+    (
+        "agrees_with_reference_semantics",
+        agrees_with_reference_semantics,
+    ),
 ];
 
 fn patient(id: &str, family: &str, gender: &str, birth: &str, mrn: &str) -> Value {
@@ -385,4 +389,53 @@ fn uri(s: &dyn Store) {
         "_type=ValueSet,List&_sort=_id",
     );
     assert_eq!(all, ["l", "v1", "v2"]);
+}
+
+/// Differential check: for single-parameter searches the store returns exactly the resources
+/// whose extracted entries satisfy `Predicate::matches_value`, the search crate's reference
+/// semantics.
+fn agrees_with_reference_semantics(s: &dyn Store) {
+    let cases = [
+        ("Patient", "family=sm"),
+        ("Patient", "family:contains=ll"),
+        ("Patient", "given=an"),
+        ("Patient", "birthdate=le1980-05-12"),
+        ("Patient", "birthdate=ne1975"),
+        ("Patient", "identifier=urn:mrn|100,300"),
+        ("Observation", "value-quantity=ap6"),
+        ("Observation", "value-quantity=ne7.0"),
+        ("Observation", "date=ap2024-03-05"),
+        ("Observation", "date=ge2024-03-05T10:00:00Z"),
+        ("Observation", "code=2339-0,1234-5"),
+        ("Observation", "subject=Patient/b,Patient/c"),
+        ("ValueSet", "url:below=http://x.org"),
+        ("Observation", "component-code-value-quantity=8480-6$gt4"),
+    ];
+    for (ty, qs) in cases {
+        let q = query(Some(ty), qs);
+        let [crosscare_search::Filter::Param(pf)] = q.filters.as_slice() else {
+            panic!("{qs}: expected one parameter filter");
+        };
+        let mut expected: Vec<String> = data()
+            .iter()
+            .filter(|r| r["resourceType"] == ty)
+            .filter(|r| {
+                extract(ty, r).iter().any(|e| {
+                    e.contained.is_none()
+                        && e.param == pf.param
+                        && pf.values.iter().any(|p| p.matches_value(&e.value))
+                })
+            })
+            .map(|r| r["id"].as_str().unwrap_or_default().to_string())
+            .collect();
+        expected.sort();
+        // Every case is chosen to match something, so agreement is not vacuous.
+        assert!(
+            !expected.is_empty(),
+            "{ty}?{qs}: reference semantics match nothing"
+        );
+        let mut got = ids(s, ty, qs);
+        got.sort();
+        assert_eq!(got, expected, "{ty}?{qs}: store vs reference semantics");
+    }
 }

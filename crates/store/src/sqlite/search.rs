@@ -68,21 +68,20 @@ pub(crate) fn search(
     query: &SearchQuery,
 ) -> Result<SearchPage> {
     let pids = pids(conn, partitions)?;
-    if pids.is_empty() {
-        let total = query.result.total.map(|_| 0);
-        return Ok(SearchPage {
-            total: total.or(Some(0)).filter(|_| query.result.total.is_some()),
-            ..SearchPage::default()
-        });
-    }
-    let scope = scope_of(query, pids);
-    let plan = compile(query, &scope)?;
     let count_only = query.result.summary == Some(SummaryMode::Count);
     let want_total = count_only
         || matches!(
             query.result.total,
             Some(TotalMode::Accurate | TotalMode::Estimate)
         );
+    if pids.is_empty() {
+        return Ok(SearchPage {
+            total: want_total.then_some(0),
+            ..SearchPage::default()
+        });
+    }
+    let scope = scope_of(query, pids);
+    let plan = compile(query, &scope)?;
     let total = if want_total {
         let mut sql = Sql::default();
         sql.push("SELECT count(*) FROM resource r WHERE ");

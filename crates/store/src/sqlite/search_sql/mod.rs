@@ -175,3 +175,65 @@ fn sort_key(sql: &mut Sql, key: &SortKey) -> Result<()> {
     sql.push(&format!("{expr} {dir}"));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crosscare_search::parse_query_string;
+
+    /// Compiles `ty?qs` over partition 1 and compares the WHERE text and its bound values.
+    fn check(ty: &str, qs: &str, expected_where: &str, expected_params: &[&str]) {
+        let q = SearchQuery::parse(Some(ty), &parse_query_string(qs), false).unwrap();
+        let plan = compile(&q, &scope_of(&q, vec![1])).unwrap();
+        assert_eq!(plan.condition.text, expected_where, "{ty}?{qs}");
+        let params: Vec<String> = plan
+            .condition
+            .params
+            .iter()
+            .map(|v| match v {
+                SqlValue::Text(s) => s.clone(),
+                SqlValue::Integer(i) => i.to_string(),
+                SqlValue::Real(f) => f.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(params, expected_params, "{ty}?{qs}");
+    }
+
+    #[test]
+    fn compiles_parameters_to_index_subqueries() {
+        check(
+            "Patient",
+            "gender=female,male",
+            "+r.pid IN (1) AND +r.rtype = ? AND +r.deleted = 0 AND r.rid IN (\
+             SELECT rid FROM idx_token WHERE pid IN (1) AND rtype = ? AND param = ? AND cid IS NULL AND code = ? \
+             UNION SELECT rid FROM idx_token WHERE pid IN (1) AND rtype = ? AND param = ? AND cid IS NULL AND code = ?)",
+            &["Patient", "Patient", "gender", "female", "Patient", "gender", "male"],
+        );
+        check(
+            "Patient",
+            "_id=a",
+            "r.pid IN (1) AND r.rtype = ? AND r.deleted = 0 AND (r.id = ?)",
+            &["Patient", "a"],
+        );
+        check(
+            "Observation",
+            "value-quantity=gt5",
+            "+r.pid IN (1) AND +r.rtype = ? AND +r.deleted = 0 AND r.rid IN (\
+             SELECT rid FROM idx_quantity WHERE pid IN (1) AND rtype = ? AND param = ? AND cid IS NULL AND val > ?)",
+            &["Observation", "Observation", "value-quantity", "5"],
+        );
+    }
+
+    #[test]
+    fn sort_keys_end_with_the_rid_tiebreak() {
+        let q = SearchQuery::parse(
+            Some("Patient"),
+            &parse_query_string("_sort=-_lastUpdated,_id"),
+            false,
+        )
+        .unwrap();
+        let plan = compile(&q, &scope_of(&q, vec![1])).unwrap();
+        assert_eq!(plan.order.text, "r.ts DESC, r.id ASC, r.rid");
+    }
+}
