@@ -1,0 +1,152 @@
+//! Read and write transactions: one pooled connection inside `BEGIN … ISOLATION LEVEL …`,
+//! ended by `COMMIT`, or rolled back when dropped.
+
+use crate::error::store_error;
+use crate::{read, PostgresStore};
+use chrono::{DateTime, Utc};
+use crosscare_search::SearchQuery;
+use crosscare_store::{
+    HistoryQuery, PartitionId, ReadTx, ResourceVersion, Result, SearchPage, StoreError,
+};
+use deadpool_postgres::Object;
+
+/// What a transaction may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `REPEATABLE READ READ ONLY`: one snapshot for the whole transaction, no locks.
+    Read,
+    /// `READ COMMITTED` with row locks on every current-version row read or written.
+    Write,
+}
+
+/// A transaction on one pooled connection.
+pub(crate) struct PgTx<'a> {
+    pub(crate) store: &'a PostgresStore,
+    /// `None` once the transaction is committed (or handed to the rollback task).
+    pub(crate) client: Option<Object>,
+    pub(crate) mode: Mode,
+    /// The commit timestamp of this transaction, fixed at its first write.
+    pub(crate) stamp: Option<DateTime<Utc>>,
+    /// Resources claimed (version-0 rows) by locking reads of ids that did not exist.
+    pub(crate) claims: Vec<(String, String, String)>,
+}
+
+impl<'a> PgTx<'a> {
+    pub(crate) fn begin(store: &'a PostgresStore, mode: Mode) -> Result<PgTx<'a>> {
+        let begin = match mode {
+            Mode::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            Mode::Write => "BEGIN ISOLATION LEVEL READ COMMITTED",
+        };
+        let client = store.block_on(async {
+            let client = store.client().await?;
+            client.batch_execute(begin).await.map_err(store_error)?;
+            Ok::<_, StoreError>(client)
+        })?;
+        Ok(PgTx {
+            store,
+            client: Some(client),
+            mode,
+            stamp: None,
+            claims: Vec::new(),
+        })
+    }
+
+    pub(crate) fn client(&self) -> Result<&Object> {
+        self.client
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("the transaction is finished".into()))
+    }
+
+    /// Commits (or, for a read transaction, simply ends) the transaction and returns the
+    /// connection to the pool.
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        let Some(client) = self.client.take() else {
+            return Err(StoreError::Unavailable(
+                "the transaction is finished".into(),
+            ));
+        };
+        let result = self
+            .store
+            .block_on(async { client.batch_execute("COMMIT").await });
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // After a failed COMMIT the server has ended the transaction; a connection
+                // that broke is dropped by the pool's recycle check.
+                Err(store_error(e))
+            }
+        }
+    }
+}
+
+impl Drop for PgTx<'_> {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            // Dropping without commit discards the transaction. The rollback runs as a task on
+            // the store's runtime, so that a drop never blocks nor needs a runtime context;
+            // the connection returns to the pool only after the rollback succeeded, and is
+            // discarded otherwise.
+            self.store.handle().spawn(async move {
+                if client.batch_execute("ROLLBACK").await.is_err() {
+                    let _ = Object::take(client);
+                }
+            });
+        }
+    }
+}
+
+impl ReadTx for PgTx<'_> {
+    fn read(
+        &mut self,
+        partition: &PartitionId,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<ResourceVersion>> {
+        if self.mode == Mode::Write {
+            return self.locked_read(partition, resource_type, id);
+        }
+        let client = self.client()?;
+        self.store
+            .block_on(read::read(client, partition, resource_type, id))
+    }
+
+    fn vread(
+        &mut self,
+        partition: &PartitionId,
+        resource_type: &str,
+        id: &str,
+        version_id: u64,
+    ) -> Result<Option<ResourceVersion>> {
+        let client = self.client()?;
+        self.store.block_on(read::vread(
+            client,
+            partition,
+            resource_type,
+            id,
+            version_id,
+        ))
+    }
+
+    fn history(
+        &mut self,
+        partition: &PartitionId,
+        query: &HistoryQuery,
+    ) -> Result<(Vec<ResourceVersion>, u64)> {
+        let client = self.client()?;
+        self.store.block_on(read::history(client, partition, query))
+    }
+
+    fn search(&mut self, _partitions: &[PartitionId], _query: &SearchQuery) -> Result<SearchPage> {
+        // FIXME: search SQL for PostgreSQL (issue 5, step 5) waits for the store branch's
+        // SearchQuery compiler; until then the backend says so instead of returning nothing.
+        Err(StoreError::UnsupportedSearch(
+            "search is not implemented on the PostgreSQL backend yet".into(),
+        ))
+    }
+
+    fn count(&mut self, partition: &PartitionId, resource_type: Option<&str>) -> Result<u64> {
+        let client = self.client()?;
+        self.store
+            .block_on(read::count_current(client, partition, resource_type))
+    }
+}

@@ -1,0 +1,403 @@
+//! The write transaction: locks the current-version row, writes the version and the new
+//! current-version pointer, replaces the index entries, and commits atomically.
+
+use crate::error::store_error;
+use crate::index;
+use crate::read::change_code;
+use crate::tx::PgTx;
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use crosscare_search::IndexEntry;
+use crosscare_store::{ChangeKind, PartitionId, ResourceVersion, Result, StoreError, WriteTx};
+use deadpool_postgres::ClientWrapper;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The current-version row of one resource, locked by this transaction.
+struct Current {
+    version: i64,
+    ts: DateTime<Utc>,
+    deleted: bool,
+}
+
+/// Now, truncated to the microsecond precision PostgreSQL stores.
+fn now_micros() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
+/// Locks and returns the current-version row, `None` when the resource never existed.
+async fn lock_current(
+    client: &ClientWrapper,
+    partition: &PartitionId,
+    resource_type: &str,
+    id: &str,
+) -> Result<Option<Current>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT version, ts, deleted FROM resource \
+             WHERE part = $1 AND rtype = $2 AND id = $3 FOR UPDATE",
+        )
+        .await
+        .map_err(store_error)?;
+    let row = client
+        .query_opt(&stmt, &[&partition.0, &resource_type, &id])
+        .await
+        .map_err(store_error)?;
+    Ok(row.map(|r| Current {
+        version: r.get(0),
+        ts: r.get(1),
+        deleted: r.get(2),
+    }))
+}
+
+/// Claims the current-version row of a new resource. Returns `false` when a concurrent
+/// transaction created it first (this insert waited for that one to commit).
+async fn claim_new(
+    client: &ClientWrapper,
+    partition: &PartitionId,
+    resource_type: &str,
+    id: &str,
+    ts: DateTime<Utc>,
+) -> Result<bool> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO resource (part, rtype, id, version, ts, deleted) \
+             VALUES ($1, $2, $3, 0, $4, true) ON CONFLICT DO NOTHING",
+        )
+        .await
+        .map_err(store_error)?;
+    let n = client
+        .execute(&stmt, &[&partition.0, &resource_type, &id, &ts])
+        .await
+        .map_err(store_error)?;
+    Ok(n == 1)
+}
+
+/// Locks the current-version row; for a resource that never existed, claims it with a
+/// version-0 row (invisible to readers: it has no `version` row) so that the absence is
+/// locked too. Returns the row (`None` when freshly claimed) and whether this call claimed it.
+async fn lock_or_claim(
+    client: &ClientWrapper,
+    partition: &PartitionId,
+    resource_type: &str,
+    id: &str,
+) -> Result<(Option<Current>, bool)> {
+    for _ in 0..3 {
+        if let Some(c) = lock_current(client, partition, resource_type, id).await? {
+            return Ok((Some(c), false));
+        }
+        if claim_new(client, partition, resource_type, id, now_micros()).await? {
+            return Ok((None, true));
+        }
+        // A concurrent transaction held a claim: the insert waited for it. If it wrote, its
+        // row is now committed and lockable; if it gave the claim up, we claim next round.
+    }
+    Err(StoreError::Conflict)
+}
+
+/// Writes one version row and moves the current-version pointer to it.
+#[allow(clippy::too_many_arguments)]
+async fn write_version(
+    client: &ClientWrapper,
+    partition: &PartitionId,
+    resource_type: &str,
+    id: &str,
+    version: i64,
+    ts: DateTime<Utc>,
+    change: ChangeKind,
+    body: Option<&str>,
+) -> Result<()> {
+    // One statement (one round trip): the version row, and the pointer moved to it.
+    let stmt = client
+        .prepare_cached(
+            "WITH v AS (INSERT INTO version (part, rtype, id, version, ts, change, body) \
+                        VALUES ($1, $2, $3, $4, $5, $6, $7)) \
+             UPDATE resource SET version = $4, ts = $5, deleted = $8 \
+             WHERE part = $1 AND rtype = $2 AND id = $3",
+        )
+        .await
+        .map_err(store_error)?;
+    let n = client
+        .execute(
+            &stmt,
+            &[
+                &partition.0,
+                &resource_type,
+                &id,
+                &version,
+                &ts,
+                &change_code(change),
+                &body,
+                &(change == ChangeKind::Delete),
+            ],
+        )
+        .await
+        .map_err(store_error)?;
+    if n != 1 {
+        // The row is locked by this transaction, so it cannot have vanished.
+        return Err(StoreError::Engine(format!(
+            "current-version row of {resource_type}/{id} missing while locked"
+        )));
+    }
+    Ok(())
+}
+
+/// The `resourceType` and `id` of a resource about to be stored.
+fn type_and_id(resource: &Value) -> Result<(String, String)> {
+    let ty = resource
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| StoreError::InvalidResource("resourceType is missing".into()))?;
+    let id = resource
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| StoreError::InvalidResource("id is missing".into()))?;
+    Ok((ty.to_string(), id.to_string()))
+}
+
+/// Sets `meta.versionId` and `meta.lastUpdated`, keeping every other `meta` element.
+fn stamp_meta(resource: &mut Value, version: i64, last_updated: DateTime<Utc>) -> Result<()> {
+    let Some(obj) = resource.as_object_mut() else {
+        return Err(StoreError::InvalidResource(
+            "a resource is a JSON object".into(),
+        ));
+    };
+    let meta = obj
+        .entry("meta")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    let Some(meta) = meta.as_object_mut() else {
+        return Err(StoreError::InvalidResource("meta is not an object".into()));
+    };
+    meta.insert("versionId".into(), Value::String(version.to_string()));
+    meta.insert(
+        "lastUpdated".into(),
+        Value::String(last_updated.to_rfc3339_opts(SecondsFormat::Micros, true)),
+    );
+    Ok(())
+}
+
+/// The timestamp of a new version: the transaction's stamp, but always after the previous
+/// version of the same resource (a clock step back must not reorder a resource's history).
+fn version_ts(stamp: DateTime<Utc>, previous: Option<&Current>) -> DateTime<Utc> {
+    match previous {
+        Some(c) if c.version > 0 && c.ts >= stamp => c.ts + TimeDelta::microseconds(1),
+        _ => stamp,
+    }
+}
+
+impl PgTx<'_> {
+    fn stamp(&mut self) -> DateTime<Utc> {
+        *self.stamp.get_or_insert_with(now_micros)
+    }
+
+    /// `read` inside a write transaction: locks the current-version row (claiming it when the
+    /// resource does not exist), so that a check made on the result holds until commit.
+    pub(crate) fn locked_read(
+        &mut self,
+        partition: &PartitionId,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<ResourceVersion>> {
+        let client = self.client()?;
+        let (current, claimed) =
+            self.store
+                .block_on(lock_or_claim(client, partition, resource_type, id))?;
+        let result = match current {
+            Some(c) if c.version > 0 => self.store.block_on(crate::read::vread(
+                client,
+                partition,
+                resource_type,
+                id,
+                c.version as u64,
+            )),
+            _ => Ok(None),
+        };
+        if claimed {
+            // Released at commit unless written (the release only deletes version-0 rows).
+            let key = (
+                partition.0.clone(),
+                resource_type.to_string(),
+                id.to_string(),
+            );
+            self.claims.push(key);
+        }
+        result
+    }
+
+    /// Removes the claims of resources this transaction read but never wrote, before commit.
+    pub(crate) fn release_claims(&mut self) -> Result<()> {
+        if self.claims.is_empty() {
+            return Ok(());
+        }
+        let claims = std::mem::take(&mut self.claims);
+        let client = self.client()?;
+        self.store.block_on(async {
+            let stmt = client
+                .prepare_cached(
+                    "DELETE FROM resource WHERE part = $1 AND rtype = $2 AND id = $3 \
+                     AND version = 0",
+                )
+                .await
+                .map_err(store_error)?;
+            for (part, rtype, id) in &claims {
+                client
+                    .execute(&stmt, &[part, rtype, id])
+                    .await
+                    .map_err(store_error)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl WriteTx for PgTx<'_> {
+    fn put(
+        &mut self,
+        partition: &PartitionId,
+        mut resource: Value,
+        index_entries: Vec<IndexEntry>,
+    ) -> Result<ResourceVersion> {
+        let (resource_type, id) = type_and_id(&resource)?;
+        let stamp = self.stamp();
+        let client = self.client()?;
+        let store = self.store;
+        store.block_on(async {
+            let (current, _) = lock_or_claim(client, partition, &resource_type, &id).await?;
+            // A version-0 row is a claim made by a locking read of this transaction.
+            let current = current.filter(|c| c.version > 0);
+            let version = current.as_ref().map_or(1, |c| c.version + 1);
+            let change = match &current {
+                Some(c) if !c.deleted => ChangeKind::Update,
+                _ => ChangeKind::Create,
+            };
+            let ts = version_ts(stamp, current.as_ref());
+            stamp_meta(&mut resource, version, ts)?;
+            let body = serde_json::to_string(&resource)
+                .map_err(|e| StoreError::InvalidResource(e.to_string()))?;
+            write_version(
+                client,
+                partition,
+                &resource_type,
+                &id,
+                version,
+                ts,
+                change,
+                Some(&body),
+            )
+            .await?;
+            let clear = current.is_some();
+            index::replace(
+                client,
+                partition,
+                &resource_type,
+                &id,
+                &index_entries,
+                clear,
+            )
+            .await?;
+            Ok(ResourceVersion {
+                resource_type: resource_type.clone(),
+                id: id.clone(),
+                version_id: version as u64,
+                last_updated: ts,
+                change,
+                body: Some(Arc::from(body)),
+            })
+        })
+    }
+
+    fn delete(
+        &mut self,
+        partition: &PartitionId,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<ResourceVersion>> {
+        let stamp = self.stamp();
+        let client = self.client()?;
+        self.store.block_on(async {
+            let Some(current) = lock_current(client, partition, resource_type, id).await? else {
+                return Ok(None);
+            };
+            if current.deleted {
+                return Ok(None);
+            }
+            let version = current.version + 1;
+            let ts = version_ts(stamp, Some(&current));
+            write_version(
+                client,
+                partition,
+                resource_type,
+                id,
+                version,
+                ts,
+                ChangeKind::Delete,
+                None,
+            )
+            .await?;
+            index::replace(client, partition, resource_type, id, &[], true).await?;
+            Ok(Some(ResourceVersion {
+                resource_type: resource_type.to_string(),
+                id: id.to_string(),
+                version_id: version as u64,
+                last_updated: ts,
+                change: ChangeKind::Delete,
+                body: None,
+            }))
+        })
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.release_claims()?;
+        self.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(resource: Value, expected: std::result::Result<(&str, &str), &str>) {
+        match (type_and_id(&resource), expected) {
+            (Ok((t, i)), Ok((et, ei))) => assert_eq!((t.as_str(), i.as_str()), (et, ei)),
+            (Err(e), Err(fragment)) => assert!(e.to_string().contains(fragment), "{e}"),
+            (got, want) => panic!("{resource}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn type_and_id_come_from_the_resource() {
+        check(
+            serde_json::json!({"resourceType": "Patient", "id": "p1"}),
+            Ok(("Patient", "p1")),
+        );
+        check(serde_json::json!({"id": "p1"}), Err("resourceType"));
+        check(
+            serde_json::json!({"resourceType": "Patient", "id": ""}),
+            Err("id"),
+        );
+    }
+
+    #[test]
+    fn meta_is_stamped_and_kept() {
+        let mut r = serde_json::json!({"resourceType": "Patient", "id": "p", "meta": {"tag": [1]}});
+        let ts = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
+        stamp_meta(&mut r, 3, ts).unwrap();
+        assert_eq!(r["meta"]["versionId"], "3");
+        assert_eq!(r["meta"]["lastUpdated"], "2023-11-14T22:13:20.123456Z");
+        assert_eq!(r["meta"]["tag"][0], 1);
+    }
+
+    #[test]
+    fn version_time_never_goes_back() {
+        let t0 = DateTime::from_timestamp_micros(1_000).unwrap();
+        let prev = Current {
+            version: 1,
+            ts: DateTime::from_timestamp_micros(5_000).unwrap(),
+            deleted: false,
+        };
+        assert_eq!(version_ts(t0, Some(&prev)).timestamp_micros(), 5_001);
+        assert_eq!(version_ts(t0, None), t0);
+    }
+}
