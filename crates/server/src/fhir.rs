@@ -280,6 +280,19 @@ pub(crate) fn error_response(error: &FhirError) -> Response {
     r
 }
 
+impl FhirHandler for crosscare_rest::Rest {
+    fn handle(&self, request: FhirRequest) -> FhirResponse {
+        crosscare_rest::Rest::handle(self, request)
+    }
+
+    fn ready(&self) -> Result<(), String> {
+        self.store()
+            .read_tx()
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,18 +325,5 @@ mod tests {
         let p = parse_prefer(&h);
         assert_eq!(p.return_pref, ReturnPreference::Minimal);
         assert!(p.lenient);
-    }
-}
-
-impl FhirHandler for crosscare_rest::Rest {
-    fn handle(&self, request: FhirRequest) -> FhirResponse {
-        crosscare_rest::Rest::handle(self, request)
-    }
-
-    fn ready(&self) -> Result<(), String> {
-        self.store()
-            .read_tx()
-            .map(|_| ())
-            .map_err(|e| e.to_string())
     }
 }
