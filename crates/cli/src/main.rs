@@ -1,9 +1,15 @@
 //! The `crosscare` binary: argument parsing and wiring only; every behaviour lives in the
 //! library crates.
 
+mod demo;
 mod fhirpath;
+mod import;
 mod logging;
+mod migrate;
+mod progress;
 mod serve;
+mod synth;
+mod view;
 
 use clap::{Parser, Subcommand};
 
@@ -30,8 +36,19 @@ struct Cli {
 enum Command {
     /// Serve the FHIR API.
     Serve(serve::ServeArgs),
+    /// Generate, load and serve the synthetic territory (first run), then serve it.
+    Demo(demo::DemoArgs),
+    /// Write a deterministic synthetic population of Moselle-Est and Saarland.
+    Synth(synth::SynthArgs),
+    /// Load NDJSON files or Bundles into a data folder or a running server.
+    Import(import::ImportArgs),
     /// Evaluate a FHIRPath expression over a resource.
     Fhirpath(fhirpath::FhirpathArgs),
+    /// SQL-on-FHIR v2 views.
+    #[command(subcommand)]
+    View(view::ViewCommand),
+    /// Apply the PostgreSQL schema migrations.
+    Migrate(migrate::MigrateArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -50,6 +67,11 @@ fn main() -> std::process::ExitCode {
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Synth(args) => synth::run(args),
+        Command::Import(args) => import::run(args),
         Command::Fhirpath(args) => fhirpath::run(args),
+        Command::View(command) => view::run(command),
+        Command::Migrate(args) => migrate::run(args),
     }
 }

@@ -31,6 +31,12 @@ pub struct ServeArgs {
     /// Most entries in a batch or transaction Bundle (413 beyond).
     #[arg(long, env = "CROSSCARE_MAX_BUNDLE_ENTRIES", default_value_t = RestConfig::default().max_bundle_entries)]
     pub max_bundle_entries: usize,
+    /// PostgreSQL URL (`postgres://user@host/db`); when set, the data folder is not used.
+    #[arg(long, env = "CROSSCARE_DATABASE_URL")]
+    pub database: Option<String>,
+    /// Connections in the PostgreSQL pool.
+    #[arg(long, env = "CROSSCARE_DATABASE_POOL_SIZE", default_value_t = 16)]
+    pub database_pool_size: usize,
     /// Page size of searches and histories without `_count`.
     #[arg(long, env = "CROSSCARE_DEFAULT_PAGE_SIZE", default_value_t = RestConfig::default().default_page_size)]
     pub default_page_size: usize,
@@ -66,9 +72,22 @@ pub fn open_store(dir: &std::path::Path) -> anyhow::Result<Arc<SqliteStore>> {
     Ok(Arc::new(store))
 }
 
+/// Opens the configured backend: PostgreSQL when a database URL is given, else the data folder.
+pub fn open_backend(args: &ServeArgs) -> anyhow::Result<Arc<dyn Store>> {
+    match &args.database {
+        Some(url) => {
+            let store =
+                crosscare_store_postgres::PostgresStore::connect(url, args.database_pool_size)
+                    .context("connecting to PostgreSQL")?;
+            Ok(Arc::new(store))
+        }
+        None => Ok(open_store(&args.data)?),
+    }
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let store = open_store(&args.data)?;
+    let store = open_backend(&args)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let result = runtime.block_on(serve_until_signal(&args, store.clone(), started, None));
     // Close the store even when serving failed, so the WAL is checkpointed cleanly.
@@ -79,18 +98,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// Serves the store until SIGINT/SIGTERM; `on_ready` is told the bound address.
 pub async fn serve_until_signal(
     args: &ServeArgs,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     started: std::time::Instant,
     on_ready: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
 ) -> anyhow::Result<()> {
     let config = args.server_config();
-    let store_dyn: Arc<dyn Store> = store;
-    let rest = Arc::new(Rest::new(store_dyn, args.rest_config()));
+    let rest = Arc::new(Rest::new(store, args.rest_config()));
     let listener = crosscare_server::bind(&config).await?;
     let addr = listener.local_addr()?;
     tracing::info!(
         %addr,
-        data = %args.data.display(),
+        backend = if args.database.is_some() { "postgres" } else { "sqlite" },
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
         "CrossCare FHIR API listening at http://{addr}/fhir"
     );
@@ -100,4 +118,22 @@ pub async fn serve_until_signal(
     crosscare_server::serve(listener, rest, config, crosscare_server::shutdown_signal()).await?;
     tracing::info!("server stopped; closing the store");
     Ok(())
+}
+
+#[derive(clap::Parser)]
+struct ServeOnly {
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+impl ServeArgs {
+    /// The defaults (and environment) of `serve`, on the embedded store in `data`.
+    pub fn embedded(listen: SocketAddr, data: PathBuf) -> ServeArgs {
+        use clap::Parser;
+        let mut args = ServeOnly::parse_from(["serve"]).args;
+        args.listen = listen;
+        args.data = data;
+        args.database = None;
+        args
+    }
 }

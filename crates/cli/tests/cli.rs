@@ -65,3 +65,89 @@ fn fhirpath_errors_go_to_stderr() {
         assert!(!err.contains("backtrace"), "{err}");
     }
 }
+
+fn run_ok(args: &[&str]) -> String {
+    let (code, out, err) = crosscare(args, "");
+    assert_eq!(code, 0, "crosscare {args:?} failed: {err}");
+    out
+}
+
+#[test]
+fn synth_import_and_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let synth = dir.path().join("synth");
+    let data = dir.path().join("data");
+    let (s, d) = (synth.to_str().unwrap(), data.to_str().unwrap());
+    let out = run_ok(&[
+        "synth",
+        "--patients",
+        "3",
+        "--volume",
+        "0.1",
+        "--seed",
+        "7",
+        "--out",
+        s,
+    ]);
+    assert!(out.starts_with("wrote "), "{out}");
+
+    // A file with one broken and one invalid line: both are reported, the rest still loads.
+    let extra = dir.path().join("extra.ndjson");
+    std::fs::write(
+        &extra,
+        concat!(
+            "{\"resourceType\":\"Patient\",\"id\":\"ok-1\"}\n",
+            "{not json\n",
+            "{\"resourceType\":\"Patient\",\"id\":\"bad-1\",\"gender\":\"femme\"}\n",
+            "{\"resourceType\":\"Patient\",\"id\":\"ok-2\"}\n",
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = crosscare(&["import", "--data", d, s, extra.to_str().unwrap()], "");
+    assert_ne!(code, 0, "rejections make the exit status non-zero");
+    assert!(out.contains("extra.ndjson:2: not valid JSON"), "{out}");
+    assert!(
+        out.contains("extra.ndjson:3:") && out.contains("gender"),
+        "{out}"
+    );
+    assert!(err.contains("2 resource(s) were rejected"), "{err}");
+    assert!(
+        !data.join("import-checkpoint.json").exists(),
+        "a finished import removes its checkpoint"
+    );
+
+    // Importing the same files again changes nothing.
+    let out = run_ok(&["import", "--data", d, s]);
+    assert!(out.contains("imported 0 resources"), "{out}");
+    assert!(!out.contains(" 0 unchanged"), "{out}");
+
+    // A checkpoint left by an interrupted run makes the next run skip what it records.
+    let patients = synth.join("Patient.ndjson");
+    let key = std::fs::canonicalize(&patients)
+        .unwrap()
+        .display()
+        .to_string();
+    std::fs::write(
+        data.join("import-checkpoint.json"),
+        serde_json::json!({ "files": { key: 2 } }).to_string(),
+    )
+    .unwrap();
+    let out = run_ok(&["import", "--data", d, patients.to_str().unwrap()]);
+    assert!(
+        out.contains("resumed past 2 already committed lines"),
+        "{out}"
+    );
+    assert!(out.contains("1 unchanged"), "{out}");
+
+    let view = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/examples/patient-view.json"
+    );
+    let csv = run_ok(&["view", "run", view, "--input", s]);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id,gender,birth_date,country,city,postal_code,id_system,id_value")
+    );
+    assert_eq!(lines.count(), 3, "{csv}");
+}
