@@ -33,6 +33,7 @@ pub(crate) async fn endpoint(State(state): State<AppState>, request: Request) ->
     let pretty = query_pairs(parts.uri.query())
         .iter()
         .any(|(k, v)| k == "_pretty" && v == "true");
+    let mut close_connection = false;
     let result = async {
         let mut fhir = decode(&state, &parts.method, &parts.uri, &parts.headers)?;
         if matches!(fhir.method, Method::Post | Method::Put | Method::Patch) {
@@ -77,6 +78,11 @@ pub(crate) async fn endpoint(State(state): State<AppState>, request: Request) ->
         Ok(r) => encode(r, pretty, is_head),
         Err(e) => error_response(&e),
     };
+    if close_connection {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response.extensions_mut().insert(interaction);
     response
 }
