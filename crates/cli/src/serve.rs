@@ -31,6 +31,12 @@ pub struct ServeArgs {
     /// Most entries in a batch or transaction Bundle (413 beyond).
     #[arg(long, env = "CROSSCARE_MAX_BUNDLE_ENTRIES", default_value_t = RestConfig::default().max_bundle_entries)]
     pub max_bundle_entries: usize,
+    /// Deepest JSON nesting accepted in a request body (413 beyond).
+    #[arg(long, env = "CROSSCARE_MAX_JSON_DEPTH", default_value_t = crosscare_validation::ParseLimits::default().max_depth)]
+    pub max_json_depth: usize,
+    /// Longest JSON string accepted in a request body, in bytes (413 beyond).
+    #[arg(long, env = "CROSSCARE_MAX_STRING_BYTES", default_value_t = crosscare_validation::ParseLimits::default().max_string_len)]
+    pub max_string_bytes: usize,
     /// PostgreSQL URL (`postgres://user@host/db`); when set, the data folder is not used.
     #[arg(long, env = "CROSSCARE_DATABASE_URL")]
     pub database: Option<String>,
@@ -60,7 +66,10 @@ impl ServeArgs {
             max_bundle_entries: self.max_bundle_entries,
             default_page_size: self.default_page_size,
             max_page_size: self.max_page_size,
-            ..RestConfig::default()
+            parse_limits: crosscare_validation::ParseLimits {
+                max_depth: self.max_json_depth,
+                max_string_len: self.max_string_bytes,
+            },
         }
     }
 }

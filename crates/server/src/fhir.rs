@@ -33,7 +33,6 @@ pub(crate) async fn endpoint(State(state): State<AppState>, request: Request) ->
     let pretty = query_pairs(parts.uri.query())
         .iter()
         .any(|(k, v)| k == "_pretty" && v == "true");
-    let mut close_connection = false;
     let result = async {
         let mut fhir = decode(&state, &parts.method, &parts.uri, &parts.headers)?;
         if matches!(fhir.method, Method::Post | Method::Put | Method::Patch) {
@@ -73,6 +72,8 @@ pub(crate) async fn endpoint(State(state): State<AppState>, request: Request) ->
         }
     }
     .await;
+    // An over-long body is left unread, so the connection cannot carry another request.
+    let close_connection = matches!(&result, Err(e) if e.status == 413);
     let is_head = parts.method == HttpMethod::HEAD;
     let mut response = match result {
         Ok(r) => encode(r, pretty, is_head),

@@ -204,6 +204,7 @@ fn gzip_bomb_is_limited_after_decompression() {
         .body(compressed)
         .send()
         .unwrap();
+    assert_eq!(resp.headers().get("connection").unwrap(), "close");
     let (status, _) = outcome(resp);
     assert_eq!(status, 413);
 }
