@@ -6,10 +6,10 @@
 use crosscare_fhirpath::{EvalContext, Expression, Limits};
 use libfuzzer_sys::fuzz_target;
 
-const PATIENT: &str = r#"{"resourceType":"Patient","id":"x","birthDate":"1974-12-25",
+const PATIENT: &str = r##"{"resourceType":"Patient","id":"x","birthDate":"1974-12-25",
 "_birthDate":{"extension":[{"url":"u","valueDateTime":"1974-12-25T14:35:45-05:00"}]},
 "name":[{"family":"F","given":["A","B"]}],"contained":[{"resourceType":"Organization","id":"o"}],
-"managingOrganization":{"reference":"#o"},"multipleBirthInteger":2}"#;
+"managingOrganization":{"reference":"#o"},"multipleBirthInteger":2}"##;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
