@@ -92,6 +92,51 @@ fn main_search_shapes_use_indexes() {
 }
 
 #[test]
+fn date_equality_is_a_closed_range_seek() {
+    let store = SqliteStore::temporary().unwrap();
+    load(&store, &PartitionId::default_partition(), &data());
+    for qs in [
+        "date=2024-03",
+        "date=2024-03-05",
+        "date=2024-03-05T10:00:00Z",
+    ] {
+        let text = plan(&store, "Observation", qs).join("\n");
+        assert!(
+            text.contains("idx_date_lo (pid=? AND rtype=? AND param=? AND lo>? AND lo<?)"),
+            "Observation?{qs}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn includes_seek_from_the_page_rows() {
+    let store = SqliteStore::temporary().unwrap();
+    load(&store, &PartitionId::default_partition(), &data());
+    let explain = |ty: &str, qs: &str| {
+        let q = SearchQuery::parse(Some(ty), &parse_query_string(qs), false).unwrap();
+        store
+            .explain_includes(&[PartitionId::default_partition()], &q)
+            .unwrap()
+    };
+    let forward = explain("Observation", "_include=Observation:subject");
+    let reverse = explain("Patient", "_revinclude=Observation:subject");
+    assert_eq!((forward.len(), reverse.len()), (1, 1));
+    // Walking `idx_reference_url` (every local reference of the type has `url IS NULL`) was
+    // the slow plan SQLite picked without the hints.
+    for (steps, index) in [
+        (&forward[0], "idx_reference_rid (rid=?)"),
+        (
+            &reverse[0],
+            "idx_reference_reverse (pid=? AND ttype=? AND tid=?)",
+        ),
+    ] {
+        let text = steps.join("\n");
+        assert!(text.contains(index), "{text}");
+        assert!(!text.contains("idx_reference_url"), "{text}");
+    }
+}
+
+#[test]
 fn filtered_searches_drive_from_the_index_tables() {
     let store = SqliteStore::temporary().unwrap();
     load(&store, &PartitionId::default_partition(), &data());

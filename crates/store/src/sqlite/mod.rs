@@ -187,6 +187,33 @@ impl SqliteStore {
         self.explain(&sql.text, &sql.params)
     }
 
+    /// `EXPLAIN QUERY PLAN` of the `_include` statements, then the `_revinclude` ones, of a
+    /// search, as run over a page of two resources (tests pin their index use with it).
+    pub fn explain_includes(
+        &self,
+        partitions: &[crate::PartitionId],
+        query: &crosscare_search::SearchQuery,
+    ) -> Result<Vec<Vec<String>>> {
+        let conn = self.take_reader()?;
+        let mut pids = Vec::new();
+        for p in partitions {
+            if let Some(pid) = read::partition_id(&conn, p)? {
+                pids.push(pid);
+            }
+        }
+        self.return_reader(conn);
+        let scope = search_sql::scope_of(query, pids);
+        let forward = query.result.include.iter().map(|i| (i, false));
+        let reverse = query.result.revinclude.iter().map(|i| (i, true));
+        forward
+            .chain(reverse)
+            .map(|(include, rev)| {
+                let sql = search::include_sql(&scope, include, rev, &[1, 2]);
+                self.explain(&sql.text, &sql.params)
+            })
+            .collect()
+    }
+
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(StoreError::Unavailable("the store is closed".into()))

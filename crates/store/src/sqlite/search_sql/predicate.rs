@@ -208,14 +208,18 @@ pub(crate) fn token(
 /// The spec's prefix semantics over a target range `[lo, hi]` and a search range `[sl, sh]`
 /// (see `Prefix::compare_ranges`).
 pub(crate) fn range_compare(sql: &mut Sql, lo: &str, hi: &str, prefix: Prefix, sl: i64, sh: i64) {
+    // Every target range has `lo <= hi`, so the redundant bound written first in `eq`, `ge` and
+    // `le` changes no result; it gives the index on `lo` (or `hi`) a closed range to seek instead
+    // of a half-open one covering half the table (`date=2024-03-05`: 377 ms → a seek); in `eq`
+    // the unary `+` keeps SQLite from preferring the half-open `hi` index instead.
     let contains = format!("({lo} >= {sl} AND {hi} <= {sh})");
     let text = match prefix {
-        Prefix::Eq => contains,
+        Prefix::Eq => format!("({lo} >= {sl} AND {lo} <= {sh} AND +{hi} <= {sh})"),
         Prefix::Ne => format!("NOT {contains}"),
         Prefix::Gt => format!("{hi} > {sh}"),
         Prefix::Lt => format!("{lo} < {sl}"),
-        Prefix::Ge => format!("({hi} > {sh} OR {contains})"),
-        Prefix::Le => format!("({lo} < {sl} OR {contains})"),
+        Prefix::Ge => format!("({hi} >= {sl} AND ({hi} > {sh} OR {contains}))"),
+        Prefix::Le => format!("({lo} <= {sh} AND ({lo} < {sl} OR {contains}))"),
         Prefix::Sa => format!("{lo} > {sh}"),
         Prefix::Eb => format!("{hi} < {sl}"),
         Prefix::Ap => format!("({lo} <= {sh} AND {hi} >= {sl})"),
