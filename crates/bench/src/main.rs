@@ -1,78 +1,124 @@
-//! `crosscare-bench`: end-to-end benchmarks against a running CrossCare server.
+//! `crosscare-bench`: end-to-end benchmarks of the `crosscare` binary.
 //!
-//! Usage: `cargo run --release -p crosscare-bench -- --url http://127.0.0.1:8080/fhir`
-//! with a server already loaded (see docs/benchmarks.md for the full procedure).
+//! - `crosscare-bench load --url http://127.0.0.1:8080/fhir`: closed-loop HTTP load (reads and
+//!   the search shapes of docs/benchmarks.md) against a running, loaded server;
+//! - `crosscare-bench startup --binary target/release/crosscare --data DIR`: start-up time,
+//!   idle memory and shutdown time.
+//!
+//! See docs/benchmarks.md for the full procedure and the recorded figures.
 
 mod load;
+mod sample;
+mod startup;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
 struct Args {
-    /// FHIR base URL of the server under test.
-    #[arg(long, default_value = "http://127.0.0.1:8080/fhir")]
-    url: String,
-    /// Concurrent connections.
-    #[arg(long, default_value_t = 16)]
-    concurrency: usize,
-    /// Seconds per scenario.
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Closed-loop HTTP load against a running server that holds synthetic data.
+    Load {
+        /// FHIR base URL of the server under test.
+        #[arg(long, default_value = "http://127.0.0.1:8080/fhir")]
+        url: String,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds per scenario.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Only scenarios whose name contains one of these words (comma-separated).
+        #[arg(long)]
+        only: Option<String>,
+        /// Client worker threads (the load generator shares the machine with the server).
+        #[arg(long, default_value_t = 1)]
+        client_threads: usize,
+    },
+    /// Start-up time, idle memory and graceful shutdown of `crosscare serve`.
+    Startup {
+        /// The `crosscare` binary to measure.
+        #[arg(long, default_value = "target/release/crosscare")]
+        binary: PathBuf,
+        /// Data folder to serve (a loaded one shows the cost of opening real data).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 18_181)]
+        port: u16,
+        /// Seconds to stay idle before reading the resident set size.
+        #[arg(long, default_value_t = 3)]
+        idle_seconds: u64,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let rt = tokio::runtime::Runtime::new().context("runtime")?;
-    rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(args.concurrency)
-            .build()?;
-        let ids = sample_ids(&client, &args.url, "Patient", 200).await?;
-        let reads: Vec<String> = ids
-            .iter()
-            .map(|id| format!("{}/Patient/{id}", args.url))
-            .collect();
-        let duration = Duration::from_secs(args.seconds);
-        let results = vec![
-            load::run(
-                "read Patient by id",
-                &client,
-                Arc::new(reads),
-                args.concurrency,
-                duration,
-            )
-            .await,
-        ];
-        println!("{}", load::markdown(&results));
-        anyhow::Ok(())
-    })
+    match Args::parse().command {
+        Cmd::Load {
+            url,
+            concurrency,
+            seconds,
+            only,
+            client_threads,
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(client_threads.max(1))
+                .enable_all()
+                .build()
+                .context("runtime")?;
+            rt.block_on(load_all(url, concurrency, seconds, only))
+        }
+        Cmd::Startup {
+            binary,
+            data,
+            port,
+            idle_seconds,
+            runs,
+        } => {
+            let results = startup::measure(
+                &binary,
+                &data,
+                port,
+                Duration::from_secs(idle_seconds),
+                runs,
+            )?;
+            println!("{}", startup::markdown(&results));
+            Ok(())
+        }
+    }
 }
 
-/// Ids of up to `n` resources of a type, from a search.
-async fn sample_ids(
-    client: &reqwest::Client,
-    base: &str,
-    ty: &str,
-    n: usize,
-) -> anyhow::Result<Vec<String>> {
-    let bundle: serde_json::Value = client
-        .get(format!("{base}/{ty}?_count={n}&_elements=id"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let ids = bundle["entry"]
-        .as_array()
-        .map(|entries| {
-            entries
-                .iter()
-                .filter_map(|e| e["resource"]["id"].as_str().map(str::to_string))
-                .collect::<Vec<_>>()
-        })
+async fn load_all(
+    url: String,
+    concurrency: usize,
+    seconds: u64,
+    only: Option<String>,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
+    let scenarios = sample::scenarios(&client, &url).await?;
+    let filters: Vec<String> = only
+        .map(|o| o.split(',').map(|s| s.trim().to_lowercase()).collect())
         .unwrap_or_default();
-    anyhow::ensure!(!ids.is_empty(), "no {ty} found at {base}: load data first");
-    Ok(ids)
+    let duration = Duration::from_secs(seconds);
+    let mut results = Vec::new();
+    for (name, urls) in scenarios {
+        if !filters.is_empty() && !filters.iter().any(|f| name.to_lowercase().contains(f)) {
+            continue;
+        }
+        eprintln!("running: {name} ({} distinct URLs)", urls.len());
+        results.push(load::run(&name, &client, Arc::new(urls), concurrency, duration).await);
+    }
+    println!("{}", load::markdown(&results));
+    Ok(())
 }
