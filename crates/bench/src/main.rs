@@ -3,13 +3,16 @@
 //! - `crosscare-bench load --url http://127.0.0.1:8080/fhir`: closed-loop HTTP load (reads and
 //!   the search shapes of docs/benchmarks.md) against a running, loaded server;
 //! - `crosscare-bench startup --binary target/release/crosscare --data DIR`: start-up time,
-//!   idle memory and shutdown time.
+//!   idle memory and shutdown time;
+//! - `crosscare-bench territory --patients 1000`: everything in one go — synth, a fresh server
+//!   (embedded or `--database postgres://…`), import over HTTP, then the load scenarios.
 //!
 //! See docs/benchmarks.md for the full procedure and the recorded figures.
 
 mod load;
 mod sample;
 mod startup;
+mod territory;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -40,6 +43,34 @@ enum Cmd {
         #[arg(long)]
         only: Option<String>,
         /// Client worker threads (the load generator shares the machine with the server).
+        #[arg(long, default_value_t = 1)]
+        client_threads: usize,
+    },
+    /// Synthetic territory → fresh server → import over HTTP → read and search scenarios.
+    Territory {
+        /// The `crosscare` binary to measure.
+        #[arg(long, default_value = "target/release/crosscare")]
+        binary: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        patients: usize,
+        /// Working folder: `ndjson/` (the territory) and `data/` (the embedded store, recreated).
+        #[arg(long, default_value = "target/bench-territory")]
+        workdir: PathBuf,
+        /// PostgreSQL URL of an empty database instead of the embedded store.
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, default_value_t = 18_182)]
+        port: u16,
+        /// Resources per import transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Only scenarios whose name contains one of these words (comma-separated).
+        #[arg(long)]
+        only: Option<String>,
         #[arg(long, default_value_t = 1)]
         client_threads: usize,
     },
@@ -75,7 +106,41 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()
                 .context("runtime")?;
-            rt.block_on(load_all(url, concurrency, seconds, only))
+            let results = rt.block_on(load_all(&url, concurrency, seconds, only))?;
+            println!("{}", load::markdown(&results));
+            Ok(())
+        }
+        Cmd::Territory {
+            binary,
+            patients,
+            workdir,
+            database,
+            port,
+            batch_size,
+            concurrency,
+            seconds,
+            only,
+            client_threads,
+        } => {
+            let plan = territory::Plan {
+                binary,
+                workdir,
+                patients,
+                database,
+                port,
+                batch_size,
+            };
+            let (server, prepared) = territory::prepare(&plan)?;
+            println!("{}", prepared.markdown(&plan));
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(client_threads.max(1))
+                .enable_all()
+                .build()
+                .context("runtime")?;
+            let results = rt.block_on(load_all(&server.base, concurrency, seconds, only))?;
+            println!("{}", load::markdown(&results));
+            drop(server);
+            Ok(())
         }
         Cmd::Startup {
             binary,
@@ -98,15 +163,15 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn load_all(
-    url: String,
+    url: &str,
     concurrency: usize,
     seconds: u64,
     only: Option<String>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<load::LoadResult>> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
-    let scenarios = sample::scenarios(&client, &url).await?;
+    let scenarios = sample::scenarios(&client, url).await?;
     let filters: Vec<String> = only
         .map(|o| o.split(',').map(|s| s.trim().to_lowercase()).collect())
         .unwrap_or_default();
@@ -119,6 +184,5 @@ async fn load_all(
         eprintln!("running: {name} ({} distinct URLs)", urls.len());
         results.push(load::run(&name, &client, Arc::new(urls), concurrency, duration).await);
     }
-    println!("{}", load::markdown(&results));
-    Ok(())
+    Ok(results)
 }

@@ -104,6 +104,12 @@ pub async fn scenarios(client: &reqwest::Client, base: &str) -> anyhow::Result<V
             }),
         ),
         (
+            "$everything: Patient/id/$everything?_count=50".into(),
+            each(&pids, &|id| {
+                format!("{base}/Patient/{id}/$everything?_count=50")
+            }),
+        ),
+        (
             "search count: Observation?code=system|code&_summary=count".into(),
             each(&obs_codes, &|c| {
                 format!("{base}/Observation?code={}&_summary=count", enc(c))
