@@ -13,6 +13,12 @@ mod view;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of the system allocator: a read request allocates a few hundred small
+/// objects across tokio worker threads, and glibc malloc/free took a fifth of the server's CPU
+/// time under a read load (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "crosscare",

@@ -107,11 +107,11 @@ impl Outcome {
         }])
     }
 
-    /// The body after `Prefer: return=…`.
-    fn preferred_body(&self, prefer: &Prefer) -> Option<Value> {
+    /// The body after `Prefer: return=…` (moved out, not cloned: it can be a large resource).
+    fn preferred_body(&mut self, prefer: &Prefer) -> Option<Value> {
         match (self.kind, prefer.return_pref) {
             (BodyKind::Plain, _) | (BodyKind::Written, ReturnPreference::Representation) => {
-                self.body.clone()
+                self.body.take()
             }
             (BodyKind::Written, ReturnPreference::Minimal) => None,
             (BodyKind::Written, ReturnPreference::OperationOutcome) => Some(self.informational()),
@@ -119,7 +119,7 @@ impl Outcome {
     }
 
     /// The HTTP response.
-    pub fn into_response(self, prefer: &Prefer, base_url: &str) -> FhirResponse {
+    pub fn into_response(mut self, prefer: &Prefer, base_url: &str) -> FhirResponse {
         let mut resp = FhirResponse::new(self.status);
         if let Some(v) = &self.version {
             resp = resp
@@ -137,7 +137,7 @@ impl Outcome {
     }
 
     /// The `Bundle.entry` of a batch or transaction response.
-    pub fn into_entry(self, prefer: &Prefer, base_url: &str) -> Value {
+    pub fn into_entry(mut self, prefer: &Prefer, base_url: &str) -> Value {
         let mut response = json!({ "status": status_line(self.status) });
         if let Some(v) = &self.version {
             if self.location {

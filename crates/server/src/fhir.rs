@@ -53,6 +53,12 @@ pub(crate) async fn endpoint(State(state): State<AppState>, request: Request) ->
             }
         }
         let handler = state.handler.clone();
+        if interaction.is_point_read() {
+            // A read by id is one primary-key lookup (tens of µs, readers never wait for the
+            // writer): handing it to the blocking pool cost more in thread hand-offs than the
+            // read itself. Everything that can take long still goes there, under the timeout.
+            return Ok(handler.handle(fhir));
+        }
         let work = tokio::task::spawn_blocking(move || handler.handle(fhir));
         match tokio::time::timeout(state.config.request_timeout, work).await {
             Ok(Ok(response)) => Ok(response),

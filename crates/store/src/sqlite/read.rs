@@ -168,7 +168,11 @@ impl Drop for SqliteReadTx<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             // A read transaction has nothing to undo; ending it releases the snapshot.
-            if conn.execute_batch("COMMIT").is_ok() {
+            let ended = conn
+                .prepare_cached("COMMIT")
+                .and_then(|mut s| s.execute([]))
+                .is_ok();
+            if ended {
                 self.store.return_reader(conn);
             }
         }
