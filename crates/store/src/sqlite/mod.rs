@@ -263,15 +263,23 @@ fn open_connection(path: &Path, options: &SqliteOptions, read_only: bool) -> Res
         Synchronous::Full => "FULL",
         Synchronous::Normal => "NORMAL",
     };
+    // Reads through a memory map of the database file (SQLite still writes with pwrite, so the
+    // durability protocol is unchanged): every page a search touches was otherwise a pread into
+    // each connection's own cache; a token search over 7,866 matches spent 60% of its CPU time
+    // in those system calls.
     conn.execute_batch(&format!(
         "PRAGMA synchronous={sync}; PRAGMA foreign_keys=OFF; PRAGMA cache_size=-{}; \
-         PRAGMA temp_store=MEMORY;",
+         PRAGMA temp_store=MEMORY; PRAGMA mmap_size={MMAP_BYTES};",
         options.cache_size_kib
     ))
     .map_err(engine)?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }
+
+/// Upper bound of the read-only memory map of the database file (address space, not memory:
+/// the kernel's page cache backs it and reclaims it under pressure).
+const MMAP_BYTES: u64 = 1 << 34;
 
 impl Store for SqliteStore {
     fn read_tx(&self) -> Result<Box<dyn ReadTx + '_>> {
