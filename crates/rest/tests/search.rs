@@ -104,6 +104,15 @@ fn summary_and_elements() {
     let count = send(&rest, "GET", "Patient?_summary=count", &[], None);
     assert_eq!(body(&count)["total"], 3);
     assert!(body(&count).get("entry").is_none());
+    // No paging links beside `self`, even when `_count` is smaller than the total.
+    let small = send(&rest, "GET", "Patient?_summary=count&_count=1", &[], None);
+    let relations: Vec<&str> = body(&small)["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["relation"].as_str())
+        .collect();
+    assert_eq!(relations, ["self"]);
     let el = send(&rest, "GET", "Patient?_elements=gender&_id=p1", &[], None);
     let r = &body(&el)["entry"][0]["resource"];
     assert_eq!(r["gender"], "female");

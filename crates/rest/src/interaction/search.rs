@@ -86,7 +86,7 @@ pub fn search<T: ReadTx + ?Sized>(
     } else {
         ctx.url(&path)
     };
-    let links = paging::links(
+    let mut links = paging::links(
         &url,
         &links_params,
         offset,
@@ -94,6 +94,10 @@ pub fn search<T: ReadTx + ?Sized>(
         page.total,
         page.matches.len(),
     );
+    if query.result.summary == Some(crosscare_search::SummaryMode::Count) {
+        // A count carries no entries: there is no other page to link to.
+        links.retain(|l| l["relation"] == "self");
+    }
     let bundle = searchset(ctx, &query, page, links)?;
     Ok(Outcome::plain(200, Some(bundle)))
 }
