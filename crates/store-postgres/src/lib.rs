@@ -25,6 +25,7 @@ mod error;
 mod index;
 pub mod migrate;
 mod read;
+mod search;
 pub mod testing;
 mod tx;
 mod write;
@@ -196,6 +197,24 @@ impl PostgresStore {
         self.block_on(async {
             let client = self.client().await?;
             Ok(migrate::schema_version(&client).await?)
+        })
+    }
+
+    /// `EXPLAIN` of the page statement of a search (the plan PostgreSQL chooses for it with
+    /// the current statistics), one line per plan node; for tests and benchmarks.
+    pub fn explain_search(
+        &self,
+        partitions: &[crosscare_store::PartitionId],
+        query: &crosscare_search::SearchQuery,
+    ) -> Result<Vec<String>> {
+        let sql = search::explain_sql(partitions, query)?;
+        self.block_on(async {
+            let client = self.client().await?;
+            let rows = client
+                .query(format!("EXPLAIN (COSTS OFF) {sql}").as_str(), &[])
+                .await
+                .map_err(error::store_error)?;
+            Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
         })
     }
 

@@ -1,0 +1,311 @@
+//! Runs a search with the store's shared compiler (`crosscare_store::search_sql`, PostgreSQL
+//! dialect): one statement for the page, one `count(*)` when a total is asked for, and
+//! set-based statements for `_include` / `_revinclude` over the keys of the page (`:iterate`
+//! repeats them over what was just included, at most [`MAX_ITERATE`] rounds and
+//! [`MAX_INCLUDED`] resources) — never one statement per resource.
+//!
+//! Paging is stateless: the cursor is the offset of the next page and the order always ends
+//! with the row key `(part, rtype, id)`, so any server on the same database continues a page
+//! sequence where another left off.
+
+use crate::error::store_error;
+use crate::read::{version_from_row, VERSION_COLUMNS};
+use crosscare_search::{Include, SearchQuery, SummaryMode, TotalMode};
+use crosscare_store::search_sql::{compile, scope_of, Plan, Postgres, Sql, SqlValue};
+use crosscare_store::{PartitionId, ResourceVersion, Result, SearchPage};
+use deadpool_postgres::ClientWrapper;
+use std::collections::HashSet;
+use tokio_postgres::types::ToSql;
+
+/// The page size when the query gives none (the REST layer normally sets its own).
+pub const DEFAULT_COUNT: usize = 20;
+/// Rounds of `:iterate`.
+pub const MAX_ITERATE: usize = 4;
+/// Included resources per page, at most.
+pub const MAX_INCLUDED: usize = 1000;
+
+/// The key of a `resource` row.
+type Key = (String, String, String);
+
+/// The bound values of a statement, as `tokio-postgres` parameters.
+fn params(values: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    values
+        .iter()
+        .map(|v| -> Box<dyn ToSql + Sync + Send> {
+            match v {
+                SqlValue::Integer(i) => Box::new(*i),
+                SqlValue::Real(f) => Box::new(*f),
+                SqlValue::Text(s) => Box::new(s.clone()),
+            }
+        })
+        .collect()
+}
+
+async fn query(client: &ClientWrapper, sql: &Sql) -> Result<Vec<tokio_postgres::Row>> {
+    let owned = params(&sql.params);
+    let refs: Vec<&(dyn ToSql + Sync)> = owned
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    // Unnamed statements: search texts vary too much for the per-connection statement cache,
+    // and PostgreSQL plans an unnamed statement with the actual values.
+    client
+        .query(sql.numbered().as_str(), &refs)
+        .await
+        .map_err(store_error)
+}
+
+/// The page statement for a plan (exposed for `EXPLAIN` tests through [`explain_page`]).
+pub(crate) fn page_sql(plan: &Plan, count: usize, offset: usize) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(&format!(
+        "SELECT {VERSION_COLUMNS}, r.part FROM resource r \
+         JOIN version v ON v.part = r.part AND v.rtype = r.rtype AND v.id = r.id \
+         AND v.version = r.version WHERE "
+    ));
+    sql.append(plan.condition.clone());
+    sql.push(" ORDER BY ");
+    sql.append(plan.order.clone());
+    sql.push(" LIMIT ");
+    sql.bind(i64::try_from(count).unwrap_or(i64::MAX));
+    sql.push(" OFFSET ");
+    sql.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    sql
+}
+
+/// Rows of `SELECT VERSION_COLUMNS, part` with their keys.
+async fn versions_with_key(
+    client: &ClientWrapper,
+    sql: &Sql,
+) -> Result<Vec<(ResourceVersion, Key)>> {
+    let rows = query(client, sql).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let v = version_from_row(row)?;
+        let part: String = row
+            .try_get(6)
+            .map_err(|e| crosscare_store::StoreError::Corrupt(e.to_string()))?;
+        let key = (part, v.resource_type.clone(), v.id.clone());
+        out.push((v, key));
+    }
+    Ok(out)
+}
+
+fn scope_parts(partitions: &[PartitionId]) -> Vec<SqlValue> {
+    let mut names: Vec<&str> = partitions.iter().map(|p| p.0.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names.into_iter().map(SqlValue::from).collect()
+}
+
+/// The compiled page statement of a query over `partitions` (for `EXPLAIN` in tests and
+/// benchmarks).
+pub(crate) fn explain_sql(partitions: &[PartitionId], query: &SearchQuery) -> Result<String> {
+    let scope = scope_of(query, scope_parts(partitions));
+    let plan = compile(&Postgres, query, &scope)?;
+    let sql = page_sql(&plan, query.result.count.unwrap_or(DEFAULT_COUNT), 0);
+    // EXPLAIN cannot take parameters: inline them as literals (test support only).
+    let mut text = String::new();
+    let numbered = sql.numbered();
+    let mut rest = numbered.as_str();
+    while let Some(i) = rest.find('$') {
+        text.push_str(&rest[..i]);
+        let digits: String = rest[i + 1..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let n: usize = digits.parse().unwrap_or(0);
+        match n.checked_sub(1).and_then(|k| sql.params.get(k)) {
+            Some(SqlValue::Integer(v)) => text.push_str(&v.to_string()),
+            Some(SqlValue::Real(v)) => text.push_str(&format!("{v:?}::float8")),
+            Some(SqlValue::Text(s)) => text.push_str(&format!("'{}'", s.replace('\'', "''"))),
+            None => text.push('$'),
+        }
+        rest = &rest[i + 1 + digits.len()..];
+    }
+    text.push_str(rest);
+    Ok(text)
+}
+
+pub(crate) async fn search(
+    client: &ClientWrapper,
+    partitions: &[PartitionId],
+    query: &SearchQuery,
+) -> Result<SearchPage> {
+    let count_only = query.result.summary == Some(SummaryMode::Count);
+    let want_total = count_only
+        || matches!(
+            query.result.total,
+            Some(TotalMode::Accurate | TotalMode::Estimate)
+        );
+    if partitions.is_empty() {
+        return Ok(SearchPage {
+            total: want_total.then_some(0),
+            ..SearchPage::default()
+        });
+    }
+    let parts = scope_parts(partitions);
+    let part_names: Vec<String> = parts
+        .iter()
+        .filter_map(|p| match p {
+            SqlValue::Text(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    let scope = scope_of(query, parts);
+    let plan = compile(&Postgres, query, &scope)?;
+    let total = if want_total {
+        let mut sql = Sql::default();
+        sql.push("SELECT count(*) FROM resource r WHERE ");
+        sql.append(plan.condition.clone());
+        let rows = query_rows_count(client, &sql).await?;
+        Some(rows)
+    } else {
+        None
+    };
+    if count_only {
+        return Ok(SearchPage {
+            total,
+            ..SearchPage::default()
+        });
+    }
+    let offset = match &query.result.cursor {
+        // The cursor this store issues is the offset of the next page.
+        Some(c) => c.parse::<usize>().unwrap_or(query.result.offset),
+        None => query.result.offset,
+    };
+    let count = query.result.count.unwrap_or(DEFAULT_COUNT);
+    let rows = versions_with_key(client, &page_sql(&plan, count, offset)).await?;
+    let page_keys: Vec<Key> = rows.iter().map(|(_, k)| k.clone()).collect();
+    let included = includes(client, &part_names, query, &page_keys).await?;
+    Ok(SearchPage {
+        matches: rows.into_iter().map(|(v, _)| v).collect(),
+        included,
+        total,
+    })
+}
+
+async fn query_rows_count(client: &ClientWrapper, sql: &Sql) -> Result<u64> {
+    let rows = query(client, sql).await?;
+    let n: i64 = match rows.first() {
+        Some(row) => row
+            .try_get(0)
+            .map_err(|e| crosscare_store::StoreError::Corrupt(e.to_string()))?,
+        None => 0,
+    };
+    Ok(n.max(0) as u64)
+}
+
+/// `_include` / `_revinclude` for the page, then `:iterate` rounds over the newly included.
+async fn includes(
+    client: &ClientWrapper,
+    parts: &[String],
+    query: &SearchQuery,
+    page: &[Key],
+) -> Result<Vec<ResourceVersion>> {
+    let (inc, rev) = (&query.result.include, &query.result.revinclude);
+    if page.is_empty() || (inc.is_empty() && rev.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let mut seen: HashSet<Key> = page.iter().cloned().collect();
+    let mut out = Vec::new();
+    let mut frontier = page.to_vec();
+    for round in 0..MAX_ITERATE {
+        let mut next = Vec::new();
+        for (include, reverse) in inc
+            .iter()
+            .map(|i| (i, false))
+            .chain(rev.iter().map(|i| (i, true)))
+        {
+            if round > 0 && !include.iterate {
+                continue;
+            }
+            let (text, values) = include_sql(parts, include, reverse, &frontier);
+            let refs: Vec<&(dyn ToSql + Sync)> = values
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            let rows = client
+                .query(text.as_str(), &refs)
+                .await
+                .map_err(store_error)?;
+            for row in &rows {
+                let v = version_from_row(row)?;
+                let part: String = row
+                    .try_get(6)
+                    .map_err(|e| crosscare_store::StoreError::Corrupt(e.to_string()))?;
+                if out.len() >= MAX_INCLUDED {
+                    return Ok(out);
+                }
+                let key = (part, v.resource_type.clone(), v.id.clone());
+                if seen.insert(key.clone()) {
+                    out.push(v);
+                    next.push(key);
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    Ok(out)
+}
+
+/// Resources referenced by (`_include`) or referring to (`_revinclude`) the `from` rows, in
+/// one statement whose keys arrive as three arrays (`unnest`), whatever the page size.
+fn include_sql(
+    parts: &[String],
+    include: &Include,
+    reverse: bool,
+    from: &[Key],
+) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+    let (fp, ft, fi): (Vec<String>, Vec<String>, Vec<String>) = {
+        let mut a = (Vec::new(), Vec::new(), Vec::new());
+        for (p, t, i) in from {
+            a.0.push(p.clone());
+            a.1.push(t.clone());
+            a.2.push(i.clone());
+        }
+        a
+    };
+    let (join_r, from_cols) = if reverse {
+        (
+            "r.part = x.part AND r.rtype = x.rtype AND r.id = x.id",
+            "(x.part, x.ttype, x.tid)",
+        )
+    } else {
+        (
+            "r.part = x.part AND r.rtype = x.ttype AND r.id = x.tid",
+            "(x.part, x.rtype, x.id)",
+        )
+    };
+    let mut values: Vec<Box<dyn ToSql + Sync + Send>> = vec![
+        Box::new(fp),
+        Box::new(ft),
+        Box::new(fi),
+        Box::new(parts.to_vec()),
+        Box::new(include.source_type.clone()),
+    ];
+    let mut text = format!(
+        "SELECT {VERSION_COLUMNS}, r.part FROM idx_reference x \
+         JOIN resource r ON {join_r} \
+         JOIN version v ON v.part = r.part AND v.rtype = r.rtype AND v.id = r.id \
+         AND v.version = r.version \
+         WHERE {from_cols} IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[])) \
+         AND x.part = ANY($4::text[]) AND x.rtype = $5"
+    );
+    if let Some(param) = &include.param {
+        values.push(Box::new(param.clone()));
+        text.push_str(&format!(" AND x.param = ${}", values.len()));
+    }
+    if let Some(t) = &include.target_type {
+        values.push(Box::new(t.clone()));
+        text.push_str(&format!(" AND x.ttype = ${}", values.len()));
+    }
+    text.push_str(
+        " AND x.cid IS NULL AND x.url IS NULL AND NOT r.deleted \
+         ORDER BY r.part, r.rtype, r.id",
+    );
+    (text, values)
+}
