@@ -200,21 +200,18 @@ impl PostgresStore {
         })
     }
 
-    /// `EXPLAIN` of the page statement of a search (the plan PostgreSQL chooses for it with
-    /// the current statistics), one line per plan node; for tests and benchmarks.
+    /// `EXPLAIN` of the statements of a search (the plans PostgreSQL chooses with the current
+    /// statistics and the actual values): the page statement, then each `_include` /
+    /// `_revinclude` statement over the page's keys. One line per plan node; for tests and
+    /// benchmarks.
     pub fn explain_search(
         &self,
         partitions: &[crosscare_store::PartitionId],
         query: &crosscare_search::SearchQuery,
     ) -> Result<Vec<String>> {
-        let sql = search::explain_sql(partitions, query)?;
         self.block_on(async {
             let client = self.client().await?;
-            let rows = client
-                .query(format!("EXPLAIN (COSTS OFF) {sql}").as_str(), &[])
-                .await
-                .map_err(error::store_error)?;
-            Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+            search::explain(&client, partitions, query).await
         })
     }
 

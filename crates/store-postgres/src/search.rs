@@ -41,7 +41,7 @@ fn params(values: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync + Send>> {
         .collect()
 }
 
-async fn query(client: &ClientWrapper, sql: &Sql) -> Result<Vec<tokio_postgres::Row>> {
+async fn run(client: &ClientWrapper, sql: &Sql) -> Result<Vec<tokio_postgres::Row>> {
     let owned = params(&sql.params);
     let refs: Vec<&(dyn ToSql + Sync)> = owned
         .iter()
@@ -78,7 +78,7 @@ async fn versions_with_key(
     client: &ClientWrapper,
     sql: &Sql,
 ) -> Result<Vec<(ResourceVersion, Key)>> {
-    let rows = query(client, sql).await?;
+    let rows = run(client, sql).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         let v = version_from_row(row)?;
@@ -98,33 +98,54 @@ fn scope_parts(partitions: &[PartitionId]) -> Vec<SqlValue> {
     names.into_iter().map(SqlValue::from).collect()
 }
 
-/// The compiled page statement of a query over `partitions` (for `EXPLAIN` in tests and
-/// benchmarks).
-pub(crate) fn explain_sql(partitions: &[PartitionId], query: &SearchQuery) -> Result<String> {
-    let scope = scope_of(query, scope_parts(partitions));
+/// `EXPLAIN (COSTS OFF)` of the statements a search runs, with its actual bound values: the
+/// page statement, then (after a `-- _include …` / `-- _revinclude …` line each) the first round
+/// of include statements over the keys of the page. For tests and benchmarks.
+pub(crate) async fn explain(
+    client: &ClientWrapper,
+    partitions: &[PartitionId],
+    query: &SearchQuery,
+) -> Result<Vec<String>> {
+    let parts = scope_parts(partitions);
+    let part_names: Vec<String> = partitions.iter().map(|p| p.0.clone()).collect();
+    let scope = scope_of(query, parts);
     let plan = compile(&Postgres, query, &scope)?;
-    let sql = page_sql(&plan, query.result.count.unwrap_or(DEFAULT_COUNT), 0);
-    // EXPLAIN cannot take parameters: inline them as literals (test support only).
-    let mut text = String::new();
-    let numbered = sql.numbered();
-    let mut rest = numbered.as_str();
-    while let Some(i) = rest.find('$') {
-        text.push_str(&rest[..i]);
-        let digits: String = rest[i + 1..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        let n: usize = digits.parse().unwrap_or(0);
-        match n.checked_sub(1).and_then(|k| sql.params.get(k)) {
-            Some(SqlValue::Integer(v)) => text.push_str(&v.to_string()),
-            Some(SqlValue::Real(v)) => text.push_str(&format!("{v:?}::float8")),
-            Some(SqlValue::Text(s)) => text.push_str(&format!("'{}'", s.replace('\'', "''"))),
-            None => text.push('$'),
-        }
-        rest = &rest[i + 1 + digits.len()..];
+    let page = page_sql(&plan, query.result.count.unwrap_or(DEFAULT_COUNT), 0);
+    let mut explained = page.clone();
+    explained.text = format!("EXPLAIN (COSTS OFF) {}", page.text);
+    let mut out: Vec<String> = run(client, &explained)
+        .await?
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    let (inc, rev) = (&query.result.include, &query.result.revinclude);
+    if inc.is_empty() && rev.is_empty() {
+        return Ok(out);
     }
-    text.push_str(rest);
-    Ok(text)
+    let keys: Vec<Key> = versions_with_key(client, &page)
+        .await?
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    for (include, reverse) in inc
+        .iter()
+        .map(|i| (i, false))
+        .chain(rev.iter().map(|i| (i, true)))
+    {
+        let kind = if reverse { "_revinclude" } else { "_include" };
+        out.push(format!("-- {kind}={}", include.source_type));
+        let (text, values) = include_sql(&part_names, include, reverse, &keys);
+        let refs: Vec<&(dyn ToSql + Sync)> = values
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        let rows = client
+            .query(format!("EXPLAIN (COSTS OFF) {text}").as_str(), &refs)
+            .await
+            .map_err(store_error)?;
+        out.extend(rows.iter().map(|r| r.get::<_, String>(0)));
+    }
+    Ok(out)
 }
 
 pub(crate) async fn search(
@@ -186,7 +207,7 @@ pub(crate) async fn search(
 }
 
 async fn query_rows_count(client: &ClientWrapper, sql: &Sql) -> Result<u64> {
-    let rows = query(client, sql).await?;
+    let rows = run(client, sql).await?;
     let n: i64 = match rows.first() {
         Some(row) => row
             .try_get(0)

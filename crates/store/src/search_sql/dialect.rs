@@ -30,8 +30,11 @@ pub trait Dialect: Sync {
     fn text_range_ops(&self) -> (&'static str, &'static str);
     /// A text expression as a sort key in byte-wise order.
     fn text_order(&self, expr: &str) -> String;
-    /// The final `ORDER BY` key that makes every order total.
-    fn row_order(&self) -> &'static str;
+    /// The final `ORDER BY` keys that make every order total. `driven` is true when a filter
+    /// can drive the search from an index table: the order must then not be one an index of
+    /// `resource` provides, or the planner may walk every resource of the type in that order
+    /// (hoping to fill a page early) instead of starting from the filter's index rows.
+    fn row_order(&self, driven: bool) -> &'static str;
     /// A literal comparable with `resource.ts`, for an instant in microseconds since the epoch.
     fn ts_literal(&self, micros: i64) -> String;
     /// The column of `idx_token` holding the text a `:text` search matches.
@@ -73,7 +76,8 @@ impl Dialect for Sqlite {
     fn text_order(&self, expr: &str) -> String {
         expr.to_string()
     }
-    fn row_order(&self) -> &'static str {
+    fn row_order(&self, _driven: bool) -> &'static str {
+        // The `+` hints on the scope terms already keep SQLite off `resource_live`.
         "r.rid"
     }
     fn ts_literal(&self, micros: i64) -> String {
@@ -121,8 +125,15 @@ impl Dialect for Postgres {
     fn text_order(&self, expr: &str) -> String {
         format!("{expr} COLLATE \"C\"")
     }
-    fn row_order(&self) -> &'static str {
-        "r.part, r.rtype, r.id"
+    fn row_order(&self, driven: bool) -> &'static str {
+        // `r.id || ''` sorts exactly like `r.id` but matches no index, which PostgreSQL's
+        // planner then cannot walk in order: the same order on every page of a query, and the
+        // index rows of the filter drive the search.
+        if driven {
+            "r.part, r.rtype, r.id || ''"
+        } else {
+            "r.part, r.rtype, r.id"
+        }
     }
     fn ts_literal(&self, micros: i64) -> String {
         match chrono::DateTime::from_timestamp_micros(micros) {

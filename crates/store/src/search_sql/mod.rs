@@ -186,11 +186,8 @@ pub fn compile(d: &dyn Dialect, query: &SearchQuery, scope: &Scope) -> Result<Pl
     // When a filter can drive the search from an index table (`r.rid IN (SELECT rid …)`),
     // the scope terms on `r` are made unindexable so that SQLite iterates that subquery's
     // rows instead of every resource of the type.
-    let hint = if query.filters.iter().any(filter::drives) {
-        d.hint()
-    } else {
-        ""
-    };
+    let driven = query.filters.iter().any(filter::drives);
+    let hint = if driven { d.hint() } else { "" };
     scope.write_hinted(d, &mut condition, "r.", hint);
     condition.push(&format!(" AND {}", d.not_deleted(&format!("{hint}r."))));
     let mut c = filter::Compiler::new(d);
@@ -203,7 +200,7 @@ pub fn compile(d: &dyn Dialect, query: &SearchQuery, scope: &Scope) -> Result<Pl
         sort_key(d, &mut order, key)?;
         order.push(", ");
     }
-    order.push(d.row_order());
+    order.push(d.row_order(driven));
     Ok(Plan { condition, order })
 }
 
@@ -340,7 +337,7 @@ mod tests {
             "(SELECT min(code COLLATE \"C\") FROM idx_token WHERE part = r.part AND rtype = r.rtype \
              AND id = r.id AND cid IS NULL AND param = $1) IS NULL, (SELECT min(code COLLATE \"C\") \
              FROM idx_token WHERE part = r.part AND rtype = r.rtype AND id = r.id AND cid IS NULL \
-             AND param = $2) ASC, r.part, r.rtype, r.id"
+             AND param = $2) ASC, r.part, r.rtype, r.id || ''"
         );
     }
 

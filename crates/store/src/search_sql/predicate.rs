@@ -214,7 +214,9 @@ pub(crate) fn token(
 pub(crate) fn range_compare(sql: &mut Sql, lo: &str, hi: &str, prefix: Prefix, sl: &str, sh: &str) {
     let contains = format!("({lo} >= {sl} AND {hi} <= {sh})");
     let text = match prefix {
-        Prefix::Eq => contains,
+        // `lo <= hi` always, so `lo <= sh` is implied; written out, it bounds the range scan
+        // of the `lo` index on both sides instead of reading every later value.
+        Prefix::Eq => format!("({lo} >= {sl} AND {lo} <= {sh} AND {hi} <= {sh})"),
         Prefix::Ne => format!("NOT {contains}"),
         Prefix::Gt => format!("{hi} > {sh}"),
         Prefix::Lt => format!("{lo} < {sl}"),
