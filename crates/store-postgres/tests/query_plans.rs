@@ -140,6 +140,12 @@ fn main_search_shapes_use_indexes() {
     check(
         &store,
         "Observation",
+        "code-value-quantity=http://loinc.org|1007-0$gt150",
+        &["idx_token_code", "idx_quantity_res"],
+    );
+    check(
+        &store,
+        "Observation",
         "code=1007-0&date=2012-02-02&_include=Observation:subject",
         &["-- _include", "idx_reference_res", "resource_pkey"],
     );

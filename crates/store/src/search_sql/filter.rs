@@ -195,27 +195,39 @@ impl<'d> Compiler<'d> {
                 sql.push(" UNION ");
             }
             if let Predicate::Composite(cp) = p {
-                let k = self.alias("k");
+                // The components of one tuple are rows of their own type's tables under the
+                // codes `<param>$<i>`, sharing the resource and the tuple number `grp`: a join
+                // on (resource, grp) keeps every component in the same element instance, and
+                // the first component's value index drives it.
+                let Some((first, rest)) = cp.components.split_first() else {
+                    return Err(StoreError::UnsupportedSearch(
+                        "a composite value without components".into(),
+                    ));
+                };
+                let c0 = self.alias("c");
+                let p0 = format!("{c0}.");
                 sql.push(&format!(
-                    "SELECT {} FROM idx_composite {k} WHERE ",
-                    d.key(&format!("{k}."))
+                    "SELECT {} FROM {} {c0}",
+                    d.key(&p0),
+                    table_of(first)
                 ));
-                scope.write(d, sql, &format!("{k}."));
-                sql.push(&format!(" AND {k}.param = "));
-                sql.bind(pf.param.clone());
-                sql.push(&format!(" AND {k}.cid IS NULL"));
-                for (n, comp) in cp.components.iter().enumerate() {
+                for (n, comp) in rest.iter().enumerate() {
                     let c = self.alias("c");
                     sql.push(&format!(
-                        " AND EXISTS (SELECT 1 FROM {} {c} WHERE {} AND {c}.grp = {k}.grp AND {c}.param = ",
+                        " JOIN {} {c} ON {} AND {c}.grp = {c0}.grp AND {c}.param = ",
                         table_of(comp),
-                        d.key_eq(&format!("{c}."), &format!("{k}.")),
+                        d.key_eq(&format!("{c}."), &p0),
                     ));
-                    sql.bind(component_param(&pf.param, n));
+                    sql.bind(component_param(&pf.param, n + 1));
                     sql.push(" AND ");
                     condition(d, sql, &format!("{c}."), comp)?;
-                    sql.push(")");
                 }
+                sql.push(" WHERE ");
+                scope.write(d, sql, &p0);
+                sql.push(&format!(" AND {c0}.param = "));
+                sql.bind(component_param(&pf.param, 0));
+                sql.push(&format!(" AND {c0}.cid IS NULL AND "));
+                condition(d, sql, &p0, first)?;
             } else {
                 sql.push(&format!("SELECT {} FROM {} WHERE ", d.key(""), table_of(p)));
                 scope.write(d, sql, "");
