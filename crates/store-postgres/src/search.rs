@@ -15,7 +15,7 @@ use crosscare_store::search_sql::{compile, scope_of, Plan, Postgres, Sql, SqlVal
 use crosscare_store::{PartitionId, ResourceVersion, Result, SearchPage};
 use deadpool_postgres::ClientWrapper;
 use std::collections::HashSet;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 /// The page size when the query gives none (the REST layer normally sets its own).
 pub const DEFAULT_COUNT: usize = 20;
@@ -43,16 +43,26 @@ fn params(values: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync + Send>> {
 
 async fn run(client: &ClientWrapper, sql: &Sql) -> Result<Vec<tokio_postgres::Row>> {
     let owned = params(&sql.params);
-    let refs: Vec<&(dyn ToSql + Sync)> = owned
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> = owned
         .iter()
-        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .zip(&sql.params)
+        .map(|(p, v)| (p.as_ref() as &(dyn ToSql + Sync), sql_type(v)))
         .collect();
-    // Unnamed statements: search texts vary too much for the per-connection statement cache,
-    // and PostgreSQL plans an unnamed statement with the actual values.
+    // Typed, unnamed statements: one round trip (no separate prepare), no growth of the
+    // per-connection statement cache (search texts vary too much), and PostgreSQL plans each
+    // with its actual values.
     client
-        .query(sql.numbered().as_str(), &refs)
+        .query_typed(sql.numbered().as_str(), &typed)
         .await
         .map_err(store_error)
+}
+
+fn sql_type(v: &SqlValue) -> Type {
+    match v {
+        SqlValue::Integer(_) => Type::INT8,
+        SqlValue::Real(_) => Type::FLOAT8,
+        SqlValue::Text(_) => Type::TEXT,
+    }
 }
 
 /// The page statement for a plan (exposed for `EXPLAIN` tests through [`explain_page`]).
@@ -135,12 +145,12 @@ pub(crate) async fn explain(
         let kind = if reverse { "_revinclude" } else { "_include" };
         out.push(format!("-- {kind}={}", include.source_type));
         let (text, values) = include_sql(&part_names, include, reverse, &keys);
-        let refs: Vec<&(dyn ToSql + Sync)> = values
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> = values
             .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .map(|(p, t)| (p.as_ref() as &(dyn ToSql + Sync), t.clone()))
             .collect();
         let rows = client
-            .query(format!("EXPLAIN (COSTS OFF) {text}").as_str(), &refs)
+            .query_typed(format!("EXPLAIN (COSTS OFF) {text}").as_str(), &typed)
             .await
             .map_err(store_error)?;
         out.extend(rows.iter().map(|r| r.get::<_, String>(0)));
@@ -242,12 +252,12 @@ async fn includes(
                 continue;
             }
             let (text, values) = include_sql(parts, include, reverse, &frontier);
-            let refs: Vec<&(dyn ToSql + Sync)> = values
+            let typed: Vec<(&(dyn ToSql + Sync), Type)> = values
                 .iter()
-                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .map(|(p, t)| (p.as_ref() as &(dyn ToSql + Sync), t.clone()))
                 .collect();
             let rows = client
-                .query(text.as_str(), &refs)
+                .query_typed(text.as_str(), &typed)
                 .await
                 .map_err(store_error)?;
             for row in &rows {
@@ -280,7 +290,7 @@ fn include_sql(
     include: &Include,
     reverse: bool,
     from: &[Key],
-) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
+) -> (String, Vec<(Box<dyn ToSql + Sync + Send>, Type)>) {
     let (fp, ft, fi): (Vec<String>, Vec<String>, Vec<String>) = {
         let mut a = (Vec::new(), Vec::new(), Vec::new());
         for (p, t, i) in from {
@@ -301,12 +311,12 @@ fn include_sql(
             "(x.part, x.rtype, x.id)",
         )
     };
-    let mut values: Vec<Box<dyn ToSql + Sync + Send>> = vec![
-        Box::new(fp),
-        Box::new(ft),
-        Box::new(fi),
-        Box::new(parts.to_vec()),
-        Box::new(include.source_type.clone()),
+    let mut values: Vec<(Box<dyn ToSql + Sync + Send>, Type)> = vec![
+        (Box::new(fp), Type::TEXT_ARRAY),
+        (Box::new(ft), Type::TEXT_ARRAY),
+        (Box::new(fi), Type::TEXT_ARRAY),
+        (Box::new(parts.to_vec()), Type::TEXT_ARRAY),
+        (Box::new(include.source_type.clone()), Type::TEXT),
     ];
     let mut text = format!(
         "SELECT {VERSION_COLUMNS}, r.part FROM idx_reference x \
@@ -317,11 +327,11 @@ fn include_sql(
          AND x.part = ANY($4::text[]) AND x.rtype = $5"
     );
     if let Some(param) = &include.param {
-        values.push(Box::new(param.clone()));
+        values.push((Box::new(param.clone()), Type::TEXT));
         text.push_str(&format!(" AND x.param = ${}", values.len()));
     }
     if let Some(t) = &include.target_type {
-        values.push(Box::new(t.clone()));
+        values.push((Box::new(t.clone()), Type::TEXT));
         text.push_str(&format!(" AND x.ttype = ${}", values.len()));
     }
     text.push_str(
