@@ -27,6 +27,9 @@ pub const MAX_INCLUDED: usize = 1000;
 /// The key of a `resource` row.
 type Key = (String, String, String);
 
+/// A bound value with its declared SQL type.
+type TypedParam = (Box<dyn ToSql + Sync + Send>, Type);
+
 /// The bound values of a statement, as `tokio-postgres` parameters.
 fn params(values: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync + Send>> {
     values
@@ -290,7 +293,7 @@ fn include_sql(
     include: &Include,
     reverse: bool,
     from: &[Key],
-) -> (String, Vec<(Box<dyn ToSql + Sync + Send>, Type)>) {
+) -> (String, Vec<TypedParam>) {
     let (fp, ft, fi): (Vec<String>, Vec<String>, Vec<String>) = {
         let mut a = (Vec::new(), Vec::new(), Vec::new());
         for (p, t, i) in from {
@@ -311,7 +314,7 @@ fn include_sql(
             "(x.part, x.rtype, x.id)",
         )
     };
-    let mut values: Vec<(Box<dyn ToSql + Sync + Send>, Type)> = vec![
+    let mut values: Vec<TypedParam> = vec![
         (Box::new(fp), Type::TEXT_ARRAY),
         (Box::new(ft), Type::TEXT_ARRAY),
         (Box::new(fi), Type::TEXT_ARRAY),
