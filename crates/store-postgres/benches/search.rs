@@ -4,7 +4,8 @@
 //! `cargo bench -p crosscare-store-postgres --bench search` (set `CROSSCARE_BENCH_N` for the
 //! number of resources, default 100,000: one Patient per nine Observations). PostgreSQL runs
 //! on a throwaway local cluster (`crosscare_store_postgres::testing`), so the binaries must be
-//! installed. Figures and the machine go to `docs/bench/postgres.md`.
+//! installed. `CROSSCARE_BENCH_EXPLAIN=1` prints PostgreSQL's `EXPLAIN ANALYZE` of each search.
+//! Figures and the machine go to `docs/bench/postgres.md`.
 #![allow(clippy::unwrap_used)]
 
 use crosscare_search::{extract, parse_query_string, IndexEntry, SearchQuery};
@@ -14,7 +15,13 @@ use crosscare_store_postgres::{testing, PostgresStore};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-const RUNS: usize = 200;
+/// Searches per query and backend (`CROSSCARE_BENCH_RUNS`).
+fn runs() -> usize {
+    std::env::var("CROSSCARE_BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200)
+}
 
 fn data(n: usize) -> Vec<(Value, Vec<IndexEntry>)> {
     let patients = (n / 10).max(1);
@@ -67,13 +74,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx]
 }
 
-/// p50 and p99 of `RUNS` searches, each in a new read transaction; and the page size.
+/// p50 and p99 of [`runs`] searches, each in a new read transaction; and what was found.
 fn measure(store: &dyn Store, ty: &str, qs: &str) -> (Duration, Duration, usize) {
     let q = SearchQuery::parse(Some(ty), &parse_query_string(qs), false).unwrap();
     let parts = [PartitionId::default_partition()];
-    let mut times = Vec::with_capacity(RUNS);
+    let mut times = Vec::with_capacity(runs());
     let mut found = 0;
-    for _ in 0..RUNS {
+    for _ in 0..runs() {
         let start = Instant::now();
         let mut r = store.read_tx().unwrap();
         let page = r.search(&parts, &q).unwrap();
@@ -134,19 +141,43 @@ fn main() {
         t.elapsed()
     );
 
-    println!("| search | found | SQLite p50 | SQLite p99 | PostgreSQL p50 | PostgreSQL p99 |");
-    println!("|---|---|---|---|---|---|");
+    // The same database with `random_page_cost = 1.1` (the usual setting for SSDs or a data
+    // set that fits in memory; the default 4 is for spinning disks), through a second store
+    // whose new connections pick the setting up.
+    db.psql(&format!(
+        "ALTER DATABASE {} SET random_page_cost = 1.1",
+        db.name
+    ))
+    .unwrap();
+    let tuned = PostgresStore::connect(&db.url, 4).unwrap();
+
+    println!(
+        "| search | found | SQLite p50 / p99 | PostgreSQL p50 / p99 | PostgreSQL, random_page_cost 1.1, p50 / p99 |"
+    );
+    println!("|---|---|---|---|---|");
+    let explain = std::env::var_os("CROSSCARE_BENCH_EXPLAIN").is_some();
     for (ty, qs) in QUERIES {
+        if explain {
+            let q = SearchQuery::parse(Some(ty), &parse_query_string(qs), false).unwrap();
+            for (name, s) in [("default", &pg), ("random_page_cost 1.1", &tuned)] {
+                let plan = s.explain_search(std::slice::from_ref(&part), &q).unwrap();
+                eprintln!("{ty}?{qs} ({name})\n{}\n", plan.join("\n"));
+            }
+        }
         let (l50, l99, lf) = measure(&lite, ty, qs);
         let (p50, p99, pf) = measure(&pg, ty, qs);
+        let (t50, t99, tf) = measure(&tuned, ty, qs);
         assert_eq!(lf, pf, "{ty}?{qs}: the backends disagree");
+        assert_eq!(pf, tf, "{ty}?{qs}: the settings disagree");
         println!(
-            "| `{ty}?{}` | {pf} | {} ms | {} ms | {} ms | {} ms |",
+            "| `{ty}?{}` | {pf} | {} / {} ms | {} / {} ms | {} / {} ms |",
             qs.replace('|', "\\|"),
             ms(l50),
             ms(l99),
             ms(p50),
-            ms(p99)
+            ms(p99),
+            ms(t50),
+            ms(t99)
         );
     }
 }

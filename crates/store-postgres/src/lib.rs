@@ -230,8 +230,8 @@ impl PostgresStore {
         })
     }
 
-    /// `EXPLAIN` of the statements of a search (the plans PostgreSQL chooses with the current
-    /// statistics and the actual values): the page statement, then each `_include` /
+    /// `EXPLAIN ANALYZE` of the statements of a search (the plans PostgreSQL chooses with the
+    /// current statistics and the actual values, run): the page statement, then each `_include` /
     /// `_revinclude` statement over the page's keys. One line per plan node; for tests and
     /// benchmarks.
     pub fn explain_search(

@@ -111,9 +111,12 @@ fn scope_parts(partitions: &[PartitionId]) -> Vec<SqlValue> {
     names.into_iter().map(SqlValue::from).collect()
 }
 
-/// `EXPLAIN (COSTS OFF)` of the statements a search runs, with its actual bound values: the
+/// `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)` of the statements a search runs (they are
+/// executed: actual row counts per node, and the execution time), with its bound values: the
 /// page statement, then (after a `-- _include …` / `-- _revinclude …` line each) the first round
 /// of include statements over the keys of the page. For tests and benchmarks.
+const EXPLAIN: &str = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)";
+
 pub(crate) async fn explain(
     client: &ClientWrapper,
     partitions: &[PartitionId],
@@ -125,7 +128,7 @@ pub(crate) async fn explain(
     let plan = compile(&Postgres, query, &scope)?;
     let page = page_sql(&plan, query.result.count.unwrap_or(DEFAULT_COUNT), 0);
     let mut explained = page.clone();
-    explained.text = format!("EXPLAIN (COSTS OFF) {}", page.text);
+    explained.text = format!("{EXPLAIN} {}", page.text);
     let mut out: Vec<String> = run(client, &explained)
         .await?
         .iter()
@@ -153,7 +156,7 @@ pub(crate) async fn explain(
             .map(|(p, t)| (p.as_ref() as &(dyn ToSql + Sync), t.clone()))
             .collect();
         let rows = client
-            .query_typed(format!("EXPLAIN (COSTS OFF) {text}").as_str(), &typed)
+            .query_typed(format!("{EXPLAIN} {text}").as_str(), &typed)
             .await
             .map_err(store_error)?;
         out.extend(rows.iter().map(|r| r.get::<_, String>(0)));
