@@ -68,13 +68,14 @@ fn sql_type(v: &SqlValue) -> Type {
     }
 }
 
-/// The page statement for a plan (exposed for `EXPLAIN` tests through [`explain_page`]).
+/// The page statement for a plan. The keys of the page are chosen first (filter, order,
+/// `LIMIT`) from `resource` alone; only those rows then join `version` for their bodies, in the
+/// same order — so a page costs one `version` lookup per returned resource, not one per match.
 pub(crate) fn page_sql(plan: &Plan, count: usize, offset: usize) -> Sql {
     let mut sql = Sql::default();
     sql.push(&format!(
-        "SELECT {VERSION_COLUMNS}, r.part FROM resource r \
-         JOIN version v ON v.part = r.part AND v.rtype = r.rtype AND v.id = r.id \
-         AND v.version = r.version WHERE "
+        "SELECT {VERSION_COLUMNS}, r.part FROM (\
+         SELECT r.part, r.rtype, r.id, r.version, r.ts FROM resource r WHERE "
     ));
     sql.append(plan.condition.clone());
     sql.push(" ORDER BY ");
@@ -83,6 +84,12 @@ pub(crate) fn page_sql(plan: &Plan, count: usize, offset: usize) -> Sql {
     sql.bind(i64::try_from(count).unwrap_or(i64::MAX));
     sql.push(" OFFSET ");
     sql.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    sql.push(
+        ") r JOIN version v ON v.part = r.part AND v.rtype = r.rtype AND v.id = r.id \
+         AND v.version = r.version ORDER BY ",
+    );
+    // The same keys again, over the page's rows only (sort subqueries run once per row).
+    sql.append(plan.order.clone());
     sql
 }
 
