@@ -1,22 +1,54 @@
-//! The whole server over HTTP: the real router, REST layer and SQLite store on a free loopback
-//! port, driven by a table of steps. Each step is one request and what must come back; steps
-//! run in order on one server, so later steps see earlier writes.
+//! The whole server over HTTP: the real router, REST layer and store on a free loopback port,
+//! driven by tables of steps. Each step is one request and what must come back; steps run in
+//! order on one server, so later steps see earlier writes.
+//!
+//! Every table runs twice from the same definition: on the embedded SQLite store and on the
+//! PostgreSQL store (a fresh database of the throwaway cluster of
+//! `crosscare_store_postgres::testing`). Without PostgreSQL binaries the PostgreSQL runs print
+//! `SKIPPED: PostgreSQL not available` and pass, except under `CI=true`, where they fail.
 #![allow(clippy::unwrap_used)]
 
 use crosscare_rest::{Rest, RestConfig};
 use crosscare_server::ServerConfig;
 use crosscare_store::sqlite::SqliteStore;
+use crosscare_store::Store;
+use crosscare_store_postgres::{testing, PostgresStore};
 use serde_json::{json, Value};
 use std::sync::Arc;
+
+/// The storage backend a server runs on.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
 
 struct Server {
     base: String,
     _rt: tokio::runtime::Runtime,
-    _store: Arc<SqliteStore>,
+    _store: Arc<dyn Store>,
 }
 
-fn start(config: ServerConfig) -> Server {
-    let store = Arc::new(SqliteStore::temporary().unwrap());
+/// A store of `backend`: a temporary SQLite store, or a new PostgreSQL database (`None` when
+/// PostgreSQL is not available and the test is skipped).
+fn store(backend: Backend) -> Option<(Arc<dyn Store>, Option<String>)> {
+    match backend {
+        Backend::Sqlite => Some((Arc::new(SqliteStore::temporary().unwrap()), None)),
+        Backend::Postgres => {
+            let db = testing::database_or_skip()?;
+            let store = PostgresStore::connect(&db.url, 4).unwrap();
+            Some((Arc::new(store), Some(db.url)))
+        }
+    }
+}
+
+fn start(backend: Backend, config: ServerConfig) -> Option<Server> {
+    let (store, _) = store(backend)?;
+    Some(serve(store, config))
+}
+
+/// Serves `store` on a free loopback port from a runtime of its own.
+fn serve(store: Arc<dyn Store>, config: ServerConfig) -> Server {
     let rest = Arc::new(Rest::new(store.clone(), RestConfig::default()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -41,6 +73,31 @@ fn start(config: ServerConfig) -> Server {
         _store: store,
     }
 }
+
+/// Defines `#[test] fn <name>_on_sqlite` and `<name>_on_postgres`, both calling `<name>`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Sqlite);
+            })*
+        }
+        mod on_postgres {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Postgres);
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    interactions_and_headers,
+    search_parameters_and_results,
+    decimals_keep_their_lexical_form_on_the_wire,
+    hostile_input_is_refused_cleanly,
+);
 
 /// One request and its expectations.
 struct Step {
@@ -190,9 +247,10 @@ fn patient(id: &str) -> Value {
            "name": [{"family": "Müller", "given": ["Anne"]}]})
 }
 
-#[test]
-fn interactions_and_headers() {
-    let server = start(ServerConfig::default());
+fn interactions_and_headers(backend: Backend) {
+    let Some(server) = start(backend, ServerConfig::default()) else {
+        return;
+    };
     let oo = "/resourceType";
     run(
         &server,
@@ -291,9 +349,243 @@ fn interactions_and_headers() {
     );
 }
 
+/// The resources of the search table: patients with accents, an organization for chains,
+/// observations with quantities, components (blood pressure) and a coded value.
+fn search_data() -> Vec<Step> {
+    let put = |path: &'static str, body: Value| step("load", "PUT", path, 201).json(body);
+    let obs = |id: &str, subject: &str, code: &str, value: f64, when: &str| {
+        json!({"resourceType": "Observation", "id": id, "status": "final",
+               "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+               "subject": {"reference": subject}, "effectiveDateTime": when,
+               "valueQuantity": {"value": value, "unit": "mg/dL",
+                                 "system": "http://unitsofmeasure.org", "code": "mg/dL"}})
+    };
+    vec![
+        put(
+            "Organization/org1",
+            json!({"resourceType": "Organization", "id": "org1", "name": "Klinikum Saarbrücken"}),
+        ),
+        put(
+            "Patient/a",
+            json!({"resourceType": "Patient", "id": "a", "gender": "female", "birthDate": "1962-03-04",
+            "name": [{"family": "Müller"}], "identifier": [{"system": "urn:mrn", "value": "100"}],
+            "address": [{"city": "Saarbrücken"}], "managingOrganization": {"reference": "Organization/org1"}}),
+        ),
+        put(
+            "Patient/b",
+            json!({"resourceType": "Patient", "id": "b", "gender": "male", "birthDate": "1975",
+            "name": [{"family": "Muller"}]}),
+        ),
+        put(
+            "Patient/c",
+            json!({"resourceType": "Patient", "id": "c", "gender": "female", "birthDate": "2001-11-30",
+            "name": [{"family": "Schmidt"}]}),
+        ),
+        put(
+            "Observation/o1",
+            obs(
+                "o1",
+                "Patient/a",
+                "2339-0",
+                5.4,
+                "2024-03-05T10:00:00+01:00",
+            ),
+        ),
+        put(
+            "Observation/o2",
+            obs("o2", "Patient/a", "2339-0", 7.0, "2024-04-01"),
+        ),
+        put(
+            "Observation/o3",
+            obs("o3", "Patient/b", "1234-5", 120.0, "2023-12-31"),
+        ),
+        put(
+            "Observation/bp",
+            json!({"resourceType": "Observation", "id": "bp", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+            "subject": {"reference": "Patient/c"}, "effectiveDateTime": "2024-01-01",
+            "component": [
+                {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                 "valueQuantity": {"value": 120, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}},
+                {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]},
+                 "valueQuantity": {"value": 80, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}]}),
+        ),
+        put(
+            "Observation/o5",
+            json!({"resourceType": "Observation", "id": "o5", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "883-9"}]},
+            "subject": {"reference": "Patient/c"},
+            "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "112144000"}]}}),
+        ),
+    ]
+}
+
+fn search_parameters_and_results(backend: Backend) {
+    let Some(server) = start(backend, ServerConfig::default()) else {
+        return;
+    };
+    let total = |name: &'static str, path: &'static str, n: u64| {
+        step(name, "GET", path, 200)
+            .at("/type", json!("searchset"))
+            .at("/total", json!(n))
+    };
+    let mut steps = search_data();
+    steps.extend([
+        total("string folds accents", "Patient?family=muller", 2),
+        total(
+            "string on a nested element",
+            "Patient?address-city=saarbrucken",
+            1,
+        ),
+        total("string exact", "Patient?family:exact=Müller", 1),
+        total("token code", "Patient?gender=female", 2),
+        total("token system|code", "Patient?identifier=urn:mrn|100", 1),
+        total("token :not", "Observation?code:not=2339-0", 3),
+        total("date by year", "Patient?birthdate=1962", 1),
+        total("date ge", "Patient?birthdate=ge1975-01-01", 2),
+        total("date month with a zone", "Observation?date=2024-03", 1),
+        total(
+            "date range of two",
+            "Observation?date=ge2024-01-01&date=lt2024-04",
+            2,
+        ),
+        total("quantity gt", "Observation?value-quantity=gt6", 2),
+        total(
+            "quantity with unit",
+            "Observation?value-quantity=lt6|http://unitsofmeasure.org|mg/dL",
+            1,
+        ),
+        total(
+            "composite code and value",
+            "Observation?code-value-quantity=http://loinc.org|2339-0$gt5",
+            2,
+        ),
+        total(
+            "composite parts of one component only",
+            "Observation?component-code-value-quantity=8480-6$lt100",
+            0,
+        ),
+        total(
+            "composite component",
+            "Observation?component-code-value-quantity=8480-6$gt100",
+            1,
+        ),
+        total(
+            "composite coded value",
+            "Observation?code-value-concept=883-9$http://snomed.info/sct|112144000",
+            1,
+        ),
+        total("reference", "Observation?subject=Patient/a", 2),
+        total("reference typed", "Observation?subject:Patient=c", 2),
+        total(
+            "chain of two",
+            "Observation?subject:Patient.organization.name=klinikum",
+            2,
+        ),
+        total(
+            "reverse chain",
+            "Patient?_has:Observation:subject:code=1234-5",
+            1,
+        )
+        .at("/entry/0/resource/id", json!("b")),
+        total(":missing", "Observation?value-quantity:missing=true", 2),
+        total("_lastUpdated", "Observation?_lastUpdated=gt2000-01-01", 5),
+        total("compartment", "Patient/c/Observation", 2),
+        step(
+            "_include",
+            "GET",
+            "Observation?_id=o1&_include=Observation:subject",
+            200,
+        )
+        .at("/entry/0/resource/id", json!("o1"))
+        .at("/entry/1/resource/id", json!("a"))
+        .at("/entry/1/search/mode", json!("include")),
+        total(
+            "_revinclude",
+            "Patient?_id=c&_revinclude=Observation:subject&_sort=_id",
+            1,
+        )
+        .at("/entry/0/search/mode", json!("match"))
+        .at("/entry/1/search/mode", json!("include"))
+        .at("/entry/2/search/mode", json!("include")),
+        step(
+            "_include:iterate",
+            "GET",
+            "Observation?_id=o1&_include=Observation:subject&_include:iterate=Patient:organization",
+            200,
+        )
+        .at("/entry/2/resource/id", json!("org1")),
+        step("_sort descending", "GET", "Patient?_sort=-birthdate", 200)
+            .at("/entry/0/resource/id", json!("c"))
+            .at("/entry/2/resource/id", json!("a")),
+        step("_sort on two keys", "GET", "Patient?_sort=family,-_id", 200)
+            .at("/entry/0/resource/id", json!("b"))
+            .at("/entry/1/resource/id", json!("a"))
+            .at("/entry/2/resource/id", json!("c")),
+        step(
+            "paging",
+            "GET",
+            "Observation?_sort=_id&_count=2&_offset=2",
+            200,
+        )
+        .at("/total", json!(5))
+        .at("/entry/0/resource/id", json!("o2"))
+        .at("/entry/1/resource/id", json!("o3")),
+        total(
+            "_summary=count",
+            "Observation?code=2339-0&_summary=count",
+            2,
+        ),
+        step(
+            "composite with a bad value",
+            "GET",
+            "Observation?code-value-quantity=2339-0$abc",
+            400,
+        )
+        .at("/resourceType", json!("OperationOutcome")),
+    ]);
+    run(&server, steps);
+}
+
+/// Paging links carry everything needed to continue (the offset and the query), so a page
+/// sequence started on one server continues on another server of the same database.
 #[test]
-fn decimals_keep_their_lexical_form_on_the_wire() {
-    let server = start(ServerConfig::default());
+fn paging_links_work_on_any_server_of_one_database() {
+    let Some((store_a, Some(url))) = store(Backend::Postgres) else {
+        return;
+    };
+    let a = serve(store_a, ServerConfig::default());
+    let b = serve(
+        Arc::new(PostgresStore::connect(&url, 4).unwrap()),
+        ServerConfig::default(),
+    );
+    run(&a, search_data());
+    let client = reqwest::blocking::Client::new();
+    let mut next = Some(format!("{}/Observation?_sort=_id&_count=2", a.base));
+    let (mut ids, mut pages) = (Vec::new(), 0);
+    while let Some(url) = next.take() {
+        let body: Value = client.get(&url).send().unwrap().json().unwrap();
+        for e in body["entry"].as_array().into_iter().flatten() {
+            ids.push(e["resource"]["id"].as_str().unwrap().to_string());
+        }
+        // Follow each next link on the *other* server.
+        let (from, to) = if pages % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        next = body["link"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|l| l["relation"] == "next")
+            .map(|l| l["url"].as_str().unwrap().replace(&from.base, &to.base));
+        pages += 1;
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(ids, ["bp", "o1", "o2", "o3", "o5"]);
+}
+
+fn decimals_keep_their_lexical_form_on_the_wire(backend: Backend) {
+    let Some(server) = start(backend, ServerConfig::default()) else {
+        return;
+    };
     let client = reqwest::blocking::Client::new();
     let body = r#"{"resourceType":"Observation","id":"d1","status":"final","code":{"text":"x"},"valueQuantity":{"value":1.50}}"#;
     let put = client
@@ -312,12 +604,16 @@ fn decimals_keep_their_lexical_form_on_the_wire() {
     assert!(text.contains(r#""value":1.50"#), "{text}");
 }
 
-#[test]
-fn hostile_input_is_refused_cleanly() {
-    let server = start(ServerConfig {
-        max_body_bytes: 16 * 1024 * 1024,
-        ..ServerConfig::default()
-    });
+fn hostile_input_is_refused_cleanly(backend: Backend) {
+    let Some(server) = start(
+        backend,
+        ServerConfig {
+            max_body_bytes: 16 * 1024 * 1024,
+            ..ServerConfig::default()
+        },
+    ) else {
+        return;
+    };
     let deep = format!(
         "{{\"resourceType\":\"Patient\",\"x\":{}1{}}}",
         "[".repeat(5000),

@@ -14,11 +14,8 @@ use tokio_postgres::error::SqlState;
 pub enum PgStoreError {
     #[error("invalid PostgreSQL URL: {0}")]
     InvalidUrl(String),
-    #[error(
-        "sslmode={0} asks for TLS, which this build does not include yet; use sslmode=disable \
-         or prefer (plain TCP), or a TLS-terminating proxy on the database host"
-    )]
-    TlsNotBuiltIn(&'static str),
+    #[error("cannot set up TLS to PostgreSQL: {0}")]
+    Tls(String),
     #[error("PostgreSQL is unavailable: {0}")]
     Unavailable(String),
     #[error("conflicting concurrent write")]

@@ -25,6 +25,7 @@ mod error;
 mod index;
 pub mod migrate;
 mod read;
+mod search;
 pub mod testing;
 mod tx;
 mod write;
@@ -34,11 +35,12 @@ pub use migrate::{MigrationReport, SCHEMA_VERSION};
 
 use crosscare_store::{ReadTx, Result, Store, StoreError, WriteTx};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+use postgres_openssl::MakeTlsConnector;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::NoTls;
+use tokio_postgres::config::Host;
 
 /// How long opening a TCP connection to the database may take before the call fails.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -63,11 +65,6 @@ fn parse_url(url: &str) -> Result<(tokio_postgres::Config, String), PgStoreError
     let mut config: tokio_postgres::Config = url
         .parse()
         .map_err(|e: tokio_postgres::Error| PgStoreError::InvalidUrl(e.to_string()))?;
-    match config.get_ssl_mode() {
-        SslMode::Require => return Err(PgStoreError::TlsNotBuiltIn("require")),
-        SslMode::Disable | SslMode::Prefer => {}
-        _ => return Err(PgStoreError::TlsNotBuiltIn("unknown")),
-    }
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -86,6 +83,40 @@ fn parse_url(url: &str) -> Result<(tokio_postgres::Config, String), PgStoreError
         .unwrap_or("postgres")
         .to_string();
     Ok((config, format!("{host}:{port}/{db}")))
+}
+
+/// The environment variable naming a PEM file of trusted root certificates (libpq's name).
+pub const ROOT_CERT_ENV: &str = "PGSSLROOTCERT";
+
+/// The TLS connector for every connection. `sslmode` in the URL decides whether it is used:
+/// `disable` never, `prefer` (the default) when the server offers TLS, `require` always (the
+/// connection fails if the server does not offer it).
+///
+/// With [`ROOT_CERT_ENV`] set, the server certificate must chain to one of its roots and name
+/// the host (libpq's `verify-full`); without it, the channel is encrypted but the server is
+/// not authenticated, which is what libpq's `require` means too.
+fn tls_connector() -> Result<MakeTlsConnector, PgStoreError> {
+    let tls = |e: openssl::error::ErrorStack| PgStoreError::Tls(e.to_string());
+    let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(tls)?;
+    match std::env::var_os(ROOT_CERT_ENV) {
+        Some(path) => {
+            builder.set_ca_file(&path).map_err(|e| {
+                PgStoreError::Tls(format!(
+                    "{ROOT_CERT_ENV}={}: {e}",
+                    std::path::Path::new(&path).display()
+                ))
+            })?;
+            builder.set_verify(SslVerifyMode::PEER);
+        }
+        None => builder.set_verify(SslVerifyMode::NONE),
+    }
+    let verify = std::env::var_os(ROOT_CERT_ENV).is_some();
+    let mut connector = MakeTlsConnector::new(builder.build());
+    connector.set_callback(move |config, _domain| {
+        config.set_verify_hostname(verify);
+        Ok(())
+    });
+    Ok(connector)
 }
 
 fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, PgStoreError> {
@@ -122,7 +153,7 @@ fn migrate_on(
 ) -> Result<MigrationReport, PgStoreError> {
     let rt = runtime(1)?;
     let result = rt.block_on(async {
-        let (mut client, connection) = config.connect(NoTls).await.map_err(|e| {
+        let (mut client, connection) = config.connect(tls_connector()?).await.map_err(|e| {
             PgStoreError::Unavailable(format!(
                 "cannot connect to PostgreSQL at {target}: {}",
                 error::describe(&e)
@@ -146,7 +177,7 @@ impl PostgresStore {
     /// the store's other methods must be called from threads that do not run async tasks
     /// (`spawn_blocking`, plain threads).
     ///
-    /// `sslmode=require` is refused with a clear error: TLS is not built in yet. An
+    /// TLS follows `sslmode` in the URL (see [`ROOT_CERT_ENV`] for certificate checks). An
     /// unreachable database, a wrong database name or wrong credentials fail here with a
     /// one-line [`StoreError::Unavailable`].
     pub fn connect(url: &str, pool_size: usize) -> Result<PostgresStore> {
@@ -154,7 +185,7 @@ impl PostgresStore {
         let rt = runtime(2)?;
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls_connector()?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -196,6 +227,21 @@ impl PostgresStore {
         self.block_on(async {
             let client = self.client().await?;
             Ok(migrate::schema_version(&client).await?)
+        })
+    }
+
+    /// `EXPLAIN ANALYZE` of the statements of a search (the plans PostgreSQL chooses with the
+    /// current statistics and the actual values, run): the page statement, then each `_include` /
+    /// `_revinclude` statement over the page's keys. One line per plan node; for tests and
+    /// benchmarks.
+    pub fn explain_search(
+        &self,
+        partitions: &[crosscare_store::PartitionId],
+        query: &crosscare_search::SearchQuery,
+    ) -> Result<Vec<String>> {
+        self.block_on(async {
+            let client = self.client().await?;
+            search::explain(&client, partitions, query).await
         })
     }
 
@@ -272,9 +318,10 @@ mod tests {
             Ok("127.0.0.1:5432/fhir"),
         );
         check("host=/run/pg dbname=x user=y", Ok("/run/pg:5432/x"));
+        check("postgres://h/db?sslmode=require", Ok("h:5432/db"));
         check(
-            "postgres://h/db?sslmode=require",
-            Err("does not include yet"),
+            "postgres://h/db?sslmode=verify-full",
+            Err("invalid PostgreSQL URL"),
         );
         check("postgres://h:notaport/db", Err("invalid PostgreSQL URL"));
     }

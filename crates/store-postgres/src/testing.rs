@@ -384,3 +384,62 @@ impl Cluster {
         &self.data
     }
 }
+
+/// Writes a self-signed certificate for `CN=127.0.0.1` (with the IP as subject alternative
+/// name) and its key as `<dir>/<name>.crt` and `<dir>/<name>.key`, with the `openssl` tool.
+pub fn self_signed_certificate(dir: &Path, name: &str) -> Result<PathBuf, ClusterError> {
+    let (crt, key) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .stdin(Stdio::null())
+        .output()?;
+    if !out.status.success() {
+        return Err(ClusterError::Command {
+            command: "openssl req -x509".into(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(crt)
+}
+
+impl Cluster {
+    /// Turns TLS on (`ssl = on`, reloaded) with a fresh self-signed certificate for
+    /// 127.0.0.1 in the data directory; returns the certificate's path (a client's root).
+    pub fn enable_tls(&self) -> Result<PathBuf, ClusterError> {
+        let crt = self_signed_certificate(&self.data, "server")?;
+        let key = self.data.join("server.key");
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        if self.as_postgres {
+            let (uid, gid) = postgres_ids()?;
+            std::os::unix::fs::chown(&crt, Some(uid), Some(gid))?;
+            std::os::unix::fs::chown(&key, Some(uid), Some(gid))?;
+        }
+        self.psql("postgres", "ALTER SYSTEM SET ssl = on")?;
+        self.psql("postgres", "SELECT pg_reload_conf()")?;
+        for _ in 0..50 {
+            if self.psql("postgres", "SHOW ssl")? == "on" {
+                return Ok(crt);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Err(ClusterError::Command {
+            command: "SHOW ssl".into(),
+            detail: "TLS still off after reload".into(),
+        })
+    }
+}

@@ -136,12 +136,10 @@ impl ReadTx for PgTx<'_> {
         self.store.block_on(read::history(client, partition, query))
     }
 
-    fn search(&mut self, _partitions: &[PartitionId], _query: &SearchQuery) -> Result<SearchPage> {
-        // FIXME: search SQL for PostgreSQL (issue 5, step 5) waits for the store branch's
-        // SearchQuery compiler; until then the backend says so instead of returning nothing.
-        Err(StoreError::UnsupportedSearch(
-            "search is not implemented on the PostgreSQL backend yet".into(),
-        ))
+    fn search(&mut self, partitions: &[PartitionId], query: &SearchQuery) -> Result<SearchPage> {
+        let client = self.client()?;
+        self.store
+            .block_on(crate::search::search(client, partitions, query))
     }
 
     fn count(&mut self, partition: &PartitionId, resource_type: Option<&str>) -> Result<u64> {

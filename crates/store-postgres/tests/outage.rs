@@ -38,14 +38,6 @@ fn wrong_database_name_is_one_clear_line() {
 }
 
 #[test]
-fn tls_required_is_refused_clearly() {
-    let err = PostgresStore::connect("postgres://u@127.0.0.1:1/db?sslmode=require", 1)
-        .err()
-        .unwrap();
-    assert!(err.to_string().contains("sslmode=require"), "{err}");
-}
-
-#[test]
 fn outage_is_unavailable_and_the_pool_recovers() {
     let Some(cluster) = testing::dedicated_cluster() else {
         return;

@@ -85,6 +85,18 @@ pub fn data() -> Vec<Value> {
         observation("o2", "Patient/a", "2339-0", "7.0", "mg", "2024-04-01"),
         observation("o3", "Patient/b", "1234-5", "120", "mg", "2023-12-31"),
         observation("o4", "Patient/c", "2339-0", "3", "g", "2022"),
+        // Two components in one Observation: a composite must match both parts in the same
+        // component, never the code of one and the value of the other.
+        json!({"resourceType": "Observation", "id": "bp", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+            "component": [
+                {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                 "valueQuantity": {"value": 120, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}},
+                {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]},
+                 "valueQuantity": {"value": 80, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}]}),
+        json!({"resourceType": "Observation", "id": "o5", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "883-9"}]},
+            "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "112144000"}]}}),
         json!({"resourceType": "ValueSet", "id": "v1", "status": "active", "url": "http://x.org/fhir/ValueSet/a"}),
         json!({"resourceType": "ValueSet", "id": "v2", "status": "active", "url": "http://x.org/other"}),
         json!({"resourceType": "List", "id": "l", "status": "current", "mode": "working",
@@ -155,7 +167,7 @@ fn token(s: &dyn Store) {
         "code:text=gluc",
         &["o1", "o2", "o3", "o4"],
     );
-    check(s, "Observation", "code:not=2339-0", &["o3"]);
+    check(s, "Observation", "code:not=2339-0", &["bp", "o3", "o5"]);
 }
 
 fn date(s: &dyn Store) {
@@ -245,8 +257,42 @@ fn composite(s: &dyn Store) {
         s,
         "Observation",
         "component-code-value-quantity=http://loinc.org|8480-6$gt100",
-        &["o3"],
+        &["bp", "o3"],
     );
+    // bp has 8480-6 (at 120) and a value below 100 (80), but in two different components.
+    check(
+        s,
+        "Observation",
+        "component-code-value-quantity=8480-6$lt100",
+        &["o1", "o2", "o4"],
+    );
+    check(
+        s,
+        "Observation",
+        "component-code-value-quantity=8462-4$lt100",
+        &["bp"],
+    );
+    check(
+        s,
+        "Observation",
+        "code-value-quantity=http://loinc.org|2339-0$gt5",
+        &["o1", "o2"],
+    );
+    check(s, "Observation", "code-value-quantity=2339-0$lt4", &["o4"]);
+    check(s, "Observation", "code-value-quantity=1234-5$lt4", &[]);
+    check(
+        s,
+        "Observation",
+        "code-value-quantity=2339-0$gt5,1234-5$gt100",
+        &["o1", "o2", "o3"],
+    );
+    check(
+        s,
+        "Observation",
+        "code-value-concept=http://loinc.org|883-9$http://snomed.info/sct|112144000",
+        &["o5"],
+    );
+    check(s, "Observation", "code-value-concept=883-9$999", &[]);
     check(
         s,
         "Observation",
@@ -410,6 +456,9 @@ fn agrees_with_reference_semantics(s: &dyn Store) {
         ("Observation", "subject=Patient/b,Patient/c"),
         ("ValueSet", "url:below=http://x.org"),
         ("Observation", "component-code-value-quantity=8480-6$gt4"),
+        ("Observation", "component-code-value-quantity=8462-4$lt100"),
+        ("Observation", "code-value-quantity=2339-0$le5.4"),
+        ("Observation", "code-value-concept=883-9$112144000"),
     ];
     for (ty, qs) in cases {
         let q = query(Some(ty), qs);

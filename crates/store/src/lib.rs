@@ -15,6 +15,7 @@
 
 pub mod conformance;
 pub mod conformance_search;
+pub mod search_sql;
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};

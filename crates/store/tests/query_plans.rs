@@ -80,7 +80,7 @@ fn main_search_shapes_use_indexes() {
         &store,
         "Observation",
         "component-code-value-quantity=8480-6$lt10",
-        &["idx_composite"],
+        &["idx_token_code", "idx_quantity_rid"],
     );
     check(&store, "Patient", "_id=a", &["resource_key"]);
     check(
@@ -147,6 +147,10 @@ fn filtered_searches_drive_from_the_index_tables() {
         ("Observation", "subject:Patient.family=smi"),
         ("Patient", "_has:Observation:subject:code=1234-5"),
         ("Observation", "subject=Patient/a&_sort=-date"),
+        (
+            "Observation",
+            "code-value-quantity=http://loinc.org|2339-0$gt5",
+        ),
     ] {
         let steps = plan(&store, ty, qs);
         assert_eq!(

@@ -8,14 +8,10 @@
 
 use super::engine;
 use super::schema::INDEX_TABLES;
+use crate::search_sql::component_param;
 use crate::Result;
 use crosscare_search::{IndexEntry, IndexValue};
 use rusqlite::{params, Connection};
-
-/// The parameter code under which component `i` of composite `param` is indexed.
-pub(crate) fn component_param(param: &str, i: usize) -> String {
-    format!("{param}${i}")
-}
 
 /// Deletes every index row of a resource.
 pub(crate) fn clear(conn: &Connection, rid: i64) -> Result<()> {

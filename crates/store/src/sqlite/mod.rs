@@ -9,7 +9,6 @@ mod index;
 mod read;
 pub mod schema;
 mod search;
-pub mod search_sql;
 mod write;
 
 use crate::{ReadTx, Result, Store, StoreError, WriteTx};
@@ -149,7 +148,11 @@ impl SqliteStore {
     }
 
     /// The query plan SQLite picks for `sql` (one line per step), for index tests.
-    pub fn explain(&self, sql: &str, params: &[rusqlite::types::Value]) -> Result<Vec<String>> {
+    pub fn explain(
+        &self,
+        sql: &str,
+        params: &[crate::search_sql::SqlValue],
+    ) -> Result<Vec<String>> {
         let conn = self.take_reader()?;
         let mut stmt = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
@@ -177,12 +180,12 @@ impl SqliteStore {
         let mut pids = Vec::new();
         for p in partitions {
             if let Some(pid) = read::partition_id(&conn, p)? {
-                pids.push(pid);
+                pids.push(crate::search_sql::SqlValue::Integer(pid));
             }
         }
         self.return_reader(conn);
-        let scope = search_sql::scope_of(query, pids);
-        let plan = search_sql::compile(query, &scope)?;
+        let scope = crate::search_sql::scope_of(query, pids);
+        let plan = crate::search_sql::compile(&crate::search_sql::Sqlite, query, &scope)?;
         let sql = search::page_sql(&plan, 10, 0);
         self.explain(&sql.text, &sql.params)
     }
@@ -202,13 +205,12 @@ impl SqliteStore {
             }
         }
         self.return_reader(conn);
-        let scope = search_sql::scope_of(query, pids);
         let forward = query.result.include.iter().map(|i| (i, false));
         let reverse = query.result.revinclude.iter().map(|i| (i, true));
         forward
             .chain(reverse)
             .map(|(include, rev)| {
-                let sql = search::include_sql(&scope, include, rev, &[1, 2]);
+                let sql = search::include_sql(&pids, include, rev, &[1, 2]);
                 self.explain(&sql.text, &sql.params)
             })
             .collect()

@@ -5,7 +5,7 @@
 
 use super::engine;
 use super::read::{partition_id, VERSION_COLUMNS};
-use super::search_sql::{compile, scope_of, Plan, Scope, Sql};
+use crate::search_sql::{compile, scope_of, Plan, Sql, SqlValue, Sqlite};
 use crate::{PartitionId, ResourceVersion, Result, SearchPage};
 use crosscare_search::{Include, SearchQuery, SummaryMode, TotalMode};
 use rusqlite::Connection;
@@ -17,6 +17,17 @@ pub const DEFAULT_COUNT: usize = 20;
 pub const MAX_ITERATE: usize = 4;
 /// Included resources per page, at most.
 pub const MAX_INCLUDED: usize = 1000;
+
+impl rusqlite::ToSql for SqlValue {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            SqlValue::Integer(i) => ValueRef::Integer(*i),
+            SqlValue::Real(f) => ValueRef::Real(*f),
+            SqlValue::Text(s) => ValueRef::Text(s.as_bytes()),
+        }))
+    }
+}
 
 /// Resolves partition names to ids; unknown partitions hold nothing and are dropped.
 fn pids(conn: &Connection, partitions: &[PartitionId]) -> Result<Vec<i64>> {
@@ -80,8 +91,8 @@ pub(crate) fn search(
             ..SearchPage::default()
         });
     }
-    let scope = scope_of(query, pids);
-    let plan = compile(query, &scope)?;
+    let scope = scope_of(query, pids.iter().map(|p| SqlValue::Integer(*p)).collect());
+    let plan = compile(&Sqlite, query, &scope)?;
     let total = if want_total {
         let mut sql = Sql::default();
         sql.push("SELECT count(*) FROM resource r WHERE ");
@@ -109,7 +120,7 @@ pub(crate) fn search(
     let count = query.result.count.unwrap_or(DEFAULT_COUNT);
     let rows = versions_with_rid(conn, &page_sql(&plan, count, offset))?;
     let page_rids: Vec<i64> = rows.iter().map(|(_, rid)| *rid).collect();
-    let included = includes(conn, &scope, query, &page_rids)?;
+    let included = includes(conn, &pids, query, &page_rids)?;
     Ok(SearchPage {
         matches: rows.into_iter().map(|(v, _)| v).collect(),
         included,
@@ -127,7 +138,7 @@ fn rid_list(rids: &[i64]) -> String {
 /// `_include` / `_revinclude` for the page, then `:iterate` rounds over the newly included.
 fn includes(
     conn: &Connection,
-    scope: &Scope,
+    pids: &[i64],
     query: &SearchQuery,
     page: &[i64],
 ) -> Result<Vec<ResourceVersion>> {
@@ -149,7 +160,7 @@ fn includes(
                 continue;
             }
             for (v, rid) in
-                versions_with_rid(conn, &include_sql(scope, include, reverse, &frontier))?
+                versions_with_rid(conn, &include_sql(pids, include, reverse, &frontier))?
             {
                 if out.len() >= MAX_INCLUDED {
                     return Ok(out);
@@ -175,7 +186,7 @@ fn includes(
 /// `url IS NULL` matches every local reference of the type — a walk over all of them (360 ms
 /// for one page at 200k resources). Forward includes seek `idx_reference_rid`, reverse includes
 /// `idx_reference_reverse (pid, ttype, tid)` from each page row.
-pub(crate) fn include_sql(scope: &Scope, include: &Include, reverse: bool, from: &[i64]) -> Sql {
+pub(crate) fn include_sql(pids: &[i64], include: &Include, reverse: bool, from: &[i64]) -> Sql {
     let mut sql = Sql::default();
     let (source, join_t, where_from) = if reverse {
         (
@@ -193,7 +204,7 @@ pub(crate) fn include_sql(scope: &Scope, include: &Include, reverse: bool, from:
     sql.push(&format!(
         "SELECT DISTINCT {VERSION_COLUMNS}, r.rid FROM {source} {join_t} \
          JOIN version v ON v.rid = r.rid AND v.version = r.version WHERE {where_from} AND +x.pid IN ({}) AND +x.rtype = ",
-        rid_list(&scope.pids)
+        rid_list(pids)
     ));
     sql.bind(include.source_type.clone());
     if let Some(param) = &include.param {

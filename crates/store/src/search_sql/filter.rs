@@ -2,8 +2,7 @@
 //! chains, `_has`, compartments (`Any`) and `_list`.
 
 use super::predicate::{condition, range_compare, table_of};
-use super::{Scope, Sql};
-use crate::sqlite::index::component_param;
+use super::{component_param, Dialect, Scope, Sql};
 use crate::{Result, StoreError};
 use crosscare_search::param::token::TokenMatch;
 use crosscare_search::{Filter, ParamFilter, Predicate};
@@ -31,13 +30,17 @@ pub(crate) fn drives(f: &Filter) -> bool {
     }
 }
 
-/// Allocates fresh table aliases for nested joins.
-#[derive(Default)]
-pub(crate) struct Compiler {
+/// Writes filters in one dialect and allocates fresh table aliases for nested joins.
+pub(crate) struct Compiler<'d> {
+    d: &'d dyn Dialect,
     next: usize,
 }
 
-impl Compiler {
+impl<'d> Compiler<'d> {
+    pub(crate) fn new(d: &'d dyn Dialect) -> Self {
+        Compiler { d, next: 0 }
+    }
+
     fn alias(&mut self, base: &str) -> String {
         self.next += 1;
         format!("{base}{}", self.next)
@@ -54,14 +57,15 @@ impl Compiler {
         match f {
             Filter::Param(pf) => self.param(sql, pf, alias, scope),
             Filter::Missing { param, missing } => {
+                let d = self.d;
                 let not = if *missing { "NOT " } else { "" };
-                sql.push(&format!("{alias}.rid {not}IN ("));
+                sql.push(&format!("{} {not}IN (", d.key_in(alias)));
                 for (i, table) in VALUE_TABLES.iter().enumerate() {
                     if i > 0 {
                         sql.push(" UNION ALL ");
                     }
-                    sql.push(&format!("SELECT rid FROM {table} WHERE "));
-                    scope.write(sql, "");
+                    sql.push(&format!("SELECT {} FROM {table} WHERE ", d.key("")));
+                    scope.write(d, sql, "");
                     sql.push(" AND param = ");
                     sql.bind(param.clone());
                     sql.push(" AND cid IS NULL");
@@ -77,7 +81,7 @@ impl Compiler {
             }
             Filter::Any(list) => {
                 if list.is_empty() {
-                    sql.push("0");
+                    sql.push(self.d.falsum());
                     return Ok(());
                 }
                 sql.push("(");
@@ -95,21 +99,25 @@ impl Compiler {
                 target_type,
                 filter,
             } => {
+                let d = self.d;
                 let (x, t) = (self.alias("x"), self.alias("t"));
+                let (h, part) = (d.hint(), d.part());
                 sql.push(&format!(
-                    "{alias}.rid IN (SELECT {x}.rid FROM idx_reference {x} JOIN resource {t} \
-                     ON {t}.pid = {x}.pid AND {t}.rtype = {x}.ttype AND {t}.id = {x}.tid WHERE "
+                    "{} IN (SELECT {} FROM idx_reference {x} JOIN resource {t} \
+                     ON {t}.{part} = {x}.{part} AND {t}.rtype = {x}.ttype AND {t}.id = {x}.tid WHERE ",
+                    d.key_in(alias),
+                    d.key(&format!("{x}.")),
                 ));
                 // The inner filter drives: target rows first, then their referrers through
-                // `idx_reference_reverse` (pid, ttype, tid).
-                scope.write_hinted(sql, &format!("{x}."), "+");
-                sql.push(&format!(" AND +{x}.param = "));
+                // `idx_reference_reverse` (partition, ttype, tid).
+                scope.write_hinted(d, sql, &format!("{x}."), h);
+                sql.push(&format!(" AND {h}{x}.param = "));
                 sql.bind(param.clone());
                 sql.push(&format!(
-                    " AND +{x}.cid IS NULL AND +{x}.url IS NULL AND {x}.ttype = "
+                    " AND {h}{x}.cid IS NULL AND {h}{x}.url IS NULL AND {x}.ttype = "
                 ));
                 sql.bind(target_type.clone());
-                sql.push(&format!(" AND {t}.deleted = 0 AND "));
+                sql.push(&format!(" AND {} AND ", d.not_deleted(&format!("{t}."))));
                 self.filter(sql, filter, &t, &scope.with_type(target_type))?;
                 sql.push(")");
                 Ok(())
@@ -119,87 +127,114 @@ impl Compiler {
                 param,
                 filter,
             } => {
+                let d = self.d;
                 let (x, s, t) = (self.alias("x"), self.alias("s"), self.alias("t"));
+                let (h, part) = (d.hint(), d.part());
                 sql.push(&format!(
-                    "{alias}.rid IN (SELECT {t}.rid FROM idx_reference {x} \
-                     JOIN resource {s} ON {s}.rid = {x}.rid \
-                     JOIN resource {t} ON {t}.pid = {x}.pid AND {t}.rtype = {x}.ttype AND {t}.id = {x}.tid \
-                     WHERE "
+                    "{} IN (SELECT {} FROM idx_reference {x} \
+                     JOIN resource {s} ON {} \
+                     JOIN resource {t} ON {t}.{part} = {x}.{part} AND {t}.rtype = {x}.ttype AND {t}.id = {x}.tid \
+                     WHERE ",
+                    d.key_in(alias),
+                    d.key(&format!("{t}.")),
+                    d.key_eq(&format!("{s}."), &format!("{x}.")),
                 ));
                 // The inner filter drives: source rows first, then their references through
                 // `idx_reference_rid`, then the referenced rows by `resource_key`.
                 scope
                     .with_type(resource_type)
-                    .write_hinted(sql, &format!("{x}."), "+");
-                sql.push(&format!(" AND +{x}.param = "));
+                    .write_hinted(d, sql, &format!("{x}."), h);
+                sql.push(&format!(" AND {h}{x}.param = "));
                 sql.bind(param.clone());
-                sql.push(&format!(" AND +{x}.cid IS NULL AND +{x}.url IS NULL"));
+                sql.push(&format!(" AND {h}{x}.cid IS NULL AND {h}{x}.url IS NULL"));
                 if let [one] = scope.types.as_slice() {
-                    sql.push(&format!(" AND +{x}.ttype = "));
+                    sql.push(&format!(" AND {h}{x}.ttype = "));
                     sql.bind(one.clone());
                 }
-                sql.push(&format!(" AND {s}.deleted = 0 AND "));
+                sql.push(&format!(" AND {} AND ", d.not_deleted(&format!("{s}."))));
                 self.filter(sql, filter, &s, &scope.with_type(resource_type))?;
                 sql.push(")");
                 Ok(())
             }
             Filter::List(id) => {
+                let d = self.d;
                 let (l, x, t) = (self.alias("l"), self.alias("x"), self.alias("t"));
+                let part = d.part();
                 sql.push(&format!(
-                    "{alias}.rid IN (SELECT {t}.rid FROM resource {l} \
-                     JOIN idx_reference {x} ON {x}.rid = {l}.rid AND {x}.param = 'item' AND {x}.cid IS NULL \
-                     JOIN resource {t} ON {t}.pid = {x}.pid AND {t}.rtype = {x}.ttype AND {t}.id = {x}.tid \
-                     WHERE "
+                    "{} IN (SELECT {} FROM resource {l} \
+                     JOIN idx_reference {x} ON {} AND {x}.param = 'item' AND {x}.cid IS NULL \
+                     JOIN resource {t} ON {t}.{part} = {x}.{part} AND {t}.rtype = {x}.ttype AND {t}.id = {x}.tid \
+                     WHERE ",
+                    d.key_in(alias),
+                    d.key(&format!("{t}.")),
+                    d.key_eq(&format!("{x}."), &format!("{l}.")),
                 ));
-                scope.with_type("List").write(sql, &format!("{l}."));
+                scope.with_type("List").write(d, sql, &format!("{l}."));
                 sql.push(&format!(" AND {l}.id = "));
                 sql.bind(id.clone());
-                sql.push(&format!(" AND {l}.deleted = 0)"));
+                sql.push(&format!(" AND {})", d.not_deleted(&format!("{l}."))));
                 Ok(())
             }
         }
     }
 
     fn param(&mut self, sql: &mut Sql, pf: &ParamFilter, alias: &str, scope: &Scope) -> Result<()> {
+        let d = self.d;
         if pf.values.is_empty() {
-            sql.push("0");
+            sql.push(d.falsum());
             return Ok(());
         }
         match pf.param.as_str() {
             "_id" => return id_filter(sql, pf, alias),
-            "_lastUpdated" => return last_updated_filter(sql, pf, alias),
+            "_lastUpdated" => return last_updated_filter(d, sql, pf, alias),
             _ => {}
         }
-        sql.push(&format!("{alias}.rid IN ("));
+        sql.push(&format!("{} IN (", d.key_in(alias)));
         for (i, p) in pf.values.iter().enumerate() {
             if i > 0 {
                 sql.push(" UNION ");
             }
             if let Predicate::Composite(cp) = p {
-                let k = self.alias("k");
-                sql.push(&format!("SELECT {k}.rid FROM idx_composite {k} WHERE "));
-                scope.write(sql, &format!("{k}."));
-                sql.push(&format!(" AND {k}.param = "));
-                sql.bind(pf.param.clone());
-                sql.push(&format!(" AND {k}.cid IS NULL"));
-                for (n, comp) in cp.components.iter().enumerate() {
+                // The components of one tuple are rows of their own type's tables under the
+                // codes `<param>$<i>`, sharing the resource and the tuple number `grp`: a join
+                // on (resource, grp) keeps every component in the same element instance, and
+                // the first component's value index drives it.
+                let Some((first, rest)) = cp.components.split_first() else {
+                    return Err(StoreError::UnsupportedSearch(
+                        "a composite value without components".into(),
+                    ));
+                };
+                let c0 = self.alias("c");
+                let p0 = format!("{c0}.");
+                sql.push(&format!(
+                    "SELECT {} FROM {} {c0}",
+                    d.key(&p0),
+                    table_of(first)
+                ));
+                for (n, comp) in rest.iter().enumerate() {
                     let c = self.alias("c");
                     sql.push(&format!(
-                        " AND EXISTS (SELECT 1 FROM {} {c} WHERE {c}.rid = {k}.rid AND {c}.grp = {k}.grp AND {c}.param = ",
-                        table_of(comp)
+                        " JOIN {} {c} ON {} AND {c}.grp = {c0}.grp AND {c}.param = ",
+                        table_of(comp),
+                        d.key_eq(&format!("{c}."), &p0),
                     ));
-                    sql.bind(component_param(&pf.param, n));
+                    sql.bind(component_param(&pf.param, n + 1));
                     sql.push(" AND ");
-                    condition(sql, &format!("{c}."), comp)?;
-                    sql.push(")");
+                    condition(d, sql, &format!("{c}."), comp)?;
                 }
+                sql.push(" WHERE ");
+                scope.write(d, sql, &p0);
+                sql.push(&format!(" AND {c0}.param = "));
+                sql.bind(component_param(&pf.param, 0));
+                sql.push(&format!(" AND {c0}.cid IS NULL AND "));
+                condition(d, sql, &p0, first)?;
             } else {
-                sql.push(&format!("SELECT rid FROM {} WHERE ", table_of(p)));
-                scope.write(sql, "");
+                sql.push(&format!("SELECT {} FROM {} WHERE ", d.key(""), table_of(p)));
+                scope.write(d, sql, "");
                 sql.push(" AND param = ");
                 sql.bind(pf.param.clone());
                 sql.push(" AND cid IS NULL AND ");
-                condition(sql, "", p)?;
+                condition(d, sql, "", p)?;
             }
         }
         sql.push(")");
@@ -240,27 +275,40 @@ fn id_filter(sql: &mut Sql, pf: &ParamFilter, alias: &str) -> Result<()> {
 
 /// `_lastUpdated` compares the commit timestamp of the current version (`r.ts`), which the
 /// store assigns and the extracted index cannot know in advance.
-fn last_updated_filter(sql: &mut Sql, pf: &ParamFilter, alias: &str) -> Result<()> {
+fn last_updated_filter(
+    dialect: &dyn Dialect,
+    sql: &mut Sql,
+    pf: &ParamFilter,
+    alias: &str,
+) -> Result<()> {
     sql.push("(");
     for (i, p) in pf.values.iter().enumerate() {
         if i > 0 {
             sql.push(" OR ");
         }
-        let Predicate::Date(d) = p else {
+        let Predicate::Date(v) = p else {
             return Err(StoreError::UnsupportedSearch(
                 "_lastUpdated needs a date".into(),
             ));
         };
-        let mut sl = d.range.low_micros();
-        let mut sh = d.range.high_micros();
-        if d.prefix == crosscare_search::Prefix::Ap {
+        let mut sl = v.range.low_micros();
+        let mut sh = v.range.high_micros();
+        if v.prefix == crosscare_search::Prefix::Ap {
             let tol =
-                crosscare_search::param::date::ap_tolerance_micros(&d.range, chrono::Utc::now());
+                crosscare_search::param::date::ap_tolerance_micros(&v.range, chrono::Utc::now());
             sl = sl.saturating_sub(tol);
             sh = sh.saturating_add(tol);
         }
         let ts = format!("{alias}.ts");
-        range_compare(sql, &ts, &ts, d.prefix, sl, sh);
+        range_compare(
+            sql,
+            &ts,
+            &ts,
+            "",
+            v.prefix,
+            &dialect.ts_literal(sl),
+            &dialect.ts_literal(sh),
+        );
     }
     sql.push(")");
     Ok(())

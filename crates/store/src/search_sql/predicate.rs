@@ -4,7 +4,7 @@
 //! Every condition mirrors the reference semantics in `crosscare_search` (`matches` methods);
 //! the conformance suite checks both agree on the shapes it covers.
 
-use super::Sql;
+use super::{Dialect, Sql};
 use crate::{Result, StoreError};
 use crosscare_search::param::date::ap_tolerance_micros;
 use crosscare_search::param::reference::ReferencePredicate;
@@ -34,19 +34,20 @@ pub(crate) fn prefix_end(prefix: &str) -> String {
 }
 
 /// Writes the condition of one (non-composite) predicate.
-pub(crate) fn condition(sql: &mut Sql, col: &str, p: &Predicate) -> Result<()> {
+pub(crate) fn condition(d: &dyn Dialect, sql: &mut Sql, col: &str, p: &Predicate) -> Result<()> {
+    let (ge, lt) = d.text_range_ops();
     match p {
-        Predicate::Token(t) => token(sql, col, "system", "code", t),
+        Predicate::Token(t) => token(d, sql, col, "system", "code", t),
         Predicate::String(s) => {
             match s.mode {
                 StringMode::Prefix => {
-                    sql.push(&format!("{col}norm >= "));
+                    sql.push(&format!("{col}norm {ge} "));
                     sql.bind(s.value.clone());
-                    sql.push(&format!(" AND {col}norm < "));
+                    sql.push(&format!(" AND {col}norm {lt} "));
                     sql.bind(prefix_end(&s.value));
                 }
                 StringMode::Contains => {
-                    sql.push(&format!("instr({col}norm, "));
+                    sql.push(&format!("{}({col}norm, ", d.position_fn()));
                     sql.bind(s.value.clone());
                     sql.push(") > 0");
                 }
@@ -60,10 +61,10 @@ pub(crate) fn condition(sql: &mut Sql, col: &str, p: &Predicate) -> Result<()> {
             }
             Ok(())
         }
-        Predicate::Date(d) => {
-            let (mut sl, mut sh) = (d.range.low_micros(), d.range.high_micros());
-            if d.prefix == Prefix::Ap {
-                let tol = ap_tolerance_micros(&d.range, chrono::Utc::now());
+        Predicate::Date(v) => {
+            let (mut sl, mut sh) = (v.range.low_micros(), v.range.high_micros());
+            if v.prefix == Prefix::Ap {
+                let tol = ap_tolerance_micros(&v.range, chrono::Utc::now());
                 sl = sl.saturating_sub(tol);
                 sh = sh.saturating_add(tol);
             }
@@ -71,9 +72,10 @@ pub(crate) fn condition(sql: &mut Sql, col: &str, p: &Predicate) -> Result<()> {
                 sql,
                 &format!("{col}lo"),
                 &format!("{col}hi"),
-                d.prefix,
-                sl,
-                sh,
+                d.hint(),
+                v.prefix,
+                &sl.to_string(),
+                &sh.to_string(),
             );
             Ok(())
         }
@@ -115,9 +117,9 @@ pub(crate) fn condition(sql: &mut Sql, col: &str, p: &Predicate) -> Result<()> {
             }
             Ok(())
         }
-        Predicate::Reference(r) => reference(sql, col, r),
+        Predicate::Reference(r) => reference(d, sql, col, r),
         Predicate::Uri(u) => {
-            uri(sql, &format!("{col}uri"), u);
+            uri(d, sql, &format!("{col}uri"), u);
             Ok(())
         }
         Predicate::Composite(_) => Err(StoreError::UnsupportedSearch(
@@ -128,6 +130,7 @@ pub(crate) fn condition(sql: &mut Sql, col: &str, p: &Predicate) -> Result<()> {
 
 /// Token matching over a `(system, code)` column pair (also used for `:identifier`).
 pub(crate) fn token(
+    d: &dyn Dialect,
     sql: &mut Sql,
     col: &str,
     system_col: &str,
@@ -161,9 +164,11 @@ pub(crate) fn token(
                     ":text on a reference identifier".into(),
                 ));
             }
-            sql.push(&format!("{col}text >= "));
+            let (ge, lt) = d.text_range_ops();
+            let text = d.token_text();
+            sql.push(&format!("{col}{text} {ge} "));
             sql.bind(prefix.clone());
-            sql.push(&format!(" AND {col}text < "));
+            sql.push(&format!(" AND {col}{text} {lt} "));
             sql.bind(prefix_end(prefix));
         }
         TokenMatch::OfType {
@@ -185,7 +190,7 @@ pub(crate) fn token(
         }
         TokenMatch::AnyOf { codes, .. } => {
             if codes.is_empty() {
-                sql.push("0");
+                sql.push(d.falsum());
             } else {
                 sql.push("(");
                 for (i, (system, code)) in codes.iter().enumerate() {
@@ -206,15 +211,23 @@ pub(crate) fn token(
 }
 
 /// The spec's prefix semantics over a target range `[lo, hi]` and a search range `[sl, sh]`
-/// (see `Prefix::compare_ranges`).
-pub(crate) fn range_compare(sql: &mut Sql, lo: &str, hi: &str, prefix: Prefix, sl: i64, sh: i64) {
-    // Every target range has `lo <= hi`, so the redundant bound written first in `eq`, `ge` and
-    // `le` changes no result; it gives the index on `lo` (or `hi`) a closed range to seek instead
-    // of a half-open one covering half the table (`date=2024-03-05`: 377 ms → a seek); in `eq`
-    // the unary `+` keeps SQLite from preferring the half-open `hi` index instead.
+/// (see `Prefix::compare_ranges`). `hint` is the dialect's planner hint, written on `hi` in
+/// `eq` so that SQLite seeks the closed `lo` range rather than the half-open `hi` one.
+pub(crate) fn range_compare(
+    sql: &mut Sql,
+    lo: &str,
+    hi: &str,
+    hint: &str,
+    prefix: Prefix,
+    sl: &str,
+    sh: &str,
+) {
     let contains = format!("({lo} >= {sl} AND {hi} <= {sh})");
     let text = match prefix {
-        Prefix::Eq => format!("({lo} >= {sl} AND {lo} <= {sh} AND +{hi} <= {sh})"),
+        // `lo <= hi` always, so `lo <= sh` is implied; written out, it bounds the range scan
+        // of the `lo` index on both sides instead of reading every later value. The redundant
+        // bounds of `ge` and `le` do the same for the `hi` and `lo` indexes.
+        Prefix::Eq => format!("({lo} >= {sl} AND {lo} <= {sh} AND {hint}{hi} <= {sh})"),
         Prefix::Ne => format!("NOT {contains}"),
         Prefix::Gt => format!("{hi} > {sh}"),
         Prefix::Lt => format!("{lo} < {sl}"),
@@ -259,7 +272,7 @@ fn number(sql: &mut Sql, val: &str, prefix: Prefix, value: f64, low: f64, high: 
     }
 }
 
-fn reference(sql: &mut Sql, col: &str, r: &ReferencePredicate) -> Result<()> {
+fn reference(d: &dyn Dialect, sql: &mut Sql, col: &str, r: &ReferencePredicate) -> Result<()> {
     match r {
         ReferencePredicate::Local {
             resource_type,
@@ -286,7 +299,7 @@ fn reference(sql: &mut Sql, col: &str, r: &ReferencePredicate) -> Result<()> {
                 sql.bind(v.clone());
             }
         }
-        ReferencePredicate::Identifier(t) => token(sql, col, "idf_system", "idf_code", t)?,
+        ReferencePredicate::Identifier(t) => token(d, sql, col, "idf_system", "idf_code", t)?,
     }
     Ok(())
 }
@@ -306,7 +319,8 @@ fn above_candidates(value: &str) -> Vec<String> {
     out
 }
 
-fn uri(sql: &mut Sql, c: &str, u: &UriPredicate) {
+fn uri(d: &dyn Dialect, sql: &mut Sql, c: &str, u: &UriPredicate) {
+    let (ge, lt) = d.text_range_ops();
     match u.mode {
         UriMode::Exact => {
             sql.push(&format!("{c} = "));
@@ -314,9 +328,9 @@ fn uri(sql: &mut Sql, c: &str, u: &UriPredicate) {
         }
         UriMode::Below => {
             let outer = u.value.trim_end_matches('/').to_string();
-            sql.push(&format!("{c} >= "));
+            sql.push(&format!("{c} {ge} "));
             sql.bind(outer.clone());
-            sql.push(&format!(" AND {c} < "));
+            sql.push(&format!(" AND {c} {lt} "));
             sql.bind(prefix_end(&outer));
             sql.push(&format!(" AND ({c} = "));
             sql.bind(outer.clone());

@@ -1,0 +1,355 @@
+//! Runs a search with the store's shared compiler (`crosscare_store::search_sql`, PostgreSQL
+//! dialect): one statement for the page, one `count(*)` when a total is asked for, and
+//! set-based statements for `_include` / `_revinclude` over the keys of the page (`:iterate`
+//! repeats them over what was just included, at most [`MAX_ITERATE`] rounds and
+//! [`MAX_INCLUDED`] resources) — never one statement per resource.
+//!
+//! Paging is stateless: the cursor is the offset of the next page and the order always ends
+//! with the row key `(part, rtype, id)`, so any server on the same database continues a page
+//! sequence where another left off.
+
+use crate::error::store_error;
+use crate::read::{version_from_row, VERSION_COLUMNS};
+use crosscare_search::{Include, SearchQuery, SummaryMode, TotalMode};
+use crosscare_store::search_sql::{compile, scope_of, Plan, Postgres, Sql, SqlValue};
+use crosscare_store::{PartitionId, ResourceVersion, Result, SearchPage};
+use deadpool_postgres::ClientWrapper;
+use std::collections::HashSet;
+use tokio_postgres::types::{ToSql, Type};
+
+/// The page size when the query gives none (the REST layer normally sets its own).
+pub const DEFAULT_COUNT: usize = 20;
+/// Rounds of `:iterate`.
+pub const MAX_ITERATE: usize = 4;
+/// Included resources per page, at most.
+pub const MAX_INCLUDED: usize = 1000;
+
+/// The key of a `resource` row.
+type Key = (String, String, String);
+
+/// A bound value with its declared SQL type.
+type TypedParam = (Box<dyn ToSql + Sync + Send>, Type);
+
+/// The bound values of a statement, as `tokio-postgres` parameters.
+fn params(values: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    values
+        .iter()
+        .map(|v| -> Box<dyn ToSql + Sync + Send> {
+            match v {
+                SqlValue::Integer(i) => Box::new(*i),
+                SqlValue::Real(f) => Box::new(*f),
+                SqlValue::Text(s) => Box::new(s.clone()),
+            }
+        })
+        .collect()
+}
+
+async fn run(client: &ClientWrapper, sql: &Sql) -> Result<Vec<tokio_postgres::Row>> {
+    let owned = params(&sql.params);
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> = owned
+        .iter()
+        .zip(&sql.params)
+        .map(|(p, v)| (p.as_ref() as &(dyn ToSql + Sync), sql_type(v)))
+        .collect();
+    // Typed, unnamed statements: one round trip (no separate prepare), no growth of the
+    // per-connection statement cache (search texts vary too much), and PostgreSQL plans each
+    // with its actual values.
+    client
+        .query_typed(sql.numbered().as_str(), &typed)
+        .await
+        .map_err(store_error)
+}
+
+fn sql_type(v: &SqlValue) -> Type {
+    match v {
+        SqlValue::Integer(_) => Type::INT8,
+        SqlValue::Real(_) => Type::FLOAT8,
+        SqlValue::Text(_) => Type::TEXT,
+    }
+}
+
+/// The page statement for a plan. The keys of the page are chosen first (filter, order,
+/// `LIMIT`) from `resource` alone; only those rows then join `version` for their bodies, in the
+/// same order — so a page costs one `version` lookup per returned resource, not one per match.
+pub(crate) fn page_sql(plan: &Plan, count: usize, offset: usize) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(&format!(
+        "SELECT {VERSION_COLUMNS}, r.part FROM (\
+         SELECT r.part, r.rtype, r.id, r.version, r.ts FROM resource r WHERE "
+    ));
+    sql.append(plan.condition.clone());
+    sql.push(" ORDER BY ");
+    sql.append(plan.order.clone());
+    sql.push(" LIMIT ");
+    sql.bind(i64::try_from(count).unwrap_or(i64::MAX));
+    sql.push(" OFFSET ");
+    sql.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    sql.push(
+        ") r JOIN version v ON v.part = r.part AND v.rtype = r.rtype AND v.id = r.id \
+         AND v.version = r.version ORDER BY ",
+    );
+    // The same keys again, over the page's rows only (sort subqueries run once per row).
+    sql.append(plan.order.clone());
+    sql
+}
+
+/// Rows of `SELECT VERSION_COLUMNS, part` with their keys.
+async fn versions_with_key(
+    client: &ClientWrapper,
+    sql: &Sql,
+) -> Result<Vec<(ResourceVersion, Key)>> {
+    let rows = run(client, sql).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let v = version_from_row(row)?;
+        let part: String = row
+            .try_get(6)
+            .map_err(|e| crosscare_store::StoreError::Corrupt(e.to_string()))?;
+        let key = (part, v.resource_type.clone(), v.id.clone());
+        out.push((v, key));
+    }
+    Ok(out)
+}
+
+fn scope_parts(partitions: &[PartitionId]) -> Vec<SqlValue> {
+    let mut names: Vec<&str> = partitions.iter().map(|p| p.0.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names.into_iter().map(SqlValue::from).collect()
+}
+
+/// `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)` of the statements a search runs (they are
+/// executed: actual row counts per node, and the execution time), with its bound values: the
+/// page statement, then (after a `-- _include …` / `-- _revinclude …` line each) the first round
+/// of include statements over the keys of the page. For tests and benchmarks.
+const EXPLAIN: &str = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)";
+
+pub(crate) async fn explain(
+    client: &ClientWrapper,
+    partitions: &[PartitionId],
+    query: &SearchQuery,
+) -> Result<Vec<String>> {
+    let parts = scope_parts(partitions);
+    let part_names: Vec<String> = partitions.iter().map(|p| p.0.clone()).collect();
+    let scope = scope_of(query, parts);
+    let plan = compile(&Postgres, query, &scope)?;
+    let page = page_sql(&plan, query.result.count.unwrap_or(DEFAULT_COUNT), 0);
+    let mut explained = page.clone();
+    explained.text = format!("{EXPLAIN} {}", page.text);
+    let mut out: Vec<String> = run(client, &explained)
+        .await?
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    let (inc, rev) = (&query.result.include, &query.result.revinclude);
+    if inc.is_empty() && rev.is_empty() {
+        return Ok(out);
+    }
+    let keys: Vec<Key> = versions_with_key(client, &page)
+        .await?
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    for (include, reverse) in inc
+        .iter()
+        .map(|i| (i, false))
+        .chain(rev.iter().map(|i| (i, true)))
+    {
+        let kind = if reverse { "_revinclude" } else { "_include" };
+        out.push(format!("-- {kind}={}", include.source_type));
+        let (text, values) = include_sql(&part_names, include, reverse, &keys);
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> = values
+            .iter()
+            .map(|(p, t)| (p.as_ref() as &(dyn ToSql + Sync), t.clone()))
+            .collect();
+        let rows = client
+            .query_typed(format!("{EXPLAIN} {text}").as_str(), &typed)
+            .await
+            .map_err(store_error)?;
+        out.extend(rows.iter().map(|r| r.get::<_, String>(0)));
+    }
+    Ok(out)
+}
+
+pub(crate) async fn search(
+    client: &ClientWrapper,
+    partitions: &[PartitionId],
+    query: &SearchQuery,
+) -> Result<SearchPage> {
+    let count_only = query.result.summary == Some(SummaryMode::Count);
+    let want_total = count_only
+        || matches!(
+            query.result.total,
+            Some(TotalMode::Accurate | TotalMode::Estimate)
+        );
+    if partitions.is_empty() {
+        return Ok(SearchPage {
+            total: want_total.then_some(0),
+            ..SearchPage::default()
+        });
+    }
+    let parts = scope_parts(partitions);
+    let part_names: Vec<String> = parts
+        .iter()
+        .filter_map(|p| match p {
+            SqlValue::Text(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    let scope = scope_of(query, parts);
+    let plan = compile(&Postgres, query, &scope)?;
+    let total = if want_total {
+        let mut sql = Sql::default();
+        sql.push("SELECT count(*) FROM resource r WHERE ");
+        sql.append(plan.condition.clone());
+        let rows = query_rows_count(client, &sql).await?;
+        Some(rows)
+    } else {
+        None
+    };
+    if count_only {
+        return Ok(SearchPage {
+            total,
+            ..SearchPage::default()
+        });
+    }
+    let offset = match &query.result.cursor {
+        // The cursor this store issues is the offset of the next page.
+        Some(c) => c.parse::<usize>().unwrap_or(query.result.offset),
+        None => query.result.offset,
+    };
+    let count = query.result.count.unwrap_or(DEFAULT_COUNT);
+    let rows = versions_with_key(client, &page_sql(&plan, count, offset)).await?;
+    let page_keys: Vec<Key> = rows.iter().map(|(_, k)| k.clone()).collect();
+    let included = includes(client, &part_names, query, &page_keys).await?;
+    Ok(SearchPage {
+        matches: rows.into_iter().map(|(v, _)| v).collect(),
+        included,
+        total,
+    })
+}
+
+async fn query_rows_count(client: &ClientWrapper, sql: &Sql) -> Result<u64> {
+    let rows = run(client, sql).await?;
+    let n: i64 = match rows.first() {
+        Some(row) => row
+            .try_get(0)
+            .map_err(|e| crosscare_store::StoreError::Corrupt(e.to_string()))?,
+        None => 0,
+    };
+    Ok(n.max(0) as u64)
+}
+
+/// `_include` / `_revinclude` for the page, then `:iterate` rounds over the newly included.
+async fn includes(
+    client: &ClientWrapper,
+    parts: &[String],
+    query: &SearchQuery,
+    page: &[Key],
+) -> Result<Vec<ResourceVersion>> {
+    let (inc, rev) = (&query.result.include, &query.result.revinclude);
+    if page.is_empty() || (inc.is_empty() && rev.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let mut seen: HashSet<Key> = page.iter().cloned().collect();
+    let mut out = Vec::new();
+    let mut frontier = page.to_vec();
+    for round in 0..MAX_ITERATE {
+        let mut next = Vec::new();
+        for (include, reverse) in inc
+            .iter()
+            .map(|i| (i, false))
+            .chain(rev.iter().map(|i| (i, true)))
+        {
+            if round > 0 && !include.iterate {
+                continue;
+            }
+            let (text, values) = include_sql(parts, include, reverse, &frontier);
+            let typed: Vec<(&(dyn ToSql + Sync), Type)> = values
+                .iter()
+                .map(|(p, t)| (p.as_ref() as &(dyn ToSql + Sync), t.clone()))
+                .collect();
+            let rows = client
+                .query_typed(text.as_str(), &typed)
+                .await
+                .map_err(store_error)?;
+            for row in &rows {
+                let v = version_from_row(row)?;
+                let part: String = row
+                    .try_get(6)
+                    .map_err(|e| crosscare_store::StoreError::Corrupt(e.to_string()))?;
+                if out.len() >= MAX_INCLUDED {
+                    return Ok(out);
+                }
+                let key = (part, v.resource_type.clone(), v.id.clone());
+                if seen.insert(key.clone()) {
+                    out.push(v);
+                    next.push(key);
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    Ok(out)
+}
+
+/// Resources referenced by (`_include`) or referring to (`_revinclude`) the `from` rows, in
+/// one statement whose keys arrive as three arrays (`unnest`), whatever the page size.
+fn include_sql(
+    parts: &[String],
+    include: &Include,
+    reverse: bool,
+    from: &[Key],
+) -> (String, Vec<TypedParam>) {
+    let (fp, ft, fi): (Vec<String>, Vec<String>, Vec<String>) = {
+        let mut a = (Vec::new(), Vec::new(), Vec::new());
+        for (p, t, i) in from {
+            a.0.push(p.clone());
+            a.1.push(t.clone());
+            a.2.push(i.clone());
+        }
+        a
+    };
+    let (join_r, from_cols) = if reverse {
+        (
+            "r.part = x.part AND r.rtype = x.rtype AND r.id = x.id",
+            "(x.part, x.ttype, x.tid)",
+        )
+    } else {
+        (
+            "r.part = x.part AND r.rtype = x.ttype AND r.id = x.tid",
+            "(x.part, x.rtype, x.id)",
+        )
+    };
+    let mut values: Vec<TypedParam> = vec![
+        (Box::new(fp), Type::TEXT_ARRAY),
+        (Box::new(ft), Type::TEXT_ARRAY),
+        (Box::new(fi), Type::TEXT_ARRAY),
+        (Box::new(parts.to_vec()), Type::TEXT_ARRAY),
+        (Box::new(include.source_type.clone()), Type::TEXT),
+    ];
+    let mut text = format!(
+        "SELECT {VERSION_COLUMNS}, r.part FROM idx_reference x \
+         JOIN resource r ON {join_r} \
+         JOIN version v ON v.part = r.part AND v.rtype = r.rtype AND v.id = r.id \
+         AND v.version = r.version \
+         WHERE {from_cols} IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[])) \
+         AND x.part = ANY($4::text[]) AND x.rtype = $5"
+    );
+    if let Some(param) = &include.param {
+        values.push((Box::new(param.clone()), Type::TEXT));
+        text.push_str(&format!(" AND x.param = ${}", values.len()));
+    }
+    if let Some(t) = &include.target_type {
+        values.push((Box::new(t.clone()), Type::TEXT));
+        text.push_str(&format!(" AND x.ttype = ${}", values.len()));
+    }
+    text.push_str(
+        " AND x.cid IS NULL AND x.url IS NULL AND NOT r.deleted \
+         ORDER BY r.part, r.rtype, r.id",
+    );
+    (text, values)
+}

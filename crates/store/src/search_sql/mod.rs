@@ -1,0 +1,353 @@
+//! Compiles a [`SearchQuery`] into SQL, for both backends: the filters become one boolean
+//! expression over the `resource` row (`r`), each parameter an uncorrelated
+//! `<key of r> IN (SELECT <key> FROM idx_… …)` whose branches seek the
+//! `(partition, rtype, param, value…)` indexes; chains and `_has` are joins through
+//! `idx_reference`; `_sort` keys are per-resource `min`/`max` subqueries with the row key as the
+//! final tiebreak.
+//!
+//! The compiler only produces text and bound values ([`Sql`], with `?` placeholders); the
+//! backends run it (`sqlite::search`, `crosscare_store_postgres`'s `search`). The plan is the
+//! same for both; what differs is a [`Dialect`] (see `docs/design/search-sql.md`).
+
+pub mod dialect;
+mod filter;
+pub(crate) mod predicate;
+
+pub use dialect::{Dialect, Postgres, Sqlite};
+
+use crate::{Result, StoreError};
+use crosscare_search::{SearchQuery, SortKey};
+use crosscare_spec::model::SearchParamType;
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Integer(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl From<String> for SqlValue {
+    fn from(v: String) -> Self {
+        SqlValue::Text(v)
+    }
+}
+
+impl From<&str> for SqlValue {
+    fn from(v: &str) -> Self {
+        SqlValue::Text(v.to_string())
+    }
+}
+
+impl From<i64> for SqlValue {
+    fn from(v: i64) -> Self {
+        SqlValue::Integer(v)
+    }
+}
+
+impl From<f64> for SqlValue {
+    fn from(v: f64) -> Self {
+        SqlValue::Real(v)
+    }
+}
+
+/// The parameter code under which component `i` of composite `param` is indexed (both
+/// backends write composites this way: one `idx_composite` row per tuple, numbered `grp`, and
+/// one row per component in its own type's table under this code and the same `grp`).
+pub fn component_param(param: &str, i: usize) -> String {
+    format!("{param}${i}")
+}
+
+/// SQL text with its positional parameters (`?`), in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sql {
+    pub text: String,
+    pub params: Vec<SqlValue>,
+}
+
+impl Sql {
+    pub fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+    }
+
+    pub fn bind(&mut self, v: impl Into<SqlValue>) {
+        self.text.push('?');
+        self.params.push(v.into());
+    }
+
+    pub fn append(&mut self, other: Sql) {
+        self.text.push_str(&other.text);
+        self.params.extend(other.params);
+    }
+
+    /// The text with PostgreSQL's numbered placeholders: the `n`-th `?` outside a quoted
+    /// literal becomes `$n`. Statements are composed from fragments before their parameters'
+    /// positions are known, so numbering happens once, on the finished statement.
+    pub fn numbered(&self) -> String {
+        let mut out = String::with_capacity(self.text.len() + 8);
+        let (mut n, mut quoted) = (0usize, false);
+        for ch in self.text.chars() {
+            match ch {
+                '\'' => {
+                    quoted = !quoted;
+                    out.push(ch);
+                }
+                '?' if !quoted => {
+                    n += 1;
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                }
+                _ => out.push(ch),
+            }
+        }
+        out
+    }
+}
+
+/// Where a search looks: the partitions (SQLite: integer ids, written as literals; PostgreSQL:
+/// names, bound) and the resource types (empty: all types).
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub parts: Vec<SqlValue>,
+    pub types: Vec<String>,
+}
+
+impl Scope {
+    /// `{p}<partition> IN (…) [AND {p}rtype = ?]`.
+    pub(crate) fn write(&self, d: &dyn Dialect, sql: &mut Sql, p: &str) {
+        self.write_hinted(d, sql, p, "");
+    }
+
+    /// [`Scope::write`] with `hint` (the dialect's planner hint, or nothing) before each
+    /// column: on SQLite a unary `+` makes these terms unindexable, which steers the planner
+    /// towards the index the caller wants to drive the loop (see `docs/design/search-sql.md`).
+    pub(crate) fn write_hinted(&self, d: &dyn Dialect, sql: &mut Sql, p: &str, hint: &str) {
+        let p = format!("{hint}{p}");
+        let p = p.as_str();
+        sql.push(&format!("{p}{} IN (", d.part()));
+        for (i, part) in self.parts.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            match part {
+                SqlValue::Integer(pid) => sql.push(&pid.to_string()),
+                other => sql.bind(other.clone()),
+            }
+        }
+        sql.push(")");
+        match self.types.as_slice() {
+            [] => {}
+            [one] => {
+                sql.push(&format!(" AND {p}rtype = "));
+                sql.bind(one.clone());
+            }
+            many => {
+                sql.push(&format!(" AND {p}rtype IN ("));
+                for (i, t) in many.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind(t.clone());
+                }
+                sql.push(")");
+            }
+        }
+    }
+
+    pub(crate) fn with_type(&self, t: &str) -> Scope {
+        Scope {
+            parts: self.parts.clone(),
+            types: vec![t.to_string()],
+        }
+    }
+}
+
+/// The compiled statements of one search.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// `WHERE` conditions on `resource r` (without the keyword).
+    pub condition: Sql,
+    /// `ORDER BY` keys (without the keyword); always ends with the dialect's row tiebreak.
+    pub order: Sql,
+}
+
+/// The scope of a query: its resource type, or its `_type` list.
+pub fn scope_of(query: &SearchQuery, parts: Vec<SqlValue>) -> Scope {
+    let types = match &query.resource_type {
+        Some(t) => vec![t.clone()],
+        None => query.types.clone(),
+    };
+    Scope { parts, types }
+}
+
+/// Compiles the filters and sort keys.
+pub fn compile(d: &dyn Dialect, query: &SearchQuery, scope: &Scope) -> Result<Plan> {
+    let mut condition = Sql::default();
+    // When a filter can drive the search from an index table (`r.rid IN (SELECT rid …)`),
+    // the scope terms on `r` are made unindexable so that SQLite iterates that subquery's
+    // rows instead of every resource of the type.
+    let driven = query.filters.iter().any(filter::drives);
+    let hint = if driven { d.hint() } else { "" };
+    scope.write_hinted(d, &mut condition, "r.", hint);
+    condition.push(&format!(" AND {}", d.not_deleted(&format!("{hint}r."))));
+    let mut c = filter::Compiler::new(d);
+    for f in &query.filters {
+        condition.push(" AND ");
+        c.filter(&mut condition, f, "r", scope)?;
+    }
+    let mut order = Sql::default();
+    for key in &query.result.sort {
+        sort_key(d, &mut order, key)?;
+        order.push(", ");
+    }
+    order.push(d.row_order(driven));
+    Ok(Plan { condition, order })
+}
+
+/// One `_sort` key: resources without a value sort last in both directions.
+fn sort_key(d: &dyn Dialect, sql: &mut Sql, key: &SortKey) -> Result<()> {
+    let dir = if key.descending { "DESC" } else { "ASC" };
+    let agg = if key.descending { "max" } else { "min" };
+    let expr = match key.param.as_str() {
+        "_id" => d.text_order("r.id"),
+        "_lastUpdated" => "r.ts".to_string(),
+        _ => {
+            let (table, col) = match key.param_type {
+                SearchParamType::String => ("idx_string", d.text_order("norm")),
+                SearchParamType::Token => ("idx_token", d.text_order("code")),
+                SearchParamType::Date => (
+                    "idx_date",
+                    (if key.descending { "hi" } else { "lo" }).to_string(),
+                ),
+                SearchParamType::Number => ("idx_number", "val".to_string()),
+                SearchParamType::Quantity => ("idx_quantity", "val".to_string()),
+                SearchParamType::Reference => (
+                    "idx_reference",
+                    d.text_order("coalesce(url, ttype || '/' || tid)"),
+                ),
+                SearchParamType::Uri => ("idx_uri", d.text_order("uri")),
+                other => {
+                    return Err(StoreError::UnsupportedSearch(format!(
+                        "_sort on a {other:?} parameter"
+                    )))
+                }
+            };
+            let mut s = Sql::default();
+            s.push(&format!(
+                "(SELECT {agg}({col}) FROM {table} WHERE {} AND cid IS NULL AND param = ",
+                d.key_eq("", "r.")
+            ));
+            s.bind(key.param.clone());
+            s.push(")");
+            // The key is written twice (NULLs-last flag, then the value); bind it twice.
+            let text = s.text.clone();
+            sql.push(&format!("{text} IS NULL, "));
+            sql.params.extend(s.params.clone());
+            sql.push(&format!("{text} {dir}"));
+            sql.params.extend(s.params);
+            return Ok(());
+        }
+    };
+    sql.push(&format!("{expr} {dir}"));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crosscare_search::parse_query_string;
+
+    /// Compiles `ty?qs` over partition 1 and compares the WHERE text and its bound values.
+    fn check(ty: &str, qs: &str, expected_where: &str, expected_params: &[&str]) {
+        let q = SearchQuery::parse(Some(ty), &parse_query_string(qs), false).unwrap();
+        let plan = compile(&Sqlite, &q, &scope_of(&q, vec![SqlValue::Integer(1)])).unwrap();
+        assert_eq!(plan.condition.text, expected_where, "{ty}?{qs}");
+        let params: Vec<String> = plan
+            .condition
+            .params
+            .iter()
+            .map(|v| match v {
+                SqlValue::Text(s) => s.clone(),
+                SqlValue::Integer(i) => i.to_string(),
+                SqlValue::Real(f) => f.to_string(),
+            })
+            .collect();
+        assert_eq!(params, expected_params, "{ty}?{qs}");
+    }
+
+    #[test]
+    fn compiles_parameters_to_index_subqueries() {
+        check(
+            "Patient",
+            "gender=female,male",
+            "+r.pid IN (1) AND +r.rtype = ? AND +r.deleted = 0 AND r.rid IN (\
+             SELECT rid FROM idx_token WHERE pid IN (1) AND rtype = ? AND param = ? AND cid IS NULL AND code = ? \
+             UNION SELECT rid FROM idx_token WHERE pid IN (1) AND rtype = ? AND param = ? AND cid IS NULL AND code = ?)",
+            &["Patient", "Patient", "gender", "female", "Patient", "gender", "male"],
+        );
+        check(
+            "Patient",
+            "_id=a",
+            "r.pid IN (1) AND r.rtype = ? AND r.deleted = 0 AND (r.id = ?)",
+            &["Patient", "a"],
+        );
+        check(
+            "Observation",
+            "value-quantity=gt5",
+            "+r.pid IN (1) AND +r.rtype = ? AND +r.deleted = 0 AND r.rid IN (\
+             SELECT rid FROM idx_quantity WHERE pid IN (1) AND rtype = ? AND param = ? AND cid IS NULL AND val > ?)",
+            &["Observation", "Observation", "value-quantity", "5"],
+        );
+    }
+
+    #[test]
+    fn sort_keys_end_with_the_rid_tiebreak() {
+        let q = SearchQuery::parse(
+            Some("Patient"),
+            &parse_query_string("_sort=-_lastUpdated,_id"),
+            false,
+        )
+        .unwrap();
+        let plan = compile(&Sqlite, &q, &scope_of(&q, vec![SqlValue::Integer(1)])).unwrap();
+        assert_eq!(plan.order.text, "r.ts DESC, r.id ASC, r.rid");
+    }
+
+    #[test]
+    fn postgres_keys_rows_by_partition_type_and_id() {
+        let q = SearchQuery::parse(
+            Some("Observation"),
+            &parse_query_string("subject:Patient.family=smi&_sort=code"),
+            false,
+        )
+        .unwrap();
+        let scope = scope_of(&q, vec![SqlValue::Text("default".into())]);
+        let plan = compile(&Postgres, &q, &scope).unwrap();
+        assert_eq!(
+            plan.condition.numbered(),
+            "r.part IN ($1) AND r.rtype = $2 AND NOT r.deleted AND (r.part, r.rtype, r.id) IN (\
+             SELECT x1.part, x1.rtype, x1.id FROM idx_reference x1 JOIN resource t2 \
+             ON t2.part = x1.part AND t2.rtype = x1.ttype AND t2.id = x1.tid \
+             WHERE x1.part IN ($3) AND x1.rtype = $4 AND x1.param = $5 AND x1.cid IS NULL \
+             AND x1.url IS NULL AND x1.ttype = $6 AND NOT t2.deleted AND (t2.part, t2.rtype, t2.id) IN (\
+             SELECT part, rtype, id FROM idx_string WHERE part IN ($7) AND rtype = $8 AND param = $9 \
+             AND cid IS NULL AND norm ~>=~ $10 AND norm ~<~ $11))"
+        );
+        assert_eq!(
+            plan.order.numbered(),
+            "(SELECT min(code COLLATE \"C\") FROM idx_token WHERE part = r.part AND rtype = r.rtype \
+             AND id = r.id AND cid IS NULL AND param = $1) IS NULL, (SELECT min(code COLLATE \"C\") \
+             FROM idx_token WHERE part = r.part AND rtype = r.rtype AND id = r.id AND cid IS NULL \
+             AND param = $2) ASC, r.part, r.rtype, r.id || ''"
+        );
+    }
+
+    #[test]
+    fn numbering_skips_quoted_question_marks() {
+        let mut sql = Sql::default();
+        sql.push("a = ");
+        sql.bind(1i64);
+        sql.push(" AND b IN ('?', '''?') AND c = ");
+        sql.bind(2i64);
+        assert_eq!(sql.numbered(), "a = $1 AND b IN ('?', '''?') AND c = $2");
+    }
+}
