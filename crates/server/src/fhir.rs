@@ -22,6 +22,11 @@ pub trait FhirHandler: Send + Sync + 'static {
     fn ready(&self) -> Result<(), String> {
         Ok(())
     }
+    /// Whether reads by id may be answered on the async worker instead of the blocking pool
+    /// (see `Store::point_reads_are_local`).
+    fn point_reads_inline(&self) -> bool {
+        false
+    }
 }
 
 pub(crate) const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
@@ -53,7 +58,7 @@ pub(crate) async fn endpoint(State(state): State<AppState>, request: Request) ->
             }
         }
         let handler = state.handler.clone();
-        if interaction.is_point_read() {
+        if interaction.is_point_read() && handler.point_reads_inline() {
             // A read by id is one primary-key lookup (tens of µs, readers never wait for the
             // writer): handing it to the blocking pool cost more in thread hand-offs than the
             // read itself. Everything that can take long still goes there, under the timeout.
@@ -296,6 +301,10 @@ pub(crate) fn error_response(error: &FhirError) -> Response {
 impl FhirHandler for crosscare_rest::Rest {
     fn handle(&self, request: FhirRequest) -> FhirResponse {
         crosscare_rest::Rest::handle(self, request)
+    }
+
+    fn point_reads_inline(&self) -> bool {
+        self.store().point_reads_are_local()
     }
 
     fn ready(&self) -> Result<(), String> {

@@ -115,6 +115,13 @@ pub trait Store: Send + Sync + 'static {
     fn write_tx(&self) -> Result<Box<dyn WriteTx + '_>>;
     /// Flushes and closes; later calls fail with `Unavailable`.
     fn close(&self) -> Result<()>;
+    /// Whether a read by id is local work of a few microseconds that never waits on a writer,
+    /// a lock or the network, and may run on an async worker thread. `false` (the default)
+    /// sends every request to the blocking pool; a backend that drives its own async runtime
+    /// (PostgreSQL) must keep it, since blocking on it from a runtime thread would panic.
+    fn point_reads_are_local(&self) -> bool {
+        false
+    }
 }
 
 /// Reads, inside a snapshot.

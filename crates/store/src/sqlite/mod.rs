@@ -299,6 +299,11 @@ impl Store for SqliteStore {
         }))
     }
 
+    fn point_reads_are_local(&self) -> bool {
+        // WAL readers work on their own snapshot: a primary-key lookup never waits for the writer.
+        true
+    }
+
     fn write_tx(&self) -> Result<Box<dyn WriteTx + '_>> {
         self.check_open()?;
         let guard = self.writer.lock();
