@@ -77,19 +77,30 @@ pub fn offline(
     batch_size: usize,
     checkpoint: &std::path::Path,
 ) -> anyhow::Result<ImportSummary> {
+    offline_into(
+        data,
+        &PartitionId::default_partition(),
+        paths,
+        batch_size,
+        checkpoint,
+    )
+}
+
+/// Offline import into one partition of a data folder (a lab workspace's, for the demo).
+pub fn offline_into(
+    data: &std::path::Path,
+    partition: &PartitionId,
+    paths: &[PathBuf],
+    batch_size: usize,
+    checkpoint: &std::path::Path,
+) -> anyhow::Result<ImportSummary> {
     let store = crate::serve::open_store(data)?;
     let options = ImportOptions {
         batch_size,
         checkpoint: Some(checkpoint.to_path_buf()),
     };
     let bar = Bar::new("importing");
-    let result = crosscare_ingest::import_into_store(
-        &*store,
-        &PartitionId::default_partition(),
-        paths,
-        &options,
-        &bar,
-    );
+    let result = crosscare_ingest::import_into_store(&*store, partition, paths, &options, &bar);
     bar.finish();
     store.close().context("closing the store")?;
     let summary = result?;

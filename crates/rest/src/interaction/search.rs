@@ -75,6 +75,11 @@ pub fn search<T: ReadTx + ?Sized>(
         tx.search(std::slice::from_ref(ctx.partition), &query)?
     };
     page.matches.retain(|v| !v.is_deleted());
+    // Whatever the query (`_include`, `_revinclude`, `*` compartments), nothing out of scope.
+    page.matches
+        .retain(|v| crate::guard::visible(ctx, &v.resource_type));
+    page.included
+        .retain(|v| crate::guard::visible(ctx, &v.resource_type));
     let links_params: Vec<(String, String)> = query
         .applied
         .iter()
