@@ -143,9 +143,9 @@ fn sandbox(args: &DemoArgs) -> anyhow::Result<DemoSandbox> {
                 expires: None,
             })?,
     };
-    println!("Seeding the sandbox workspace 'demo' with 10 synthetic patients…");
+    println!("Seeding the sandbox workspace 'demo' with 4 synthetic patients…");
     let synth_dir = args.data.join("synthetic-sandbox-ndjson");
-    let config = crate::synth::config(10, args.seed + 1, 0.3);
+    let config = crate::synth::config(4, args.seed + 1, 0.2);
     crosscare_synth::write_to_dir(&config, &synth_dir, crosscare_synth::OutputFormat::Ndjson)
         .context("generating the sandbox's synthetic data")?;
     let checkpoint = args.data.join("sandbox-import-checkpoint.json");
