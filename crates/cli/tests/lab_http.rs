@@ -765,6 +765,40 @@ fn serve_is_secure_by_default() {
         .unwrap()
         .status();
     assert_eq!(status.as_u16(), 200);
+
+    // `crosscare import --server` gets its own tokens from a credential file.
+    let ndjson = dir.path().join("in.ndjson");
+    std::fs::write(&ndjson, "{\"resourceType\":\"Patient\",\"id\":\"imp-1\"}\n").unwrap();
+    let checkpoint = dir.path().join("ck.json");
+    let args = [
+        "import",
+        "--server",
+        &base,
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        ndjson.to_str().unwrap(),
+    ];
+    let out = crosscare(&args).wait_with_output().unwrap();
+    assert!(!out.status.success(), "refused without a credential");
+    let with_cred = [
+        &args[..5],
+        &["--credential", cred_path.to_str().unwrap()],
+        &args[5..],
+    ]
+    .concat();
+    let out = crosscare(&with_cred).wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = http
+        .get(format!("{base}/Patient/imp-1"))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 200);
     child.kill().unwrap();
     child.wait().unwrap();
 }
