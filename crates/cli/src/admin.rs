@@ -94,6 +94,10 @@ pub enum ClientCommand {
         /// Allowed SMART v2 scopes, space-separated (`system/Patient.rs system/Observation.rs`).
         #[arg(long)]
         scope: String,
+        /// SMART Backend Services: the client's public keys (a JWKS file, RS384/ES384); it
+        /// then authenticates with signed assertions (private_key_jwt) and gets no secret.
+        #[arg(long)]
+        jwks: Option<PathBuf>,
     },
     /// A new secret for a client (printed once); the old one stops working.
     Rotate {
@@ -222,6 +226,20 @@ fn client(command: ClientCommand) -> anyhow::Result<()> {
             data,
             workspace,
             scope,
+            jwks: Some(jwks),
+        } => {
+            let text = std::fs::read_to_string(&jwks)
+                .with_context(|| format!("reading {}", jwks.display()))?;
+            let client = open(&data)?
+                .registry()
+                .create_jwks_client(&workspace, &scope, &text)?;
+            print_json(&client.to_json());
+        }
+        ClientCommand::Create {
+            data,
+            workspace,
+            scope,
+            jwks: None,
         } => {
             let (client, secret) =
                 open(&data)?

@@ -802,3 +802,132 @@ fn serve_is_secure_by_default() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Test keys of a SMART Backend Services client (generated for these tests only).
+const ES384_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDCvC7coxQ3NaQcaYH3n\nzR8J/Cowiyx9pSqhiAsEvI3EiBPjacDf86roPTGZlCCh2hihZANiAASrdbM4BDo+\nU1qw+pxzjprFUVZu41AQPU6K/gzhQmqo/3sbgfXOe079e0stV6hR1ASMSWpIdj00\nPpblLbEkMfBd2XPcuGylwVblHGGr36EIiw/R9fLKno7b9+3mvMLfkNE=\n-----END PRIVATE KEY-----\n";
+const RS384_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCG72ZnOxFx2db4\n+sWiGUbVWl3Ss/9IWcM5V9kUGKhrrR36xFlK8C84IuDwLwX2oOZKccPleKBlkA/t\nioVNgkEmpIfLgZ7sk0XMRem8uw9DY7u01aeQiQv22/0guk6SLolrfSAS5jrdyoD7\n/2RV2enNS+SPMWr7Y3vMkjERNFqJElVLD/93YMbGJWkEt0bpxMHOcKBi3pd+mH02\n5Lt1amF3N/S+hzTtXSYVQbkAt6+yaCTsqi/9XSLLMm24V0ZrL9K7qr7t6tuyHBlj\nEcFTIzt9n27s5SGYDgtZh+Lmzz2I7k6hpn/a2PULpZla57aanqR6ur/bEklcDwXZ\nS22XImmhAgMBAAECggEAEPwqljz7taqXolCitwRag7mzzLWGoVtXNS0nMJ3n+WHZ\nv7qeiM3SC81sJh+tLv3S7zUB1S1Jd29aaerBW9/VBqG4TDgdQqdJJmz4fp7HTZLM\nyncIeCugG2tWohuBj2oXNzYRZv+fElMOyGm9/gaHpSVz+EhesJU1vKr8TS+bY9yB\noDJCJjZYENAUEfhO6zU+WIwrP78IlKndS3QdEkIDlDbZUyETMK3fIyGprs6m0c11\n7ZUK/int+bQyxvW+Biuo0m5i7LmjM0j4m3bNXVLqG3xq+lh8efDyj8MeoApOfFi+\ndlYpPMlmxZ3g7Em5Qd30GEkB/Zxxw5LvjRM2aJSXSQKBgQC7Yf9ox0hlbZQmMFcc\ndm42XIA4zYhKAaXSCHPoZ85qDE3Y3pzoV0qN9pHw3iXjPQAIRH79nwD5HHA9vhjX\nUYu0oImoz2I0GNnyxtJzWKZw1Yzn0YlfgzqEPwp4l7uB6eqYf3OuAQcbnOLTPjiq\nvzVy3hlcKHAs7YNf7f7xzPXZ3QKBgQC4WMDTP4K8BGNeOsEtBpSrYjiHnHc7s1Vi\nIyXZkuu9YV/UCSz2Py477FPexiE5uW+hTXpjeHnbNrCL0+8dwILOBkzYpBwjL85D\ntHx5b2R+3Q8dhvaxG+drVrPFid6i0lmhRwem04wCdOaJiDSrZAYIGVCGyp+GFI+9\nkLkgs4FMlQKBgQCVJNwIxs1txbksaD99rRnt9NQt4hG/be5Q7V9sNOuLZv2zRwS2\nvXve4MmqYPbhFpVm/zXgomVA4gzIZ/0XrJU5EKphDafJdZpL7UpmesIHf0Hm5dWk\niyvRROgNsh+RuOB7vr4RWkoRBV9Y6eZqqUReiD7BJoKaj/WILkNErHFmlQKBgB64\nI4HQXo/IR2rHbbN8GkApAPSQPUpEiyDsbH1CP2hylo517Pkn9CNmMV+5MoY1AYYm\nrBNxWxUNmwPiEEGr9+AvKpUbW9j9OWkM5YUy69M8MS2hdPB0ju7TJufvHpuRZAA9\nHuhM7lLmehhHC0fYRi0JUuLzVvv35zAWstLhNtW1AoGAfbNy2NVcpb+Vv6HZe+6Q\nyUAfqz3cTdjWk2Ms4XFkk2bJx4hyyIXrQY9cq0zEqT3Fs9xhO+4ZHkPASrzrEKdb\n0si5BjADVNcTNDcc8NZuECCsNLzd2JrPr5avBZh0Vkc1qKwm0sNEZ44+4ayMcDqD\n57CNGslebXwxM3gUsRYndco=\n-----END PRIVATE KEY-----\n";
+const JWKS: &str = "{\"keys\": [{\"kty\": \"EC\", \"crv\": \"P-384\", \"x\": \"q3WzOAQ6PlNasPqcc46axVFWbuNQED1Oiv4M4UJqqP97G4H1zntO_XtLLVeoUdQE\", \"y\": \"jElqSHY9ND6W5S2xJDHwXdlz3LhspcFW5Rxhq9-hCIsP0fXyyp6O2_ft5rzC35DR\", \"kid\": \"es-test\", \"alg\": \"ES384\", \"use\": \"sig\"}, {\"kty\": \"RSA\", \"n\": \"hu9mZzsRcdnW-PrFohlG1Vpd0rP_SFnDOVfZFBioa60d-sRZSvAvOCLg8C8F9qDmSnHD5XigZZAP7YqFTYJBJqSHy4Ge7JNFzEXpvLsPQ2O7tNWnkIkL9tv9ILpOki6Ja30gEuY63cqA-_9kVdnpzUvkjzFq-2N7zJIxETRaiRJVSw__d2DGxiVpBLdG6cTBznCgYt6Xfph9NuS7dWphdzf0voc07V0mFUG5ALevsmgk7Kov_V0iyzJtuFdGay_Su6q-7erbshwZYxHBUyM7fZ9u7OUhmA4LWYfi5s89iO5OoaZ_2tj1C6WZWue2mp6kerq_2xJJXA8F2UttlyJpoQ\", \"e\": \"AQAB\", \"kid\": \"rs-test\", \"alg\": \"RS384\", \"use\": \"sig\"}]}";
+
+#[test]
+fn private_key_jwt_assertions() {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    let s = start();
+    s.workspace("bs", ServiceClass::Integration);
+    let client = s
+        .lab
+        .registry()
+        .create_jwks_client("bs", "system/Patient.rs", JWKS)
+        .unwrap();
+    let endpoint = format!("{}/auth/token", s.origin);
+    let now = chrono::Utc::now().timestamp();
+    let claims = |aud: &str, exp: i64, jti: &str| json!({"iss": client.client_id, "sub": client.client_id, "aud": aud, "exp": exp, "jti": jti});
+    let sign = |alg: Algorithm, kid: &str, claims: &Value| {
+        let mut h = Header::new(alg);
+        h.kid = Some(kid.into());
+        let key = match alg {
+            Algorithm::ES384 => EncodingKey::from_ec_pem(ES384_PEM.as_bytes()).unwrap(),
+            _ => EncodingKey::from_rsa_pem(RS384_PEM.as_bytes()).unwrap(),
+        };
+        encode(&h, claims, &key).unwrap()
+    };
+    let request = |assertion: &str| {
+        s.token_request(
+            None,
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "system/Patient.rs"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion),
+            ],
+        )
+    };
+    let es = sign(
+        Algorithm::ES384,
+        "es-test",
+        &claims(&endpoint, now + 120, "j1"),
+    );
+    let (status, body) = request(&es);
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(s.fhir(Some(&token), "GET", "Patient", None).0, 200);
+    let rs = sign(
+        Algorithm::RS384,
+        "rs-test",
+        &claims(&endpoint, now + 120, "j2"),
+    );
+    assert_eq!(request(&rs).0, 200);
+
+    let hs = {
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = Some("es-test".into());
+        encode(
+            &h,
+            &claims(&endpoint, now + 120, "j6"),
+            &EncodingKey::from_secret(b"k"),
+        )
+        .unwrap()
+    };
+    let refused = [
+        ("replayed jti", es.clone()),
+        (
+            "wrong audience",
+            sign(
+                Algorithm::ES384,
+                "es-test",
+                &claims("https://other.example/token", now + 120, "j3"),
+            ),
+        ),
+        (
+            "expired",
+            sign(
+                Algorithm::ES384,
+                "es-test",
+                &claims(&endpoint, now - 120, "j4"),
+            ),
+        ),
+        (
+            "too long-lived",
+            sign(
+                Algorithm::ES384,
+                "es-test",
+                &claims(&endpoint, now + 3600, "j5"),
+            ),
+        ),
+        ("HS256", hs),
+        (
+            "unknown kid",
+            sign(
+                Algorithm::ES384,
+                "nope",
+                &claims(&endpoint, now + 120, "j7"),
+            ),
+        ),
+        (
+            "key of another kid",
+            sign(
+                Algorithm::ES384,
+                "rs-test",
+                &claims(&endpoint, now + 120, "j8"),
+            ),
+        ),
+        (
+            "no jti",
+            sign(
+                Algorithm::ES384,
+                "es-test",
+                &json!({"iss": client.client_id, "sub": client.client_id, "aud": endpoint, "exp": now + 60}),
+            ),
+        ),
+    ];
+    for (name, assertion) in refused {
+        let (status, body) = request(&assertion);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{name}: {body}"
+        );
+    }
+}

@@ -14,6 +14,7 @@
 //! HTTP crates (they depend on this one).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod assertion;
 pub mod audit;
 pub mod files;
 pub mod model;
@@ -64,7 +65,7 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
         OAuthError {
             status,
             error,
@@ -159,11 +160,16 @@ impl Lab {
 
     /// The token endpoint (`grant_type=client_credentials`): `form` is the decoded form body,
     /// `basic` the HTTP Basic credentials if given. Returns the RFC 6749 §5.1 JSON.
+    ///
+    /// A client may authenticate with its secret (HTTP Basic or form fields) or, for SMART
+    /// Backend Services, with a `private_key_jwt` assertion whose audience is `token_endpoint`.
+    /// Returns the client id and the RFC 6749 §5.1 JSON.
     pub fn token_request(
         &self,
         form: &[(String, String)],
         basic: Option<(String, String)>,
-    ) -> Result<Value, OAuthError> {
+        token_endpoint: &str,
+    ) -> Result<(String, Value), OAuthError> {
         let field = |name: &str| -> Result<Option<&str>, OAuthError> {
             let mut values = form
                 .iter()
@@ -196,8 +202,41 @@ impl Lab {
                 ))
             }
         }
+        let client = match field("client_assertion_type")? {
+            Some(kind) => {
+                if basic.is_some() || field("client_secret")?.is_some() {
+                    return Err(OAuthError::new(
+                        400,
+                        "invalid_request",
+                        "use one client authentication method, not a secret and an assertion",
+                    ));
+                }
+                if kind != assertion::JWT_BEARER {
+                    return Err(OAuthError::new(
+                        400,
+                        "invalid_request",
+                        format!("client_assertion_type must be {}", assertion::JWT_BEARER),
+                    ));
+                }
+                let jwt = field("client_assertion")?.ok_or_else(|| {
+                    OAuthError::new(400, "invalid_request", "client_assertion is missing")
+                })?;
+                assertion::verify(&self.registry, jwt, token_endpoint)?
+            }
+            None => self.secret_client(basic, field("client_id")?, field("client_secret")?)?,
+        };
+        self.grant(client, field("scope")?)
+    }
+
+    /// The client authenticated by its secret (HTTP Basic, or form fields).
+    fn secret_client(
+        &self,
+        basic: Option<(String, String)>,
+        form_id: Option<&str>,
+        form_secret: Option<&str>,
+    ) -> Result<Client, OAuthError> {
         let (client_id, secret) =
-            match (basic, field("client_id")?, field("client_secret")?) {
+            match (basic, form_id, form_secret) {
                 (Some(_), _, Some(_)) => {
                     return Err(OAuthError::new(
                         400,
@@ -219,22 +258,25 @@ impl Lab {
                 _ => return Err(OAuthError::new(
                     401,
                     "invalid_client",
-                    "client authentication is missing (HTTP Basic or client_id and client_secret)",
+                    "client authentication is missing (HTTP Basic, client_id and client_secret, \
+                     or a client_assertion)",
                 )),
             };
-        let bad_client = || OAuthError::new(401, "invalid_client", "client authentication failed");
-        let client = self
-            .registry
+        self.registry
             .authenticate(&client_id, &secret)
             .map_err(|_| OAuthError::new(500, "server_error", "the client registry failed"))?
-            .ok_or_else(bad_client)?;
+            .ok_or_else(|| OAuthError::new(401, "invalid_client", "client authentication failed"))
+    }
+
+    /// The token for an authenticated client: requested ∩ allowed scopes.
+    fn grant(&self, client: Client, scope: Option<&str>) -> Result<(String, Value), OAuthError> {
         if let Some(ws) = &client.workspace {
             self.usable_workspace(ws)
                 .map_err(|m| OAuthError::new(400, "unauthorized_client", m))?;
         }
         let allowed = Scopes::parse(&client.allowed_scopes)
             .map_err(|_| OAuthError::new(500, "server_error", "the client's scopes are damaged"))?;
-        let requested = Scopes::parse(field("scope")?.unwrap_or(""))
+        let requested = Scopes::parse(scope.unwrap_or(""))
             .map_err(|m| OAuthError::new(400, "invalid_scope", m))?;
         let granted = allowed.grant(&requested);
         if granted.is_empty() {
@@ -256,12 +298,15 @@ impl Lab {
             .keys
             .sign(&claims)
             .map_err(|_| OAuthError::new(500, "server_error", "cannot sign the token"))?;
-        Ok(json!({
-            "access_token": token,
-            "token_type": "bearer",
-            "expires_in": token::TOKEN_LIFETIME_SECS,
-            "scope": claims.scope,
-        }))
+        Ok((
+            client.client_id,
+            json!({
+                "access_token": token,
+                "token_type": "bearer",
+                "expires_in": token::TOKEN_LIFETIME_SECS,
+                "scope": claims.scope,
+            }),
+        ))
     }
 
     fn usable_workspace(&self, id: &str) -> Result<model::Workspace, String> {

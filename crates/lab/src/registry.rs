@@ -30,7 +30,14 @@ CREATE TABLE IF NOT EXISTS client (
     revoked INTEGER NOT NULL,
     salt TEXT NOT NULL,
     hash TEXT NOT NULL,
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    jwks TEXT
+);
+CREATE TABLE IF NOT EXISTS assertion_jti (
+    client_id TEXT NOT NULL,
+    jti TEXT NOT NULL,
+    exp INTEGER NOT NULL,
+    PRIMARY KEY (client_id, jti)
 );
 ";
 
@@ -209,6 +216,62 @@ impl Registry {
             ],
         )?;
         Ok((client, secret))
+    }
+
+    /// Registers a SMART Backend Services client authenticating with `private_key_jwt`: its
+    /// public keys (a JWKS with RSA or EC keys) are kept; it has no usable secret.
+    pub fn create_jwks_client(
+        &self,
+        workspace: &str,
+        allowed_scopes: &str,
+        jwks: &str,
+    ) -> Result<Client, LabError> {
+        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(jwks)
+            .map_err(|e| LabError::Invalid(format!("the JWKS is not valid: {e}")))?;
+        if set.keys.is_empty() {
+            return Err(LabError::Invalid("the JWKS has no key".into()));
+        }
+        for key in &set.keys {
+            jsonwebtoken::DecodingKey::from_jwk(key).map_err(|e| {
+                LabError::Invalid(format!("a JWKS key cannot verify signatures: {e}"))
+            })?;
+        }
+        let (client, _unused_secret) =
+            self.create_client(Some(workspace), allowed_scopes, false)?;
+        self.conn.lock().execute(
+            "UPDATE client SET jwks = ?2 WHERE client_id = ?1",
+            params![client.client_id, jwks],
+        )?;
+        Ok(client)
+    }
+
+    /// The registered JWKS of a client, if it uses `private_key_jwt`.
+    pub fn client_jwks(&self, client_id: &str) -> Result<Option<String>, LabError> {
+        Ok(self
+            .conn
+            .lock()
+            .query_row(
+                "SELECT jwks FROM client WHERE client_id = ?1",
+                [client_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Records an assertion's `jti`; `false` if it was seen before (a replay). Forgets ids
+    /// whose assertions have expired.
+    pub fn record_jti(&self, client_id: &str, jti: &str, exp: i64) -> Result<bool, LabError> {
+        let conn = self.conn.lock();
+        conn.execute(
+            "DELETE FROM assertion_jti WHERE exp < ?1",
+            [Utc::now().timestamp() - 60],
+        )?;
+        let n = conn.execute(
+            "INSERT OR IGNORE INTO assertion_jti (client_id, jti, exp) VALUES (?1, ?2, ?3)",
+            params![client_id, jti, exp],
+        )?;
+        Ok(n == 1)
     }
 
     /// A new secret for a client; the old one stops working at once.

@@ -166,9 +166,16 @@ pub(crate) async fn smart_configuration(
     let body = json!({
         "token_endpoint": format!("{origin}/auth/token"),
         "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
         "scopes_supported": ["system/*.cruds", "system/*.rs", "system/*.read", "system/*.write"],
-        "capabilities": ["client-confidential-symmetric", "permission-v2", "permission-v1"],
+        "capabilities": [
+            "client-confidential-symmetric",
+            "client-confidential-asymmetric",
+            "permission-v2",
+            "permission-v1"
+        ],
     });
     let mut r = Json(body).into_response();
     r.headers_mut()
@@ -263,9 +270,14 @@ async fn token_response(
             .find(|(k, _)| k == "client_id")
             .map(|(_, v)| v.clone())
     });
-    let result = tokio::task::spawn_blocking(move || lab.token_request(&form, basic)).await;
+    let endpoint = format!("{}/auth/token", origin_url(state, headers));
+    let result =
+        tokio::task::spawn_blocking(move || lab.token_request(&form, basic, &endpoint)).await;
     match result {
-        Ok(Ok(body)) => oauth_json(200, body),
+        Ok(Ok((client_id, body))) => {
+            audit.client_id = Some(client_id);
+            oauth_json(200, body)
+        }
         Ok(Err(e)) => {
             let mut r = oauth_json(e.status, e.to_json());
             if e.status == 401 && used_basic {
