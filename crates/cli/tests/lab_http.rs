@@ -383,6 +383,15 @@ fn tenants_are_isolated_and_includes_filtered() {
     let (_, b) = s.fhir(Some(&admin_t), "GET", "Patient/h1/$everything", None);
     assert_eq!(types_in(&b).len(), 2, "{b}");
 
+    // Nor can a search look through a type out of scope (chains, _has).
+    let q = "Observation?subject:Patient.family=h1";
+    assert_eq!(s.fhir(Some(&obs_t), "GET", q, None).0, 403);
+    assert_eq!(s.fhir(Some(&admin_t), "GET", q, None).0, 200);
+    let q = "Patient?_has:Observation:subject:status=final";
+    assert_eq!(s.fhir(Some(&pat_t), "GET", q, None).0, 403);
+    let (status, b) = s.fhir(Some(&admin_t), "GET", q, None);
+    assert_eq!((status, b["total"].as_u64()), (200, Some(1)), "{b}");
+
     // The sandbox refuses the real INS-NIR; the test OID is fine.
     let real = json!({"resourceType": "Patient", "identifier": [
         {"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "180017512345678"}]});

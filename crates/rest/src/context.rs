@@ -136,6 +136,7 @@ pub fn find_matches<T: ReadTx + ?Sized>(
     }
     crate::guard::check_match(ctx, resource_type, &params)?;
     let mut query = SearchQuery::parse(Some(resource_type), &params, false)?;
+    crate::guard::check_query(ctx, &query)?;
     query.result.count = Some(2);
     query.result.offset = 0;
     let page = tx.search(std::slice::from_ref(ctx.partition), &query)?;

@@ -9,6 +9,7 @@ use crate::error::{FhirError, IssueCode};
 use crate::request::Method;
 use crate::router::{route, Route};
 use crosscare_lab::{authorize, Decision, Interaction, Request};
+use crosscare_search::{Filter, SearchQuery};
 
 /// The lab's name for a route, with the type in the path, the compartment target and the id.
 pub fn describe(route: &Route) -> (Interaction, Option<&str>, Option<&str>, Option<&str>) {
@@ -99,4 +100,46 @@ fn decide(ctx: &Ctx<'_>, req: Request<'_>) -> Result<(), FhirError> {
 /// Whether a resource of `resource_type` may appear in a response to this request.
 pub fn visible(ctx: &Ctx<'_>, resource_type: &str) -> bool {
     ctx.access.may_see(resource_type)
+}
+
+/// A search may only look *through* types in scope: a chain (`subject:Patient.name=…`), a
+/// reverse chain (`_has:Observation:subject:code=…`) or `_list` on a type the token cannot see
+/// would reveal, through which resources match, what it holds. Refused with 403.
+pub fn check_query(ctx: &Ctx<'_>, query: &SearchQuery) -> Result<(), FhirError> {
+    fn walk(ctx: &Ctx<'_>, filter: &Filter) -> Result<(), FhirError> {
+        let seen = |t: &str| {
+            if visible(ctx, t) {
+                Ok(())
+            } else {
+                Err(FhirError::new(
+                    403,
+                    IssueCode::Forbidden,
+                    format!("this search looks through {t}, which the token grants no access to"),
+                ))
+            }
+        };
+        match filter {
+            Filter::Chain {
+                target_type,
+                filter,
+                ..
+            } => {
+                seen(target_type)?;
+                walk(ctx, filter)
+            }
+            Filter::Has {
+                resource_type,
+                filter,
+                ..
+            } => {
+                seen(resource_type)?;
+                walk(ctx, filter)
+            }
+            Filter::Not(inner) => walk(ctx, inner),
+            Filter::Any(all) => all.iter().try_for_each(|f| walk(ctx, f)),
+            Filter::List(_) => seen("List"),
+            Filter::Param(_) | Filter::Missing { .. } => Ok(()),
+        }
+    }
+    query.filters.iter().try_for_each(|f| walk(ctx, f))
 }

@@ -56,6 +56,7 @@ pub fn search<T: ReadTx + ?Sized>(
         _ => None,
     };
     let mut query = SearchQuery::parse(resource_type, &params, ctx.prefer.lenient)?;
+    crate::guard::check_query(ctx, &query)?;
     let count = match query.result.count {
         None => ctx.config.default_page_size,
         Some(c) => c.min(ctx.config.max_page_size),
