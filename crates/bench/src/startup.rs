@@ -36,6 +36,7 @@ fn cycle(binary: &Path, data: &Path, port: u16, idle: Duration) -> anyhow::Resul
     let started = Instant::now();
     let mut child = Command::new(binary)
         .arg("serve")
+        .arg("--insecure-no-auth")
         .arg("--listen")
         .arg(&addr)
         .arg("--data")

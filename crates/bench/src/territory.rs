@@ -67,7 +67,10 @@ impl Server {
     pub fn start(plan: &Plan) -> anyhow::Result<Server> {
         let addr = format!("127.0.0.1:{}", plan.port);
         let mut cmd = Command::new(&plan.binary);
-        cmd.arg("serve").arg("--listen").arg(&addr);
+        cmd.arg("serve")
+            .arg("--insecure-no-auth")
+            .arg("--listen")
+            .arg(&addr);
         match &plan.database {
             Some(url) => cmd.arg("--database").arg(url),
             None => cmd.arg("--data").arg(plan.workdir.join("data")),

@@ -43,14 +43,21 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             args.data.display()
         );
     }
-    let serve = ServeArgs::embedded(args.listen, args.data.clone());
+    let sandbox = sandbox(&args)?;
+    // The demo serves the default partition without a token on loopback, as before; the
+    // sandbox workspace next to it shows the token flow (a token is enforced when sent).
+    let mut serve = ServeArgs::embedded(args.listen, args.data.clone());
+    serve.insecure_no_auth = true;
     let store = open_store(&args.data)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let result = runtime.block_on(serve_until_signal(
         &serve,
         store.clone(),
         started,
-        Some(Box::new(print_tour)),
+        Some(Box::new(move |addr| {
+            print_tour(addr);
+            print_sandbox(addr, &sandbox);
+        })),
     ));
     crosscare_store::Store::close(&*store).context("closing the store")?;
     result
@@ -100,5 +107,75 @@ fn print_tour(addr: SocketAddr) {
          curl '{base}/Encounter?subject:Patient.address-country=DE&_count=3'\n  \
          curl '{base}/Patient/fr-p-000001/$everything?_count=20'\n\
          Press Ctrl-C to stop.\n"
+    );
+}
+
+/// The demo's sandbox workspace and its client, kept (owner-only) so every run can print them.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DemoSandbox {
+    workspace: String,
+    client_id: String,
+    client_secret: String,
+}
+
+const SANDBOX_FILE: &str = "demo-sandbox-client.json";
+
+/// Creates (first run) the `demo` sandbox workspace, seeded with a small synthetic territory
+/// of its own, and a client allowed `system/*.cruds` in it.
+fn sandbox(args: &DemoArgs) -> anyhow::Result<DemoSandbox> {
+    let file = crosscare_lab::lab_dir(&args.data).join(SANDBOX_FILE);
+    if let Ok(bytes) = std::fs::read(&file) {
+        if let Ok(s) = serde_json::from_slice::<DemoSandbox>(&bytes) {
+            return Ok(s);
+        }
+    }
+    let lab = crosscare_lab::Lab::open(&args.data).context("opening the lab")?;
+    let ws = match lab.registry().workspace("demo")? {
+        Some(ws) => ws,
+        None => lab
+            .registry()
+            .create_workspace(crosscare_lab::registry::NewWorkspace {
+                id: Some("demo".into()),
+                organisation: "CrossCare demo partner".into(),
+                class: crosscare_lab::model::ServiceClass::Sandbox,
+                purpose: "trying the lab's token flow on synthetic data".into(),
+                owner: "demo".into(),
+                expires: None,
+            })?,
+    };
+    println!("Seeding the sandbox workspace 'demo' with 4 synthetic patients…");
+    let synth_dir = args.data.join("synthetic-sandbox-ndjson");
+    let config = crate::synth::config(4, args.seed + 1, 0.2);
+    crosscare_synth::write_to_dir(&config, &synth_dir, crosscare_synth::OutputFormat::Ndjson)
+        .context("generating the sandbox's synthetic data")?;
+    let checkpoint = args.data.join("sandbox-import-checkpoint.json");
+    let summary =
+        crate::import::offline_into(&args.data, &ws.partition(), &[synth_dir], 1000, &checkpoint)?;
+    println!("{}", summary.render());
+    let (client, secret) = lab
+        .registry()
+        .create_client(Some(&ws.id), "system/*.cruds", false)?;
+    let record = DemoSandbox {
+        workspace: ws.id,
+        client_id: client.client_id,
+        client_secret: secret,
+    };
+    crosscare_lab::files::write_private(&file, &serde_json::to_vec_pretty(&record)?)
+        .context("writing the demo client")?;
+    Ok(record)
+}
+
+fn print_sandbox(addr: SocketAddr, s: &DemoSandbox) {
+    let origin = format!("http://{addr}");
+    println!(
+        "The sandbox workspace '{ws}' (synthetic data only, its own partition) needs a token:\n  \
+         TOKEN=$(curl -s -u '{id}:{secret}' -d grant_type=client_credentials \\\n    \
+         -d scope='system/Patient.rs' {origin}/auth/token | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n  \
+         curl -H \"Authorization: Bearer $TOKEN\" '{origin}/fhir/Patient?_count=3'\n\
+         (demo credential kept in {file}; see docs/lab.md)\n",
+        ws = s.workspace,
+        id = s.client_id,
+        secret = s.client_secret,
+        file = SANDBOX_FILE,
     );
 }

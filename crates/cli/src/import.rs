@@ -21,6 +21,10 @@ pub struct ImportArgs {
     /// Default: `import-checkpoint.json` in the data folder, or in the current folder with --server.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
+    /// With --server: a JSON file with `client_id` and `client_secret` (such as
+    /// `<data>/lab/admin-credential.json`) to get access tokens with.
+    #[arg(long, requires = "server")]
+    pub credential: Option<PathBuf>,
     /// NDJSON files, Bundle files, or folders of them.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -36,6 +40,11 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             let options = ImportOptions {
                 batch_size: args.batch_size,
                 checkpoint: Some(checkpoint.clone()),
+                credentials: args
+                    .credential
+                    .as_deref()
+                    .map(read_credential)
+                    .transpose()?,
             };
             let bar = Bar::new("importing");
             let summary = crosscare_ingest::import_over_http(
@@ -77,19 +86,31 @@ pub fn offline(
     batch_size: usize,
     checkpoint: &std::path::Path,
 ) -> anyhow::Result<ImportSummary> {
+    offline_into(
+        data,
+        &PartitionId::default_partition(),
+        paths,
+        batch_size,
+        checkpoint,
+    )
+}
+
+/// Offline import into one partition of a data folder (a lab workspace's, for the demo).
+pub fn offline_into(
+    data: &std::path::Path,
+    partition: &PartitionId,
+    paths: &[PathBuf],
+    batch_size: usize,
+    checkpoint: &std::path::Path,
+) -> anyhow::Result<ImportSummary> {
     let store = crate::serve::open_store(data)?;
     let options = ImportOptions {
         batch_size,
         checkpoint: Some(checkpoint.to_path_buf()),
+        credentials: None,
     };
     let bar = Bar::new("importing");
-    let result = crosscare_ingest::import_into_store(
-        &*store,
-        &PartitionId::default_partition(),
-        paths,
-        &options,
-        &bar,
-    );
+    let result = crosscare_ingest::import_into_store(&*store, partition, paths, &options, &bar);
     bar.finish();
     store.close().context("closing the store")?;
     let summary = result?;
@@ -102,5 +123,23 @@ fn remove_checkpoint(path: &std::path::Path) {
         if e.kind() != std::io::ErrorKind::NotFound {
             tracing::warn!(path = %path.display(), "cannot remove the import checkpoint: {e}");
         }
+    }
+}
+
+/// Reads `client_id` and `client_secret` from a JSON credential file.
+fn read_credential(path: &std::path::Path) -> anyhow::Result<crosscare_ingest::ClientCredentials> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("reading the credential {}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not JSON", path.display()))?;
+    match (v["client_id"].as_str(), v["client_secret"].as_str()) {
+        (Some(id), Some(secret)) => Ok(crosscare_ingest::ClientCredentials {
+            client_id: id.to_string(),
+            client_secret: secret.to_string(),
+        }),
+        _ => anyhow::bail!(
+            "{} needs the fields client_id and client_secret",
+            path.display()
+        ),
     }
 }

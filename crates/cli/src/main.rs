@@ -1,6 +1,7 @@
 //! The `crosscare` binary: argument parsing and wiring only; every behaviour lives in the
 //! library crates.
 
+mod admin;
 mod demo;
 mod fhirpath;
 mod import;
@@ -55,6 +56,12 @@ enum Command {
     View(view::ViewCommand),
     /// Apply the PostgreSQL schema migrations.
     Migrate(migrate::MigrateArgs),
+    /// Lab administration on a data folder: workspaces, clients, signing key.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(admin::AuditCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -79,5 +86,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Fhirpath(args) => fhirpath::run(args),
         Command::View(command) => view::run(command),
         Command::Migrate(args) => migrate::run(args),
+        Command::Admin(command) => admin::run(command),
+        Command::Audit(command) => admin::audit(command),
     }
 }

@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// Largest page size; a larger `_count` is reduced to it.
     #[arg(long, env = "CROSSCARE_MAX_PAGE_SIZE", default_value_t = RestConfig::default().max_page_size)]
     pub max_page_size: usize,
+    /// Serve requests without a token, unrestricted (local development only: refuses to listen
+    /// on anything but loopback). Tokens, when sent, are still verified and enforced.
+    #[arg(long, env = "CROSSCARE_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
 }
 
 impl ServeArgs {
@@ -58,6 +62,7 @@ impl ServeArgs {
             base_url: self.base_url.clone(),
             max_body_bytes: self.max_body_bytes,
             request_timeout: Duration::from_secs(self.request_timeout_secs),
+            auth: crosscare_server::Auth::default(),
         }
     }
 
@@ -111,7 +116,25 @@ pub async fn serve_until_signal(
     started: std::time::Instant,
     on_ready: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
 ) -> anyhow::Result<()> {
-    let config = args.server_config();
+    let mut config = args.server_config();
+    // The lab (clients, signing keys, audit trail) lives in the data folder, whatever the
+    // backend of the resources.
+    let lab = crosscare_lab::Lab::open_with_audit(&args.data)
+        .with_context(|| format!("opening the lab in {}", args.data.display()))?;
+    if args.insecure_no_auth {
+        tracing::warn!(
+            "--insecure-no-auth: requests without a token are served unrestricted (loopback only)"
+        );
+    } else if let Some(path) = lab.ensure_admin_credential()? {
+        tracing::info!(
+            file = %path.display(),
+            "created the first administrator credential (readable by its owner only)"
+        );
+    }
+    config.auth = crosscare_server::Auth {
+        lab: Some(Arc::new(lab)),
+        required: !args.insecure_no_auth,
+    };
     let rest = Arc::new(Rest::new(store, args.rest_config()));
     let listener = crosscare_server::bind(&config).await?;
     let addr = listener.local_addr()?;

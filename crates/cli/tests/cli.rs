@@ -151,3 +151,75 @@ fn synth_import_and_view() {
     );
     assert_eq!(lines.count(), 3, "{csv}");
 }
+
+#[test]
+fn admin_workspaces_and_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let ws = |extra: &[&str]| {
+        let mut args = vec!["admin", "workspace", "create", "--data", d];
+        args.extend_from_slice(extra);
+        crosscare(&args, "")
+    };
+    let base = [
+        "--organisation",
+        "Universität des Saarlandes",
+        "--purpose",
+        "app testing",
+        "--owner",
+        "lab@uni-saarland.example",
+    ];
+    let (code, out, err) = ws(&[&base[..], &["--id", "uds", "--class", "sandbox"]].concat());
+    assert_eq!(code, 0, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(created["partition"], "ws-uds");
+    assert_eq!(created["status"], "active");
+
+    // Classes of later issues are a clear error, never a fallback.
+    for class in ["pseudonymised-pilot", "feasibility"] {
+        let (code, _, err) = ws(&[&base[..], &["--class", class]].concat());
+        assert_ne!(code, 0);
+        assert!(err.contains("not available yet"), "{err}");
+    }
+    // Ids are never reused.
+    let (code, _, _) = ws(&[&base[..], &["--id", "uds", "--class", "training"]].concat());
+    assert_ne!(code, 0);
+
+    let out = run_ok(&[
+        "admin",
+        "client",
+        "create",
+        "--data",
+        d,
+        "--workspace",
+        "uds",
+        "--scope",
+        "system/Patient.rs system/Observation.read",
+    ]);
+    let client: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = client["client_id"].as_str().unwrap();
+    let secret = client["client_secret"].as_str().unwrap();
+    assert_eq!(
+        client["allowed_scopes"],
+        "system/Patient.rs system/Observation.rs"
+    );
+    // The secret is in no file of the data folder.
+    for entry in std::fs::read_dir(dir.path().join("lab")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains(secret));
+    }
+
+    let out = run_ok(&["admin", "workspace", "show", "--data", d, "uds"]);
+    assert!(out.contains(id) && !out.contains(secret), "{out}");
+    let out = run_ok(&["admin", "client", "rotate", "--data", d, id]);
+    assert!(!out.contains(secret), "{out}");
+    run_ok(&["admin", "workspace", "suspend", "--data", d, "uds"]);
+    let out = run_ok(&["admin", "workspace", "list", "--data", d]);
+    assert!(out.contains("\"suspended\""), "{out}");
+    run_ok(&["admin", "client", "revoke", "--data", d, id]);
+    run_ok(&["admin", "workspace", "delete", "--data", d, "uds"]);
+    let (code, _, err) = crosscare(&["admin", "client", "revoke", "--data", d, "cc-none"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("no client"), "{err}");
+    run_ok(&["admin", "key", "rotate", "--data", d]);
+}

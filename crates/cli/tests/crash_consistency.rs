@@ -14,6 +14,7 @@ fn serve(data: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_crosscare"))
         .args([
             "serve",
+            "--insecure-no-auth",
             "--listen",
             "127.0.0.1:0",
             "--data",

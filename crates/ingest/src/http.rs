@@ -4,7 +4,9 @@
 
 use crate::offline::describe;
 use crate::source::{input_files, read_resources};
-use crate::{Checkpoint, ImportOptions, ImportSummary, IngestError, Progress, Rejected};
+use crate::{
+    Checkpoint, ClientCredentials, ImportOptions, ImportSummary, IngestError, Progress, Rejected,
+};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -37,6 +39,10 @@ pub fn import_over_http(
         ..ImportSummary::default()
     };
     let mut bytes_before = 0u64;
+    let mut tokens = Tokens {
+        credentials: options.credentials.as_ref(),
+        current: None,
+    };
     for file in &files {
         let skip = checkpoint.committed(file);
         summary.resumed_past += skip;
@@ -52,14 +58,28 @@ pub fn import_over_http(
             }
             if batch.len() >= options.batch_size {
                 let last = item.line;
-                send(&client, base_url, file, &mut batch, &mut summary)?;
+                send(
+                    &client,
+                    &mut tokens,
+                    base_url,
+                    file,
+                    &mut batch,
+                    &mut summary,
+                )?;
                 save(&mut checkpoint, options, file, last)?;
                 progress.update(bytes_before + item.offset, summary.loaded);
             }
             Ok(())
         })?;
         let last = batch.last().map(|(l, _)| *l);
-        send(&client, base_url, file, &mut batch, &mut summary)?;
+        send(
+            &client,
+            &mut tokens,
+            base_url,
+            file,
+            &mut batch,
+            &mut summary,
+        )?;
         if let Some(last) = last {
             save(&mut checkpoint, options, file, last)?;
         }
@@ -102,13 +122,69 @@ fn bundle(kind: &str, batch: &[(u64, Value)]) -> Value {
     json!({ "resourceType": "Bundle", "type": kind, "entry": entries })
 }
 
+/// Access tokens for the import, fetched from the server's token endpoint (found through
+/// `.well-known/smart-configuration`) and renewed 30 s before they expire.
+struct Tokens<'a> {
+    credentials: Option<&'a ClientCredentials>,
+    current: Option<(String, Instant, u64)>,
+}
+
+impl Tokens<'_> {
+    fn bearer(
+        &mut self,
+        client: &reqwest::blocking::Client,
+        base: &str,
+    ) -> Result<Option<String>, IngestError> {
+        let Some(creds) = self.credentials else {
+            return Ok(None);
+        };
+        if let Some((token, at, lifetime)) = &self.current {
+            if at.elapsed().as_secs() + 30 < *lifetime {
+                return Ok(Some(token.clone()));
+            }
+        }
+        let config: Value = client
+            .get(format!("{base}/.well-known/smart-configuration"))
+            .send()
+            .and_then(|r| r.json())
+            .map_err(|e| server_error(base, format!("SMART configuration: {e}")))?;
+        let endpoint = config["token_endpoint"]
+            .as_str()
+            .ok_or_else(|| server_error(base, "the server announces no token endpoint"))?;
+        let resp = client
+            .post(endpoint)
+            .basic_auth(&creds.client_id, Some(&creds.client_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .map_err(|e| server_error(endpoint, e))?;
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().unwrap_or(Value::Null);
+        let token = body["access_token"].as_str().ok_or_else(|| {
+            server_error(
+                endpoint,
+                format!(
+                    "token request answered {status}: {}",
+                    body["error_description"].as_str().unwrap_or("no token")
+                ),
+            )
+        })?;
+        let lifetime = body["expires_in"].as_u64().unwrap_or(60);
+        self.current = Some((token.to_string(), Instant::now(), lifetime));
+        Ok(Some(token.to_string()))
+    }
+}
+
 fn post(
     client: &reqwest::blocking::Client,
+    bearer: Option<&str>,
     base: &str,
     body: &Value,
 ) -> Result<(u16, Value), IngestError> {
-    let resp = client
-        .post(base)
+    let mut req = client.post(base);
+    if let Some(token) = bearer {
+        req = req.bearer_auth(token);
+    }
+    let resp = req
         .header("content-type", "application/fhir+json")
         .header("prefer", "return=minimal")
         .json(body)
@@ -121,6 +197,7 @@ fn post(
 
 fn send(
     client: &reqwest::blocking::Client,
+    tokens: &mut Tokens<'_>,
     base: &str,
     file: &Path,
     batch: &mut Vec<(u64, Value)>,
@@ -141,7 +218,13 @@ fn send(
         }
         ok
     });
-    let (status, _) = post(client, base, &bundle("transaction", batch))?;
+    let bearer = tokens.bearer(client, base)?;
+    let (status, _) = post(
+        client,
+        bearer.as_deref(),
+        base,
+        &bundle("transaction", batch),
+    )?;
     if (200..300).contains(&status) {
         count_loaded(batch, summary);
         batch.clear();
@@ -150,7 +233,7 @@ fn send(
     if status >= 500 {
         return Err(server_error(base, format!("transaction answered {status}")));
     }
-    let (status, response) = post(client, base, &bundle("batch", batch))?;
+    let (status, response) = post(client, bearer.as_deref(), base, &bundle("batch", batch))?;
     if !(200..300).contains(&status) {
         return Err(server_error(base, format!("batch answered {status}")));
     }

@@ -28,6 +28,23 @@ pub struct ImportOptions {
     pub batch_size: usize,
     /// Where progress is recorded for resuming; `None` disables resuming.
     pub checkpoint: Option<PathBuf>,
+    /// HTTP only: the OAuth2 client to get access tokens with (renewed before they expire).
+    pub credentials: Option<ClientCredentials>,
+}
+
+/// An OAuth2 client (`client_credentials` grant); the secret is never printed.
+#[derive(Clone)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ImportOptions {
@@ -35,6 +52,7 @@ impl Default for ImportOptions {
         ImportOptions {
             batch_size: 1000,
             checkpoint: None,
+            credentials: None,
         }
     }
 }

@@ -17,6 +17,8 @@ pub struct Ctx<'a> {
     /// The absolute base URL without a trailing `/`.
     pub base_url: &'a str,
     pub prefer: &'a Prefer,
+    /// Who is asking; every store access is authorised against it (`crate::guard`).
+    pub access: &'a crosscare_lab::Access,
 }
 
 impl Ctx<'_> {
@@ -132,7 +134,9 @@ pub fn find_matches<T: ReadTx + ?Sized>(
             "a conditional interaction needs at least one search parameter",
         ));
     }
+    crate::guard::check_match(ctx, resource_type, &params)?;
     let mut query = SearchQuery::parse(Some(resource_type), &params, false)?;
+    crate::guard::check_query(ctx, &query)?;
     query.result.count = Some(2);
     query.result.offset = 0;
     let page = tx.search(std::slice::from_ref(ctx.partition), &query)?;

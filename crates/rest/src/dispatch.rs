@@ -3,14 +3,25 @@
 
 use crate::context::{Call, Ctx};
 use crate::error::FhirError;
+use crate::guard;
 use crate::interaction::search::Scope;
 use crate::interaction::{create, delete, history, patch, read, search, update, validate, vread};
 use crate::outcome::Outcome;
 use crate::router::{route, Route};
 use crosscare_store::{ReadTx, Store, WriteTx};
 
-/// Read-only interactions.
+/// Read-only interactions, authorised first.
 pub fn run_read<T: ReadTx + ?Sized>(
+    ctx: &Ctx<'_>,
+    tx: &mut T,
+    route: &Route,
+    call: &mut Call,
+) -> Result<Outcome, FhirError> {
+    guard::check(ctx, route, call)?;
+    read_authorised(ctx, tx, route, call)
+}
+
+fn read_authorised<T: ReadTx + ?Sized>(
     ctx: &Ctx<'_>,
     tx: &mut T,
     route: &Route,
@@ -59,13 +70,14 @@ pub fn run_read<T: ReadTx + ?Sized>(
     }
 }
 
-/// Any interaction except Bundles, inside a write transaction.
+/// Any interaction except Bundles, inside a write transaction, authorised first.
 pub fn run_write(
     ctx: &Ctx<'_>,
     tx: &mut dyn WriteTx,
     route: &Route,
     call: &mut Call,
 ) -> Result<Outcome, FhirError> {
+    guard::check(ctx, route, call)?;
     match route {
         Route::Create(t) => {
             let body = call.take_body()?;
@@ -88,7 +100,7 @@ pub fn run_write(
         Route::Bundle => Err(FhirError::bad_request(
             "a Bundle entry cannot itself be a batch or transaction",
         )),
-        read_only => run_read(ctx, tx, read_only, call),
+        read_only => read_authorised(ctx, tx, read_only, call),
     }
 }
 

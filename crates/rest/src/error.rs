@@ -47,6 +47,7 @@ pub enum IssueCode {
     Throttled,
     Transient,
     Informational,
+    BusinessRule,
 }
 
 impl IssueCode {
@@ -75,6 +76,7 @@ impl IssueCode {
             IssueCode::Throttled => "throttled",
             IssueCode::Transient => "transient",
             IssueCode::Informational => "informational",
+            IssueCode::BusinessRule => "business-rule",
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod bundle;
 pub mod context;
 pub mod dispatch;
 pub mod error;
+pub mod guard;
 pub mod headers;
 pub mod interaction;
 pub mod outcome;
@@ -98,15 +99,20 @@ impl Rest {
     }
 
     fn run(&self, req: FhirRequest, base_url: &str) -> Result<outcome::Outcome, FhirError> {
+        // The lab decides the partition: an authenticated client never chooses its own.
+        let partition = req.access.partition(&req.partition);
         let ctx = Ctx {
             config: &self.config,
-            partition: &req.partition,
+            partition: &partition,
             base_url,
             prefer: &req.prefer,
+            access: &req.access,
         };
         let mut call = decode_call(&req, &self.config)?;
         let route = router::route(call.method, &call.path, !call.query.is_empty())?;
         if route == Route::Bundle {
+            // The Bundle as a whole, then each entry on its own (dispatch, transaction plan).
+            guard::check(&ctx, &route, &call)?;
             return bundle::process(self.store.as_ref(), &ctx, &mut call);
         }
         dispatch::run_entry(self.store.as_ref(), &ctx, &mut call)

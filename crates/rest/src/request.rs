@@ -84,13 +84,17 @@ pub struct FhirRequest {
     pub prefer: Prefer,
     /// The absolute base URL of the FHIR endpoint (`http://127.0.0.1:8080/fhir`), for links.
     pub base_url: String,
-    /// The partition the request reads and writes.
+    /// The partition the request reads and writes (honoured only for unauthenticated access;
+    /// an authenticated client's partition is decided by the lab).
     pub partition: PartitionId,
+    /// Who is asking, as authenticated by the transport. Every interaction is authorised
+    /// against it (`guard`).
+    pub access: crosscare_lab::Access,
 }
 
 impl FhirRequest {
-    /// A request with no body, no conditional headers, the default partition and the base URL
-    /// `http://localhost/fhir`; `path` is split on `/`, and a `?query` part is decoded.
+    /// A request with no body, no conditional headers, the default partition, unauthenticated
+    /// access and the base URL `http://localhost/fhir`; `path` is split on `/`, and a `?query` part is decoded.
     pub fn new(method: Method, path_and_query: &str) -> FhirRequest {
         let (path, query) = match path_and_query.split_once('?') {
             Some((p, q)) => (p, crosscare_search::parse_query_string(q)),
@@ -113,7 +117,14 @@ impl FhirRequest {
             prefer: Prefer::default(),
             base_url: "http://localhost/fhir".to_string(),
             partition: PartitionId::default_partition(),
+            access: crosscare_lab::Access::Unrestricted,
         }
+    }
+
+    /// Sets who is asking.
+    pub fn with_access(mut self, access: crosscare_lab::Access) -> FhirRequest {
+        self.access = access;
+        self
     }
 
     /// Sets a JSON body (`application/fhir+json`).

@@ -17,6 +17,8 @@ pub struct ServerConfig {
     /// Time after which a request is answered with 503 (the work itself cannot be interrupted
     /// once it reached the store; a write that completes later is still durable and consistent).
     pub request_timeout: Duration,
+    /// Authentication, tokens and audit trail (default: none, which only loopback allows).
+    pub auth: crate::Auth,
 }
 
 impl Default for ServerConfig {
@@ -26,6 +28,7 @@ impl Default for ServerConfig {
             base_url: None,
             max_body_bytes: 16 * 1024 * 1024,
             request_timeout: Duration::from_secs(60),
+            auth: crate::Auth::default(),
         }
     }
 }

@@ -38,8 +38,46 @@ pub(crate) async fn endpoint(State(state): State<AppState>, request: Request) ->
     let pretty = query_pairs(parts.uri.query())
         .iter()
         .any(|(k, v)| k == "_pretty" && v == "true");
+    let (remote, request_id) = crate::auth::origin(&parts);
+    let mut audit = crosscare_lab::audit::AuditRecord {
+        method: parts.method.to_string(),
+        path: parts
+            .uri
+            .path()
+            .trim_start_matches("/fhir")
+            .trim_start_matches('/')
+            .to_string(),
+        query: parts.uri.query().map(str::to_string),
+        remote,
+        request_id,
+        ..Default::default()
+    };
+    let public = parts.method == HttpMethod::GET && parts.uri.path() == "/fhir/metadata";
+    let access = match crate::auth::authenticate(&state, &parts.headers, public) {
+        Ok(a) => a,
+        Err(refusal) => {
+            let mut response = refusal.into_response();
+            audit.status = response.status().as_u16();
+            crate::auth::record(&state, &audit);
+            response.extensions_mut().insert(interaction);
+            return response;
+        }
+    };
+    audit.client_id = access.client_id().map(str::to_string);
+    audit.workspace_id = access.workspace_id().map(str::to_string);
+    if let crosscare_lab::Access::Client(p) = &access {
+        audit.token_id = Some(p.token_id.clone());
+    }
     let result = async {
         let mut fhir = decode(&state, &parts.method, &parts.uri, &parts.headers)?;
+        if let Some((i, t, id)) =
+            crosscare_rest::guard::classify(fhir.method, &fhir.path, !fhir.query.is_empty())
+        {
+            audit.interaction = Some(i);
+            audit.resource_type = t;
+            audit.resource_id = id;
+        }
+        fhir.access = access;
         if matches!(fhir.method, Method::Post | Method::Put | Method::Patch) {
             let bytes = axum::body::to_bytes(body, state.config.max_body_bytes)
                 .await
@@ -90,6 +128,8 @@ pub(crate) async fn endpoint(State(state): State<AppState>, request: Request) ->
         Ok(r) => encode(r, pretty, is_head),
         Err(e) => error_response(&e),
     };
+    audit.status = response.status().as_u16();
+    crate::auth::record(&state, &audit);
     if close_connection {
         response
             .headers_mut()
@@ -198,6 +238,8 @@ fn decode(
         prefer: parse_prefer(headers),
         base_url,
         partition: PartitionId::default_partition(),
+        // Set by the endpoint from the authenticated bearer token.
+        access: crosscare_lab::Access::Unrestricted,
     })
 }
 

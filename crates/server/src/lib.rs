@@ -5,12 +5,14 @@
 //! [`crosscare_rest::FhirResponse`]. Every failure it detects itself (body too large, wrong
 //! media type, timeout, panic, unknown route) is answered with an `OperationOutcome`.
 
+mod auth;
 mod config;
 mod fhir;
 mod health;
 mod media;
 mod observe;
 
+pub use auth::Auth;
 pub use config::ServerConfig;
 pub use fhir::FhirHandler;
 
@@ -42,6 +44,8 @@ pub enum ServerError {
     },
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Insecure(String),
 }
 
 /// The complete application: `/fhir/…`, `/health…`, `/metrics`, with every layer applied.
@@ -55,6 +59,15 @@ pub fn router(handler: Arc<dyn FhirHandler>, config: ServerConfig) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(observe::metrics))
+        .route("/auth/token", axum::routing::post(auth::token))
+        .route(
+            "/.well-known/smart-configuration",
+            get(auth::smart_configuration),
+        )
+        .route(
+            "/fhir/.well-known/smart-configuration",
+            get(auth::smart_configuration),
+        )
         .route("/fhir", axum::routing::any(fhir::endpoint))
         .route("/fhir/", axum::routing::any(fhir::endpoint))
         .route("/fhir/{*rest}", axum::routing::any(fhir::endpoint))
@@ -91,7 +104,20 @@ const MIN_COMPRESSED_BYTES: u16 = 1400;
 
 /// Binds the configured address, returning the listener so callers learn the real port (tests
 /// bind port 0).
+/// Without required authentication it refuses any address but loopback.
 pub async fn bind(config: &ServerConfig) -> Result<tokio::net::TcpListener, ServerError> {
+    if !config.auth.required && !config.listen.ip().is_loopback() {
+        return Err(ServerError::Insecure(format!(
+            "refusing to serve {} without authentication: --insecure-no-auth is for local \
+             development and listens on loopback only (127.0.0.1 or ::1)",
+            config.listen
+        )));
+    }
+    if config.auth.required && config.auth.lab.is_none() {
+        return Err(ServerError::Insecure(
+            "authentication is required but no lab (tokens, clients) is configured".into(),
+        ));
+    }
     tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {

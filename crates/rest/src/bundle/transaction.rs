@@ -76,6 +76,7 @@ fn plan(
         let call = &entry.call;
         let r =
             route(call.method, &call.path, !call.query.is_empty()).map_err(|e| e.in_entry(i))?;
+        crate::guard::check(ctx, &r, call).map_err(|e| e.in_entry(i))?;
         let p = match r {
             Route::Bundle => {
                 return Err(

@@ -56,6 +56,7 @@ pub fn search<T: ReadTx + ?Sized>(
         _ => None,
     };
     let mut query = SearchQuery::parse(resource_type, &params, ctx.prefer.lenient)?;
+    crate::guard::check_query(ctx, &query)?;
     let count = match query.result.count {
         None => ctx.config.default_page_size,
         Some(c) => c.min(ctx.config.max_page_size),
@@ -75,6 +76,11 @@ pub fn search<T: ReadTx + ?Sized>(
         tx.search(std::slice::from_ref(ctx.partition), &query)?
     };
     page.matches.retain(|v| !v.is_deleted());
+    // Whatever the query (`_include`, `_revinclude`, `*` compartments), nothing out of scope.
+    page.matches
+        .retain(|v| crate::guard::visible(ctx, &v.resource_type));
+    page.included
+        .retain(|v| crate::guard::visible(ctx, &v.resource_type));
     let links_params: Vec<(String, String)> = query
         .applied
         .iter()
