@@ -1,8 +1,11 @@
 //! `crosscare-bench`: end-to-end benchmarks against a running CrossCare server.
 //!
 //! Usage: `cargo run --release -p crosscare-bench -- --url http://127.0.0.1:8080/fhir`
-//! with a server already loaded (see docs/benchmarks.md for the full procedure).
+//! with a server already loaded (see docs/benchmarks.md for the full procedure), and
+//! `cargo run --release -p crosscare-bench -- ingest` for the in-process ingest benchmark
+//! (docs/bench/ingest.md).
 
+mod ingest;
 mod load;
 
 use anyhow::Context;
@@ -12,6 +15,8 @@ use std::time::Duration;
 
 #[derive(Debug, Parser)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// FHIR base URL of the server under test.
     #[arg(long, default_value = "http://127.0.0.1:8080/fhir")]
     url: String,
@@ -23,8 +28,17 @@ struct Args {
     seconds: u64,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Transaction ingest through the REST layer into a fresh SQLite store, against the ceiling.
+    Ingest(ingest::IngestArgs),
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(Command::Ingest(ingest_args)) = &args.command {
+        return ingest::run(ingest_args);
+    }
     let rt = tokio::runtime::Runtime::new().context("runtime")?;
     rt.block_on(async {
         let client = reqwest::Client::builder()
