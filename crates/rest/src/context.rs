@@ -6,9 +6,10 @@ use crate::error::FhirError;
 use crate::headers::parse_etag;
 use crate::request::{Method, Prefer};
 use crate::RestConfig;
-use crosscare_search::SearchQuery;
+use crosscare_search::{IndexEntry, SearchQuery};
 use crosscare_store::{PartitionId, ReadTx, ResourceVersion, WriteTx};
 use serde_json::Value;
+use std::cell::RefCell;
 
 /// Per-request settings shared by all interactions.
 pub struct Ctx<'a> {
@@ -17,12 +18,53 @@ pub struct Ctx<'a> {
     /// The absolute base URL without a trailing `/`.
     pub base_url: &'a str,
     pub prefer: &'a Prefer,
+    /// Work done for this call before its write transaction (a transaction Bundle entry's
+    /// validation and index entries, computed on all cores); `None` for ordinary requests.
+    pub prepared: Option<&'a Prepared>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     /// The absolute URL of a relative path (`Patient/1`).
     pub fn url(&self, relative: &str) -> String {
         format!("{}/{}", self.base_url, relative)
+    }
+
+    /// This context for one call, with what was prepared for it (if anything).
+    pub fn with_prepared(&self, prepared: Option<&'a Prepared>) -> Ctx<'a> {
+        Ctx {
+            config: self.config,
+            partition: self.partition,
+            base_url: self.base_url,
+            prefer: self.prefer,
+            prepared,
+        }
+    }
+
+    /// [`crate::body::check_for_write`] of the call's body, or its prepared result. The
+    /// prepared result is consumed: it stands for the body as it arrived, checked once.
+    pub fn check_for_write(&self, resource_type: &str, resource: &Value) -> Result<(), FhirError> {
+        if let Some(result) = self.prepared.and_then(|p| p.checked.borrow_mut().take()) {
+            return result;
+        }
+        crate::body::check_for_write(resource_type, resource)
+    }
+}
+
+/// What can be computed for a write before its transaction starts, from the body alone: the
+/// result of [`crate::body::check_for_write`] on the body as received, and the index entries
+/// of the body as it will be stored (id set, server meta stripped). Each part is used once.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    checked: RefCell<Option<Result<(), FhirError>>>,
+    index: RefCell<Option<Vec<IndexEntry>>>,
+}
+
+impl Prepared {
+    pub fn new(checked: Result<(), FhirError>, index: Option<Vec<IndexEntry>>) -> Prepared {
+        Prepared {
+            checked: RefCell::new(Some(checked)),
+            index: RefCell::new(index),
+        }
     }
 }
 
@@ -73,7 +115,8 @@ pub fn put(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let index = crosscare_search::extract(&resource_type, &resource);
+    let prepared = ctx.prepared.and_then(|p| p.index.borrow_mut().take());
+    let index = prepared.unwrap_or_else(|| crosscare_search::extract(&resource_type, &resource));
     Ok(tx.put(ctx.partition, resource, index)?)
 }
 
@@ -82,7 +125,9 @@ pub fn set_id(resource: &mut Value, id: &str) {
     let Some(obj) = resource.as_object_mut() else {
         return;
     };
-    obj.remove("id");
+    // `shift_remove` keeps the order of the other members, so that setting the same id twice
+    // gives the same document (a swap-remove would move the last member up).
+    obj.shift_remove("id");
     let mut out = serde_json::Map::with_capacity(obj.len() + 1);
     let mut pending = Some(id);
     for (k, v) in std::mem::take(obj) {

@@ -19,6 +19,7 @@ pub mod headers;
 pub mod interaction;
 pub mod outcome;
 pub mod paging;
+pub mod parallel;
 pub mod patch;
 pub mod request;
 pub mod router;
@@ -103,6 +104,7 @@ impl Rest {
             partition: &req.partition,
             base_url,
             prefer: &req.prefer,
+            prepared: None,
         };
         let mut call = decode_call(&req, &self.config)?;
         let route = router::route(call.method, &call.path, !call.query.is_empty())?;

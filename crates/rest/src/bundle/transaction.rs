@@ -6,8 +6,7 @@
 
 use super::references::{conditional_references, rewrite};
 use super::{response_bundle, Entry};
-use crate::body::check_for_write;
-use crate::context::{find_matches, new_id, Ctx};
+use crate::context::{find_matches, new_id, set_id, strip_server_meta, Ctx, Prepared};
 use crate::dispatch;
 use crate::error::FhirError;
 use crate::interaction::create::{create_with_id, resolve_if_none_exist, Existing};
@@ -44,13 +43,15 @@ fn phase(method: Method) -> u8 {
 pub fn run(store: &dyn Store, ctx: &Ctx<'_>, mut entries: Vec<Entry>) -> Result<Value, FhirError> {
     let mut tx = store.write_tx()?;
     let plans = plan(ctx, tx.as_mut(), &mut entries)?;
+    let prepared = prepare(&plans, &mut entries);
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by_key(|&i| phase(entries[i].call.method));
     let mut outcomes: Vec<Option<Outcome>> = vec![None; entries.len()];
     for i in order {
         let entry = &mut entries[i];
-        let outcome =
-            execute(ctx, tx.as_mut(), &plans[i], entry).map_err(|e| e.in_entry(entry.index))?;
+        let entry_ctx = ctx.with_prepared(prepared[i].as_ref());
+        let outcome = execute(&entry_ctx, tx.as_mut(), &plans[i], entry)
+            .map_err(|e| e.in_entry(entry.index))?;
         outcomes[i] = Some(outcome);
     }
     tx.commit()?;
@@ -161,6 +162,12 @@ fn plan(
         };
         let mut conditional = Vec::new();
         conditional_references(body, &mut conditional);
+        if conditional.is_empty() {
+            rewrite(body, &ids);
+            continue;
+        }
+        // Conditional references resolve per entry; the shared map is copied only then (a copy
+        // per entry would make a large transaction quadratic).
         let mut map = ids.clone();
         for reference in conditional {
             let target =
@@ -170,6 +177,85 @@ fn plan(
         rewrite(body, &map);
     }
     Ok(plans)
+}
+
+/// One create or update whose validation and index extraction can run before the writes.
+struct Job<'a> {
+    body: &'a mut Value,
+    resource_type: &'a str,
+    id: &'a str,
+    /// Create: the body's id is replaced. Conditional update: a body without id takes `id`.
+    /// Update: the body's id must already be `id`.
+    id_rule: IdRule,
+    prepared: Option<Prepared>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IdRule {
+    Replace,
+    SetIfAbsent,
+    MustMatch,
+}
+
+/// Validates every created or updated body and extracts its index entries, on all cores, after
+/// references were rewritten and before the (serial) writes. Each body is checked as received;
+/// then, if it passed and its id is the one it will be stored under, it is given that id and
+/// stripped of server meta exactly as the interaction would do, and indexed in that form. The
+/// interaction consumes the results through [`Ctx::check_for_write`] and `put`, so what is
+/// stored is what a sequential run would store.
+fn prepare(plans: &[Plan], entries: &mut [Entry]) -> Vec<Option<Prepared>> {
+    let mut jobs: Vec<(usize, Job<'_>)> = Vec::new();
+    for (i, (plan, entry)) in plans.iter().zip(entries.iter_mut()).enumerate() {
+        let (resource_type, id, id_rule) = match plan {
+            Plan::Create { resource_type, id } => {
+                (resource_type.as_str(), id.as_str(), IdRule::Replace)
+            }
+            Plan::Update { resource_type, id } => {
+                (resource_type.as_str(), id.as_str(), IdRule::SetIfAbsent)
+            }
+            Plan::Route(Route::Update(t, id)) => (t.as_str(), id.as_str(), IdRule::MustMatch),
+            Plan::Existing(_) | Plan::Route(_) => continue,
+        };
+        let Some(body) = entry.call.body.as_mut() else {
+            continue;
+        };
+        jobs.push((
+            i,
+            Job {
+                body,
+                resource_type,
+                id,
+                id_rule,
+                prepared: None,
+            },
+        ));
+    }
+    crate::parallel::for_each_mut(&mut jobs, |(_, job)| {
+        let checked = crate::body::check_for_write(job.resource_type, job.body);
+        let index = if checked.is_ok() {
+            let body_id = job.body.get("id").map(|v| v.as_str());
+            let stored_as_is = match (job.id_rule, body_id) {
+                (IdRule::Replace, _) | (IdRule::SetIfAbsent, None) => {
+                    set_id(job.body, job.id);
+                    true
+                }
+                (_, Some(Some(b))) => b == job.id,
+                _ => false,
+            };
+            stored_as_is.then(|| {
+                strip_server_meta(job.body);
+                crosscare_search::extract(job.resource_type, job.body)
+            })
+        } else {
+            None
+        };
+        job.prepared = Some(Prepared::new(checked, index));
+    });
+    let mut out: Vec<Option<Prepared>> = (0..plans.len()).map(|_| None).collect();
+    for (i, job) in jobs {
+        out[i] = job.prepared;
+    }
+    out
 }
 
 /// `Patient?identifier=s|v` → `Patient/123`; no match or several fail the transaction (412).
@@ -212,7 +298,7 @@ fn execute(
         }
         Plan::Update { resource_type, id } => {
             let body = entry.call.take_body()?;
-            check_for_write(resource_type, &body)?;
+            ctx.check_for_write(resource_type, &body)?;
             if let Some(body_id) = body.get("id").and_then(Value::as_str) {
                 if body_id != id {
                     return Err(FhirError::bad_request(format!(
