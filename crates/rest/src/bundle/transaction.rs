@@ -285,6 +285,7 @@ fn execute(
 ) -> Result<Outcome, FhirError> {
     match plan {
         Plan::Existing(v) => Outcome::written(
+            ctx.prefer,
             200,
             v,
             format!(

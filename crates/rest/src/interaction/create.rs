@@ -47,6 +47,7 @@ pub fn create(
     ctx.check_for_write(resource_type, &resource)?;
     match resolve_if_none_exist(ctx, tx, resource_type, if_none_exist)? {
         Existing::One(v) => Outcome::written(
+            ctx.prefer,
             200,
             &v,
             format!(
@@ -81,5 +82,10 @@ fn create_checked(
     set_id(&mut resource, &id);
     strip_server_meta(&mut resource);
     let v = put(ctx, tx, resource)?;
-    Outcome::written(201, &v, format!("created {resource_type}/{}", v.id))
+    Outcome::written(
+        ctx.prefer,
+        201,
+        &v,
+        format!("created {resource_type}/{}", v.id),
+    )
 }

@@ -53,9 +53,9 @@ pub fn write_version(
     strip_server_meta(&mut resource);
     let v = put(ctx, tx, resource)?;
     if current.is_some() {
-        Outcome::written(200, &v, format!("updated {resource_type}/{id}"))
+        Outcome::written(ctx.prefer, 200, &v, format!("updated {resource_type}/{id}"))
     } else {
-        Outcome::written(201, &v, format!("created {resource_type}/{id}"))
+        Outcome::written(ctx.prefer, 201, &v, format!("created {resource_type}/{id}"))
     }
 }
 
