@@ -98,15 +98,18 @@ fn write_batch(
     if batch.is_empty() {
         return Ok(());
     }
-    // Validation and index extraction need only the resource: they run on all cores before the
-    // write transaction, which then only reads, compares and writes.
-    let mut items: Vec<Item> = batch.drain(..).map(Item::new).collect();
-    crosscare_rest::parallel::for_each_mut(&mut items, Item::prepare);
+    // Validation and index extraction need only the resource: they run on worker threads
+    // ahead of the write transaction, which only reads, compares and writes.
+    let items: Vec<Item> = batch.drain(..).map(Item::new).collect();
     let mut tx = store.write_tx()?;
     let (mut loaded, mut unchanged) = (0u64, 0u64);
     let mut by_type: Vec<String> = Vec::new();
     let mut rejected = Vec::new();
-    for item in items {
+    let prepare = |mut item: Item| {
+        item.prepare();
+        item
+    };
+    crosscare_rest::parallel::pipeline(items, prepare, |_, item| {
         let reject = |message: String| Rejected {
             file: file.to_path_buf(),
             line: item.line,
@@ -115,14 +118,14 @@ fn write_batch(
         let (ty, id, index) = match item.state {
             State::Rejected(message) => {
                 rejected.push(reject(message));
-                continue;
+                return Ok(());
             }
             State::Ready { ty, id, index } => (ty, id, index),
         };
         if let Some(current) = tx.read(partition, &ty, &id)? {
             if is_same_content(current.body.as_deref(), &item.resource) {
                 unchanged += 1;
-                continue;
+                return Ok(());
             }
         }
         match tx.put(partition, item.resource, index) {
@@ -131,9 +134,10 @@ fn write_batch(
                 by_type.push(ty);
             }
             Err(StoreError::InvalidResource(message)) => rejected.push(reject(message)),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(IngestError::from(e)),
         }
-    }
+        Ok(())
+    })?;
     tx.commit()?;
     summary.loaded += loaded;
     summary.unchanged += unchanged;
