@@ -30,6 +30,9 @@ pub struct IngestArgs {
     /// Also run the offline importer (`crosscare import --data` path).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub offline: bool,
+    /// SQLite page cache of every store, in MiB (the store's default is 16).
+    #[arg(long, default_value_t = 16)]
+    pub cache_mib: u32,
 }
 
 /// One measured row.
@@ -85,10 +88,15 @@ fn bundles(resources: &[Value], batch: usize) -> anyhow::Result<Vec<Vec<u8>>> {
         .collect()
 }
 
+/// The SQLite page cache of the stores, in KiB (set once from the arguments).
+static CACHE_KIB: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
 fn store(index: bool) -> anyhow::Result<SqliteStore> {
+    let defaults = SqliteOptions::default();
     Ok(SqliteStore::temporary_with(SqliteOptions {
         index,
-        ..SqliteOptions::default()
+        cache_size_kib: CACHE_KIB.get().copied().unwrap_or(defaults.cache_size_kib),
+        ..defaults
     })?)
 }
 
@@ -255,6 +263,7 @@ fn phases(
 
 /// Runs every case and prints Markdown tables.
 pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
+    let _ = CACHE_KIB.set(args.cache_mib.saturating_mul(1024));
     let t = Instant::now();
     let resources = resources(args)?;
     let n = resources.len();
@@ -273,10 +282,11 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
         .map(|(t, c)| format!("{t} {c}"))
         .collect();
     println!(
-        "{n} resources in {} Bundles of up to {} entries (generated in {:.1} s); mix: {}, …",
+        "{n} resources in {} Bundles of up to {} entries (generated in {:.1} s, page cache {} MiB); mix: {}, …",
         bundles.len(),
         args.batch,
         t.elapsed().as_secs_f64(),
+        args.cache_mib,
         mix.join(", ")
     );
     let ceiling = ceiling(&bundles, n)?;
