@@ -40,6 +40,34 @@ struct Row {
     name: String,
     resources: usize,
     elapsed: Duration,
+    /// CPU time of the whole process (all threads) during the case, where known.
+    cpu: Option<Duration>,
+}
+
+/// CPU time (user + system) from a `/proc/…/stat` file: fields 14 and 15, in USER_HZ ticks,
+/// which Linux always exports at 100 per second. `None` elsewhere. CPU time is what a loaded
+/// machine does not distort much: wall time includes waiting for other people's compilers.
+fn cpu_time(stat: &str) -> Option<Duration> {
+    let text = std::fs::read_to_string(stat).ok()?;
+    let after = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// Wall and process CPU time of `f`.
+fn timed<T>(
+    f: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<(T, Duration, Option<Duration>)> {
+    let cpu0 = cpu_time("/proc/self/stat");
+    let start = Instant::now();
+    let out = f()?;
+    let elapsed = start.elapsed();
+    let cpu = cpu_time("/proc/self/stat")
+        .zip(cpu0)
+        .map(|(b, a)| b.saturating_sub(a));
+    Ok((out, elapsed, cpu))
 }
 
 impl Row {
@@ -103,24 +131,27 @@ fn store(index: bool) -> anyhow::Result<SqliteStore> {
 /// POSTs every Bundle to `Rest::handle` with `Prefer: return=minimal`.
 fn rest_ingest(bundles: &[Vec<u8>], n: usize) -> anyhow::Result<Row> {
     let rest = Rest::new(Arc::new(store(true)?), RestConfig::default());
-    let start = Instant::now();
-    for body in bundles {
-        let mut req = FhirRequest::new(Method::Post, "");
-        req.body = Some(body.clone());
-        req.content_type = Some("application/fhir+json".to_string());
-        req.prefer.return_pref = ReturnPreference::Minimal;
-        let resp = rest.handle(req);
-        ensure!(
-            resp.status == 200,
-            "transaction failed with {}: {}",
-            resp.status,
-            resp.body.map(|b| b.to_string()).unwrap_or_default()
-        );
-    }
+    let ((), elapsed, cpu) = timed(|| {
+        for body in bundles {
+            let mut req = FhirRequest::new(Method::Post, "");
+            req.body = Some(body.clone());
+            req.content_type = Some("application/fhir+json".to_string());
+            req.prefer.return_pref = ReturnPreference::Minimal;
+            let resp = rest.handle(req);
+            ensure!(
+                resp.status == 200,
+                "transaction failed with {}: {}",
+                resp.status,
+                resp.body.map(|b| b.to_string()).unwrap_or_default()
+            );
+        }
+        Ok(())
+    })?;
     Ok(Row {
         name: "transaction via REST (validate + index)".into(),
         resources: n,
-        elapsed: start.elapsed(),
+        elapsed,
+        cpu,
     })
 }
 
@@ -128,21 +159,24 @@ fn rest_ingest(bundles: &[Vec<u8>], n: usize) -> anyhow::Result<Row> {
 fn ceiling(bundles: &[Vec<u8>], n: usize) -> anyhow::Result<Row> {
     let store = store(false)?;
     let partition = PartitionId::default_partition();
-    let start = Instant::now();
-    for body in bundles {
-        let mut bundle: Value = serde_json::from_slice(body)?;
-        let mut tx = store.write_tx()?;
-        if let Some(entries) = bundle["entry"].as_array_mut() {
-            for e in entries {
-                tx.put(&partition, e["resource"].take(), Vec::new())?;
+    let ((), elapsed, cpu) = timed(|| {
+        for body in bundles {
+            let mut bundle: Value = serde_json::from_slice(body)?;
+            let mut tx = store.write_tx()?;
+            if let Some(entries) = bundle["entry"].as_array_mut() {
+                for e in entries {
+                    tx.put(&partition, e["resource"].take(), Vec::new())?;
+                }
             }
+            tx.commit()?;
         }
-        tx.commit()?;
-    }
+        Ok(())
+    })?;
     Ok(Row {
         name: "ceiling (parse + write, no validation, no index)".into(),
         resources: n,
-        elapsed: start.elapsed(),
+        elapsed,
+        cpu,
     })
 }
 
@@ -168,15 +202,15 @@ fn offline(resources: &[Value], batch: usize) -> anyhow::Result<Row> {
         batch_size: batch,
         checkpoint: None,
     };
-    let start = Instant::now();
-    let summary = crosscare_ingest::import_into_store(
-        &store,
-        &PartitionId::default_partition(),
-        &[dir.path().to_path_buf()],
-        &options,
-        &crosscare_ingest::Silent,
-    )?;
-    let elapsed = start.elapsed();
+    let (summary, elapsed, cpu) = timed(|| {
+        Ok(crosscare_ingest::import_into_store(
+            &store,
+            &PartitionId::default_partition(),
+            &[dir.path().to_path_buf()],
+            &options,
+            &crosscare_ingest::Silent,
+        )?)
+    })?;
     ensure!(
         summary.rejected.is_empty(),
         "offline import rejected {} resources, first: {:?}",
@@ -187,77 +221,116 @@ fn offline(resources: &[Value], batch: usize) -> anyhow::Result<Row> {
         name: "offline import (NDJSON, validate + index)".into(),
         resources: summary.loaded as usize,
         elapsed,
+        cpu,
     })
 }
 
+/// Wall and thread CPU time of `f`, per resource.
+fn per_resource<T>(
+    n: u32,
+    f: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<(T, Duration, Option<Duration>)> {
+    let cpu0 = cpu_time("/proc/thread-self/stat");
+    let start = Instant::now();
+    let out = f()?;
+    let wall = start.elapsed() / n;
+    let cpu = cpu_time("/proc/thread-self/stat")
+        .zip(cpu0)
+        .map(|(b, a)| b.saturating_sub(a) / n);
+    Ok((out, wall, cpu))
+}
+
+/// One line of the phase table: name, wall and thread CPU time per resource.
+type Phase = (String, Duration, Option<Duration>);
+
 /// Single-threaded time of each phase over the same resources, per resource.
-fn phases(
-    bundles: &[Vec<u8>],
-    resources: &[Value],
-    batch: usize,
-) -> anyhow::Result<Vec<(String, Duration)>> {
+fn phases(bundles: &[Vec<u8>], resources: &[Value], batch: usize) -> anyhow::Result<Vec<Phase>> {
     let n = resources.len().max(1) as u32;
     let limits = crosscare_validation::ParseLimits::default();
-    let start = Instant::now();
-    for body in bundles {
-        crosscare_validation::parse_resource(body, &limits)
-            .map_err(|e| anyhow::anyhow!("parse: {e}"))?;
-    }
-    let parse = start.elapsed() / n;
-
-    let start = Instant::now();
-    for r in resources {
-        let ty = r["resourceType"].as_str().unwrap_or_default();
-        crosscare_rest::body::check_for_write(ty, r)
-            .map_err(|e| anyhow::anyhow!("validation: {:?}", e.issues.first()))?;
-    }
-    let validate = start.elapsed() / n;
-
-    let start = Instant::now();
-    let indexed: Vec<(Value, Vec<IndexEntry>)> = resources
-        .iter()
-        .map(|r| {
+    let ((), parse, parse_cpu) = per_resource(n, || {
+        for body in bundles {
+            crosscare_validation::parse_resource(body, &limits)
+                .map_err(|e| anyhow::anyhow!("parse: {e}"))?;
+        }
+        Ok(())
+    })?;
+    let ((), validate, validate_cpu) = per_resource(n, || {
+        for r in resources {
             let ty = r["resourceType"].as_str().unwrap_or_default();
-            (r.clone(), crosscare_search::extract(ty, r))
-        })
-        .collect();
-    let extract = start.elapsed() / n;
+            crosscare_rest::body::check_for_write(ty, r)
+                .map_err(|e| anyhow::anyhow!("validation: {:?}", e.issues.first()))?;
+        }
+        Ok(())
+    })?;
+    let (indexed, extract, extract_cpu) = per_resource(n, || {
+        Ok(resources
+            .iter()
+            .map(|r| {
+                let ty = r["resourceType"].as_str().unwrap_or_default();
+                (r.clone(), crosscare_search::extract(ty, r))
+            })
+            .collect::<Vec<(Value, Vec<IndexEntry>)>>())
+    })?;
     let rows: usize = indexed.iter().map(|(_, e)| e.len()).sum();
 
-    let write = |index: bool| -> anyhow::Result<(Duration, Duration)> {
+    // `put` and `commit` timed separately, each summed over the transactions.
+    let write = |index: bool| -> anyhow::Result<[(Duration, Option<Duration>); 2]> {
         let store = store(index)?;
         let partition = PartitionId::default_partition();
-        let (mut put, mut commit) = (Duration::ZERO, Duration::ZERO);
+        let mut sums = [(Duration::ZERO, Some(Duration::ZERO)); 2];
+        let mut add = |k: usize, wall: Duration, cpu: Option<Duration>| {
+            sums[k].0 += wall;
+            sums[k].1 = sums[k].1.zip(cpu).map(|(a, b)| a + b);
+        };
         for chunk in indexed.chunks(batch.max(1)) {
-            let t = Instant::now();
-            let mut tx = store.write_tx()?;
-            for (r, e) in chunk {
-                let e = if index { e.clone() } else { Vec::new() };
-                tx.put(&partition, r.clone(), e)?;
-            }
-            let t2 = Instant::now();
-            put += t2 - t;
-            tx.commit()?;
-            commit += t2.elapsed();
+            let (mut tx, wall, cpu) = per_resource(1, || {
+                let mut tx = store.write_tx()?;
+                for (r, e) in chunk {
+                    let e = if index { e.clone() } else { Vec::new() };
+                    tx.put(&partition, r.clone(), e)?;
+                }
+                Ok(Some(tx))
+            })?;
+            add(0, wall, cpu);
+            let ((), wall, cpu) = per_resource(1, || {
+                if let Some(tx) = tx.take() {
+                    tx.commit()?;
+                }
+                Ok(())
+            })?;
+            add(1, wall, cpu);
         }
-        Ok((put / n, commit / n))
+        Ok(sums.map(|(w, c)| (w / n, c.map(|c| c / n))))
     };
-    let (put_index, commit_index) = write(true)?;
-    let (put_bare, commit_bare) = write(false)?;
+    let [put_index, commit_index] = write(true)?;
+    let [put_bare, commit_bare] = write(false)?;
     Ok(vec![
-        ("parse (Bundle bytes → JSON)".into(), parse),
-        ("validate (`check_for_write`)".into(), validate),
+        ("parse (Bundle bytes → JSON)".into(), parse, parse_cpu),
+        (
+            "validate (`check_for_write`)".into(),
+            validate,
+            validate_cpu,
+        ),
         (
             format!(
                 "extract index entries ({:.1} per resource)",
                 rows as f64 / f64::from(n)
             ),
             extract,
+            extract_cpu,
         ),
-        ("put with index rows".into(), put_index),
-        ("put without index rows".into(), put_bare),
-        ("commit with index rows".into(), commit_index),
-        ("commit without index rows".into(), commit_bare),
+        ("put with index rows".into(), put_index.0, put_index.1),
+        ("put without index rows".into(), put_bare.0, put_bare.1),
+        (
+            "commit with index rows".into(),
+            commit_index.0,
+            commit_index.1,
+        ),
+        (
+            "commit without index rows".into(),
+            commit_bare.0,
+            commit_bare.1,
+        ),
     ])
 }
 
@@ -296,11 +369,14 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
         rows.push(offline(&resources, args.batch)?);
     }
     println!();
-    println!("| case | resources | seconds | resources/s | of ceiling |");
-    println!("|---|---|---|---|---|");
+    println!("| case | resources | seconds | resources/s | of ceiling | CPU µs per resource |");
+    println!("|---|---|---|---|---|---|");
     for r in rows.iter().chain(std::iter::once(&ceiling)) {
+        let cpu = r.cpu.map_or("?".to_string(), |c| {
+            format!("{:.0}", c.as_secs_f64() * 1e6 / r.resources.max(1) as f64)
+        });
         println!(
-            "| {} | {} | {:.2} | {:.0} | {:.0}% |",
+            "| {} | {} | {:.2} | {:.0} | {:.0}% | {cpu} |",
             r.name,
             r.resources,
             r.elapsed.as_secs_f64(),
@@ -309,10 +385,11 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
         );
     }
     println!();
-    println!("| phase (single thread) | µs per resource |");
-    println!("|---|---|");
-    for (name, d) in phases(&bundles, &resources, args.batch)? {
-        println!("| {name} | {:.1} |", d.as_secs_f64() * 1e6);
+    println!("| phase (single thread) | wall µs per resource | CPU µs per resource |");
+    println!("|---|---|---|");
+    for (name, wall, cpu) in phases(&bundles, &resources, args.batch)? {
+        let cpu = cpu.map_or("?".to_string(), |c| format!("{:.1}", c.as_secs_f64() * 1e6));
+        println!("| {name} | {:.1} | {cpu} |", wall.as_secs_f64() * 1e6);
     }
     Ok(())
 }
