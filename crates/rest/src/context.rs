@@ -148,12 +148,14 @@ pub fn set_id(resource: &mut Value, id: &str) {
 /// Removes what the store owns (`meta.versionId`, `meta.lastUpdated`) from a body, so a client
 /// cannot set them; an emptied `meta` is dropped.
 pub fn strip_server_meta(resource: &mut Value) {
+    // Order-preserving removals, like `set_id`: the two then commute, which the prepared
+    // (parallel) write path relies on to store exactly what the sequential path stores.
     if let Some(meta) = resource.get_mut("meta").and_then(Value::as_object_mut) {
-        meta.remove("versionId");
-        meta.remove("lastUpdated");
+        meta.shift_remove("versionId");
+        meta.shift_remove("lastUpdated");
         if meta.is_empty() {
             if let Some(obj) = resource.as_object_mut() {
-                obj.remove("meta");
+                obj.shift_remove("meta");
             }
         }
     }
@@ -213,4 +215,44 @@ pub fn check_if_match(
 /// A new server-assigned logical id (a random UUID, which reveals nothing about the resource).
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{set_id, strip_server_meta};
+    use serde_json::{json, Value};
+
+    fn text(v: &Value) -> String {
+        serde_json::to_string(v).unwrap_or_default()
+    }
+
+    #[test]
+    fn set_id_and_strip_server_meta_commute_and_keep_member_order() {
+        let bodies = [
+            json!({"resourceType": "Patient", "meta": {"versionId": "3"}, "a": 1, "b": 2, "id": "x"}),
+            json!({"resourceType": "Patient", "a": 1, "meta": {"lastUpdated": "2020-01-01T00:00:00Z", "tag": []}, "b": 2}),
+            json!({"resourceType": "Patient", "id": "y", "meta": {"versionId": "1"}, "a": 1, "b": 2}),
+        ];
+        for body in bodies {
+            let mut first = body.clone();
+            set_id(&mut first, "x");
+            strip_server_meta(&mut first);
+            let mut second = body.clone();
+            strip_server_meta(&mut second);
+            set_id(&mut second, "x");
+            assert_eq!(text(&first), text(&second), "{body}");
+            // Idempotent, as the prepared path applies them twice.
+            let mut again = first.clone();
+            set_id(&mut again, "x");
+            strip_server_meta(&mut again);
+            assert_eq!(text(&again), text(&first), "{body}");
+        }
+        let mut b = json!({"resourceType": "Patient", "meta": {"versionId": "3"}, "a": 1, "b": 2, "id": "x"});
+        strip_server_meta(&mut b);
+        set_id(&mut b, "x");
+        assert_eq!(
+            text(&b),
+            r#"{"resourceType":"Patient","id":"x","a":1,"b":2}"#
+        );
+    }
 }
