@@ -5,10 +5,13 @@
 //! - `crosscare-bench startup --binary target/release/crosscare --data DIR`: start-up time,
 //!   idle memory and shutdown time;
 //! - `crosscare-bench territory --patients 1000`: everything in one go — synth, a fresh server
-//!   (embedded or `--database postgres://…`), import over HTTP, then the load scenarios.
+//!   (embedded or `--database postgres://…`), import over HTTP, then the load scenarios;
+//! - `crosscare-bench ingest`: transaction ingest through the REST layer in process, against the
+//!   ceiling, with a phase breakdown (docs/bench/ingest.md).
 //!
 //! See docs/benchmarks.md for the full procedure and the recorded figures.
 
+mod ingest;
 mod load;
 mod sample;
 mod startup;
@@ -74,6 +77,8 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         client_threads: usize,
     },
+    /// Transaction ingest through the REST layer into a fresh SQLite store, against the ceiling.
+    Ingest(ingest::IngestArgs),
     /// Start-up time, idle memory and graceful shutdown of `crosscare serve`.
     Startup {
         /// The `crosscare` binary to measure.
@@ -94,6 +99,7 @@ enum Cmd {
 
 fn main() -> anyhow::Result<()> {
     match Args::parse().command {
+        Cmd::Ingest(args) => ingest::run(&args),
         Cmd::Load {
             url,
             concurrency,

@@ -5,6 +5,7 @@ use crate::source::{input_files, read_resources};
 use crate::{Checkpoint, ImportOptions, ImportSummary, IngestError, Progress, Rejected};
 use crosscare_rest::context::strip_server_meta;
 use crosscare_rest::FhirError;
+use crosscare_search::IndexEntry;
 use crosscare_store::{PartitionId, Store, StoreError};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -97,55 +98,46 @@ fn write_batch(
     if batch.is_empty() {
         return Ok(());
     }
+    // Validation and index extraction need only the resource: they run on worker threads
+    // ahead of the write transaction, which only reads, compares and writes.
+    let items: Vec<Item> = batch.drain(..).map(Item::new).collect();
     let mut tx = store.write_tx()?;
     let (mut loaded, mut unchanged) = (0u64, 0u64);
     let mut by_type: Vec<String> = Vec::new();
     let mut rejected = Vec::new();
-    for (line, mut resource) in batch.drain(..) {
+    let prepare = |mut item: Item| {
+        item.prepare();
+        item
+    };
+    crosscare_rest::parallel::pipeline(items, prepare, |_, item| {
         let reject = |message: String| Rejected {
             file: file.to_path_buf(),
-            line,
+            line: item.line,
             message,
         };
-        let Some(ty) = resource
-            .get("resourceType")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-        else {
-            rejected.push(reject("no resourceType".to_string()));
-            continue;
+        let (ty, id, index) = match item.state {
+            State::Rejected(message) => {
+                rejected.push(reject(message));
+                return Ok(());
+            }
+            State::Ready { ty, id, index } => (ty, id, index),
         };
-        let Some(id) = resource
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-        else {
-            rejected.push(reject(format!(
-                "{ty} without an id: bulk imports keep the ids they are given"
-            )));
-            continue;
-        };
-        strip_server_meta(&mut resource);
-        if let Err(e) = crosscare_rest::body::check_for_write(&ty, &resource) {
-            rejected.push(reject(describe(&e)));
-            continue;
-        }
         if let Some(current) = tx.read(partition, &ty, &id)? {
-            if is_same_content(current.body.as_deref(), &resource) {
+            if is_same_content(current.body.as_deref(), &item.resource) {
                 unchanged += 1;
-                continue;
+                return Ok(());
             }
         }
-        let index = crosscare_search::extract(&ty, &resource);
-        match tx.put(partition, resource, index) {
+        match tx.put(partition, item.resource, index) {
             Ok(_) => {
                 loaded += 1;
                 by_type.push(ty);
             }
             Err(StoreError::InvalidResource(message)) => rejected.push(reject(message)),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(IngestError::from(e)),
         }
-    }
+        Ok(())
+    })?;
     tx.commit()?;
     summary.loaded += loaded;
     summary.unchanged += unchanged;
@@ -154,6 +146,63 @@ fn write_batch(
         *summary.by_type.entry(ty).or_default() += 1;
     }
     Ok(())
+}
+
+/// One resource of a batch and what the checks decided for it.
+struct Item {
+    line: u64,
+    resource: Value,
+    state: State,
+}
+
+enum State {
+    Rejected(String),
+    /// Valid: its type, id and index entries.
+    Ready {
+        ty: String,
+        id: String,
+        index: Vec<IndexEntry>,
+    },
+}
+
+impl Item {
+    fn new((line, resource): (u64, Value)) -> Item {
+        Item {
+            line,
+            resource,
+            state: State::Rejected(String::new()),
+        }
+    }
+
+    /// The checks of an HTTP write (server meta stripped, `check_for_write`), then extraction.
+    fn prepare(&mut self) {
+        let resource = &mut self.resource;
+        let Some(ty) = resource
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        else {
+            self.state = State::Rejected("no resourceType".to_string());
+            return;
+        };
+        let Some(id) = resource
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        else {
+            self.state = State::Rejected(format!(
+                "{ty} without an id: bulk imports keep the ids they are given"
+            ));
+            return;
+        };
+        strip_server_meta(resource);
+        if let Err(e) = crosscare_rest::body::check_for_write(&ty, resource) {
+            self.state = State::Rejected(describe(&e));
+            return;
+        }
+        let index = crosscare_search::extract(&ty, resource);
+        self.state = State::Ready { ty, id, index };
+    }
 }
 
 /// True when the stored body equals `resource` apart from the server-owned meta elements.

@@ -6,9 +6,10 @@ use crate::error::FhirError;
 use crate::headers::parse_etag;
 use crate::request::{Method, Prefer};
 use crate::RestConfig;
-use crosscare_search::SearchQuery;
+use crosscare_search::{IndexEntry, SearchQuery};
 use crosscare_store::{PartitionId, ReadTx, ResourceVersion, WriteTx};
 use serde_json::Value;
+use std::cell::RefCell;
 
 /// Per-request settings shared by all interactions.
 pub struct Ctx<'a> {
@@ -19,12 +20,54 @@ pub struct Ctx<'a> {
     pub prefer: &'a Prefer,
     /// Who is asking; every store access is authorised against it (`crate::guard`).
     pub access: &'a crosscare_lab::Access,
+    /// Work done for this call before its write transaction (a transaction Bundle entry's
+    /// validation and index entries, computed on all cores); `None` for ordinary requests.
+    pub prepared: Option<&'a Prepared>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     /// The absolute URL of a relative path (`Patient/1`).
     pub fn url(&self, relative: &str) -> String {
         format!("{}/{}", self.base_url, relative)
+    }
+
+    /// This context for one call, with what was prepared for it (if anything).
+    pub fn with_prepared(&self, prepared: Option<&'a Prepared>) -> Ctx<'a> {
+        Ctx {
+            config: self.config,
+            partition: self.partition,
+            base_url: self.base_url,
+            prefer: self.prefer,
+            access: self.access,
+            prepared,
+        }
+    }
+
+    /// [`crate::body::check_for_write`] of the call's body, or its prepared result. The
+    /// prepared result is consumed: it stands for the body as it arrived, checked once.
+    pub fn check_for_write(&self, resource_type: &str, resource: &Value) -> Result<(), FhirError> {
+        if let Some(result) = self.prepared.and_then(|p| p.checked.borrow_mut().take()) {
+            return result;
+        }
+        crate::body::check_for_write(resource_type, resource)
+    }
+}
+
+/// What can be computed for a write before its transaction starts, from the body alone: the
+/// result of [`crate::body::check_for_write`] on the body as received, and the index entries
+/// of the body as it will be stored (id set, server meta stripped). Each part is used once.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    checked: RefCell<Option<Result<(), FhirError>>>,
+    index: RefCell<Option<Vec<IndexEntry>>>,
+}
+
+impl Prepared {
+    pub fn new(checked: Result<(), FhirError>, index: Option<Vec<IndexEntry>>) -> Prepared {
+        Prepared {
+            checked: RefCell::new(Some(checked)),
+            index: RefCell::new(index),
+        }
     }
 }
 
@@ -75,7 +118,8 @@ pub fn put(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let index = crosscare_search::extract(&resource_type, &resource);
+    let prepared = ctx.prepared.and_then(|p| p.index.borrow_mut().take());
+    let index = prepared.unwrap_or_else(|| crosscare_search::extract(&resource_type, &resource));
     Ok(tx.put(ctx.partition, resource, index)?)
 }
 
@@ -84,7 +128,9 @@ pub fn set_id(resource: &mut Value, id: &str) {
     let Some(obj) = resource.as_object_mut() else {
         return;
     };
-    obj.remove("id");
+    // `shift_remove` keeps the order of the other members, so that setting the same id twice
+    // gives the same document (a swap-remove would move the last member up).
+    obj.shift_remove("id");
     let mut out = serde_json::Map::with_capacity(obj.len() + 1);
     let mut pending = Some(id);
     for (k, v) in std::mem::take(obj) {
@@ -105,12 +151,14 @@ pub fn set_id(resource: &mut Value, id: &str) {
 /// Removes what the store owns (`meta.versionId`, `meta.lastUpdated`) from a body, so a client
 /// cannot set them; an emptied `meta` is dropped.
 pub fn strip_server_meta(resource: &mut Value) {
+    // Order-preserving removals, like `set_id`: the two then commute, which the prepared
+    // (parallel) write path relies on to store exactly what the sequential path stores.
     if let Some(meta) = resource.get_mut("meta").and_then(Value::as_object_mut) {
-        meta.remove("versionId");
-        meta.remove("lastUpdated");
+        meta.shift_remove("versionId");
+        meta.shift_remove("lastUpdated");
         if meta.is_empty() {
             if let Some(obj) = resource.as_object_mut() {
-                obj.remove("meta");
+                obj.shift_remove("meta");
             }
         }
     }
@@ -172,4 +220,44 @@ pub fn check_if_match(
 /// A new server-assigned logical id (a random UUID, which reveals nothing about the resource).
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{set_id, strip_server_meta};
+    use serde_json::{json, Value};
+
+    fn text(v: &Value) -> String {
+        serde_json::to_string(v).unwrap_or_default()
+    }
+
+    #[test]
+    fn set_id_and_strip_server_meta_commute_and_keep_member_order() {
+        let bodies = [
+            json!({"resourceType": "Patient", "meta": {"versionId": "3"}, "a": 1, "b": 2, "id": "x"}),
+            json!({"resourceType": "Patient", "a": 1, "meta": {"lastUpdated": "2020-01-01T00:00:00Z", "tag": []}, "b": 2}),
+            json!({"resourceType": "Patient", "id": "y", "meta": {"versionId": "1"}, "a": 1, "b": 2}),
+        ];
+        for body in bodies {
+            let mut first = body.clone();
+            set_id(&mut first, "x");
+            strip_server_meta(&mut first);
+            let mut second = body.clone();
+            strip_server_meta(&mut second);
+            set_id(&mut second, "x");
+            assert_eq!(text(&first), text(&second), "{body}");
+            // Idempotent, as the prepared path applies them twice.
+            let mut again = first.clone();
+            set_id(&mut again, "x");
+            strip_server_meta(&mut again);
+            assert_eq!(text(&again), text(&first), "{body}");
+        }
+        let mut b = json!({"resourceType": "Patient", "meta": {"versionId": "3"}, "a": 1, "b": 2, "id": "x"});
+        strip_server_meta(&mut b);
+        set_id(&mut b, "x");
+        assert_eq!(
+            text(&b),
+            r#"{"resourceType":"Patient","id":"x","a":1,"b":2}"#
+        );
+    }
 }

@@ -20,6 +20,7 @@ pub mod headers;
 pub mod interaction;
 pub mod outcome;
 pub mod paging;
+pub mod parallel;
 pub mod patch;
 pub mod request;
 pub mod router;
@@ -107,6 +108,7 @@ impl Rest {
             base_url,
             prefer: &req.prefer,
             access: &req.access,
+            prepared: None,
         };
         let mut call = decode_call(&req, &self.config)?;
         let route = router::route(call.method, &call.path, !call.query.is_empty())?;

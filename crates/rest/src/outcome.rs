@@ -70,15 +70,22 @@ impl Outcome {
         }
     }
 
-    /// A resource written (or found by a conditional create) by this request.
+    /// A resource written (or found by a conditional create) by this request. The stored JSON
+    /// is parsed back only when `Prefer` asks for the representation (the default): a bulk
+    /// loader sending `return=minimal` does not pay for one more parse per resource.
     pub fn written(
+        prefer: &Prefer,
         status: u16,
         version: &ResourceVersion,
         message: String,
     ) -> Result<Outcome, FhirError> {
+        let body = match prefer.return_pref {
+            ReturnPreference::Representation => version_json(version)?,
+            ReturnPreference::Minimal | ReturnPreference::OperationOutcome => None,
+        };
         Ok(Outcome {
             status,
-            body: version_json(version)?,
+            body,
             kind: BodyKind::Written,
             version: Some(VersionMeta::of(version)),
             location: true,

@@ -341,3 +341,62 @@ fn bundle_errors() {
     expect_error(&resp, 400, "invalid");
     assert_eq!(body(&resp)["issue"][0]["expression"][0], "Bundle.entry[0]");
 }
+
+/// A transaction large enough to be validated and indexed on several threads stores and indexes
+/// exactly what the same writes sent one by one store, and still names a failing entry.
+#[test]
+fn large_transaction_matches_single_writes() {
+    let patient = |i: usize| {
+        json!({"resourceType": "Patient", "id": format!("p{i}"), "meta": {"versionId": "7", "tag": [{"code": "t"}]},
+               "name": [{"family": format!("Fam{}", i % 3), "given": ["A"]}], "active": true})
+    };
+    let put = |r: Value| {
+        let url = format!("Patient/{}", r["id"].as_str().unwrap());
+        json!({"resource": r, "request": {"method": "PUT", "url": url}})
+    };
+    let entries: Vec<Value> = (0..40).map(|i| put(patient(i))).collect();
+    let bulk = rest();
+    expect_status(
+        &send(&bulk, "POST", "", &[], Some(transaction(entries.clone()))),
+        200,
+    );
+    let single = rest();
+    for i in 0..40 {
+        expect_status(
+            &send(
+                &single,
+                "PUT",
+                &format!("Patient/p{i}"),
+                &[],
+                Some(patient(i)),
+            ),
+            201,
+        );
+    }
+    let strip = |mut v: Value| {
+        v["meta"].as_object_mut().unwrap().remove("lastUpdated");
+        v
+    };
+    for i in 0..40 {
+        let path = format!("Patient/p{i}");
+        let a = strip(body(&send(&bulk, "GET", &path, &[], None)).clone());
+        let b = strip(body(&send(&single, "GET", &path, &[], None)).clone());
+        assert_eq!(a, b, "{path}");
+    }
+    for rest in [&bulk, &single] {
+        let found = send(
+            rest,
+            "GET",
+            "Patient?family=fam1&_tag=t&_total=accurate",
+            &[],
+            None,
+        );
+        assert_eq!(body(&found)["total"], 13);
+    }
+    let mut bad = entries;
+    bad[30]["resource"]["colour"] = json!("red");
+    let resp = send(&rest(), "POST", "", &[], Some(transaction(bad)));
+    expect_error(&resp, 422, "structure");
+    let d = body(&resp)["issue"][0]["diagnostics"].as_str().unwrap();
+    assert!(d.starts_with("Bundle.entry[30]"), "{d}");
+}

@@ -200,6 +200,14 @@ fn compile_param(
     })
 }
 
+/// How expressions are evaluated: the production path, or the original one that copies every
+/// result node (kept as the reference the production path is tested against).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Fast,
+    Reference,
+}
+
 impl ParamRegistry {
     /// The index entries of a resource and of its contained resources (tagged with
     /// [`IndexEntry::contained`]), plus the expressions that failed on this resource.
@@ -208,9 +216,37 @@ impl ParamRegistry {
         resource_type: &str,
         resource: &Value,
     ) -> (Vec<IndexEntry>, Vec<UnsupportedExpression>) {
+        self.extract_with(resource_type, resource, Mode::Fast)
+    }
+
+    /// [`ParamRegistry::extract`] through the original evaluation path, which copies each
+    /// result node into an owned typed node. Slower; kept so that a differential test can
+    /// assert that the production path extracts exactly the same entries.
+    #[doc(hidden)]
+    pub fn extract_reference(
+        &self,
+        resource_type: &str,
+        resource: &Value,
+    ) -> (Vec<IndexEntry>, Vec<UnsupportedExpression>) {
+        self.extract_with(resource_type, resource, Mode::Reference)
+    }
+
+    fn extract_with(
+        &self,
+        resource_type: &str,
+        resource: &Value,
+        mode: Mode,
+    ) -> (Vec<IndexEntry>, Vec<UnsupportedExpression>) {
         let mut entries = Vec::new();
         let mut issues = Vec::new();
-        self.extract_one(resource_type, resource, None, &mut entries, &mut issues);
+        self.extract_one(
+            resource_type,
+            resource,
+            None,
+            mode,
+            &mut entries,
+            &mut issues,
+        );
         if let Some(contained) = resource.get("contained").and_then(Value::as_array) {
             for c in contained {
                 let (Some(ty), Some(id)) = (
@@ -223,7 +259,7 @@ impl ParamRegistry {
                     id: id.to_string(),
                     resource_type: ty.to_string(),
                 };
-                self.extract_one(ty, c, Some(&source), &mut entries, &mut issues);
+                self.extract_one(ty, c, Some(&source), mode, &mut entries, &mut issues);
             }
         }
         (entries, issues)
@@ -234,6 +270,7 @@ impl ParamRegistry {
         resource_type: &str,
         resource: &Value,
         contained: Option<&ContainedSource>,
+        mode: Mode,
         entries: &mut Vec<IndexEntry>,
         issues: &mut Vec<UnsupportedExpression>,
     ) {
@@ -241,17 +278,39 @@ impl ParamRegistry {
             return;
         };
         for p in &table.params {
-            let result = match &p.extraction {
-                Extraction::Simple(expr) => expr.evaluate(resource, None, resource).map(|nodes| {
-                    nodes
-                        .iter()
-                        .flat_map(|n| index_values(p.param_type, &n.fhir_type, &n.json, resource))
-                        .collect::<Vec<_>>()
-                }),
-                Extraction::Composite {
-                    branches,
-                    components,
-                } => composite_values(branches, components, resource),
+            let result = match (&p.extraction, mode) {
+                (Extraction::Simple(expr), Mode::Fast) => {
+                    let mut values = Vec::new();
+                    expr.for_each_node(resource, None, resource, &mut |ty, json| {
+                        values.extend(index_values(p.param_type, ty, json, resource));
+                        Ok(())
+                    })
+                    .map(|()| values)
+                }
+                (Extraction::Simple(expr), Mode::Reference) => {
+                    expr.evaluate(resource, None, resource).map(|nodes| {
+                        nodes
+                            .iter()
+                            .flat_map(|n| {
+                                index_values(p.param_type, &n.fhir_type, &n.json, resource)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                }
+                (
+                    Extraction::Composite {
+                        branches,
+                        components,
+                    },
+                    Mode::Fast,
+                ) => composite_values_fast(branches, components, resource),
+                (
+                    Extraction::Composite {
+                        branches,
+                        components,
+                    },
+                    Mode::Reference,
+                ) => composite_values(branches, components, resource),
             };
             match result {
                 Ok(values) => {
@@ -294,6 +353,55 @@ fn dedup(values: Vec<IndexValue>) -> Vec<IndexValue> {
         }
     }
     out
+}
+
+/// [`composite_values`] without copying the nodes: each composite node is borrowed from the
+/// resource while its components are evaluated on it.
+fn composite_values_fast(
+    branches: &[CompositeBranch],
+    components: &[Component],
+    resource: &Value,
+) -> Result<Vec<IndexValue>, String> {
+    let mut out = Vec::new();
+    for b in branches {
+        b.expr
+            .for_each_node(resource, None, resource, &mut |_, node| {
+                let mut per_component: Vec<Vec<IndexValue>> = Vec::with_capacity(components.len());
+                for c in components {
+                    let mut values = Vec::new();
+                    c.expr.for_each_node(
+                        node,
+                        Some(&b.context_type),
+                        resource,
+                        &mut |ty, json| {
+                            values.extend(index_values(c.param_type, ty, json, resource));
+                            Ok(())
+                        },
+                    )?;
+                    per_component.push(values);
+                }
+                out.extend(tuples(per_component).into_iter().map(IndexValue::Composite));
+                Ok(())
+            })?;
+    }
+    Ok(out)
+}
+
+/// Every combination of one value per component, in component order.
+fn tuples(per_component: Vec<Vec<IndexValue>>) -> Vec<Vec<IndexValue>> {
+    let mut tuples: Vec<Vec<IndexValue>> = vec![Vec::new()];
+    for values in per_component {
+        let mut next = Vec::with_capacity(tuples.len() * values.len());
+        for t in &tuples {
+            for v in &values {
+                let mut t2 = t.clone();
+                t2.push(v.clone());
+                next.push(t2);
+            }
+        }
+        tuples = next;
+    }
+    tuples
 }
 
 /// One tuple per combination of component values, per composite node.

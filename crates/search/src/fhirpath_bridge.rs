@@ -38,17 +38,44 @@ static RESOLVER: TypeOnlyResolver = TypeOnlyResolver;
 
 fn typed(item: &Item<'_>) -> TypedNode {
     let json = item.to_json();
-    let fhir_type = match item.fhir_type() {
-        Some(t) => t.to_string(),
-        None => match &json {
-            Value::Bool(_) => "boolean".to_string(),
-            Value::Number(_) => "decimal".to_string(),
-            Value::String(_) => "string".to_string(),
-            Value::Object(o) if o.contains_key("unit") => "Quantity".to_string(),
-            _ => String::new(),
-        },
-    };
+    let fhir_type = type_of(item, &json).to_string();
     TypedNode { fhir_type, json }
+}
+
+/// The FHIR type of an item: its node type, or for System values the type its JSON implies.
+fn type_of<'i>(item: &'i Item<'_>, json: &Value) -> &'i str {
+    match item.fhir_type() {
+        Some(t) => t,
+        None => match json {
+            Value::Bool(_) => "boolean",
+            Value::Number(_) => "decimal",
+            Value::String(_) => "string",
+            Value::Object(o) if o.contains_key("unit") => "Quantity",
+            _ => "",
+        },
+    }
+}
+
+static NULL: Value = Value::Null;
+
+/// Calls `f` with the type and JSON of an item, borrowing the JSON of input nodes instead of
+/// copying it (what [`Item::to_json`] returns, without the copy).
+fn with_typed<R>(item: &Item<'_>, f: &mut dyn FnMut(&str, &Value) -> R) -> R {
+    let borrowed = match item {
+        Item::Node(_) => Some(
+            item.json()
+                .or_else(|| item.primitive_extension())
+                .unwrap_or(&NULL),
+        ),
+        _ => None,
+    };
+    match borrowed {
+        Some(json) => f(type_of(item, json), json),
+        None => {
+            let json = item.to_json();
+            f(type_of(item, &json), &json)
+        }
+    }
 }
 
 /// `a.b.c as Type`, where the operand is a plain path.
@@ -79,6 +106,37 @@ impl Compiled {
 
     pub fn source(&self) -> &str {
         self.expr.source()
+    }
+
+    /// Evaluates on `root` like [`Compiled::evaluate`] and calls `f` with the type and JSON of
+    /// each result node in order, borrowing the JSON from `root` where it comes from there.
+    pub fn for_each_node(
+        &self,
+        root: &Value,
+        context_type: Option<&str>,
+        resource: &Value,
+        f: &mut dyn FnMut(&str, &Value) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let mut ctx = EvalContext::new(root).with_resolver(&RESOLVER);
+        if let Some(t) = context_type {
+            ctx = ctx.with_context_type(t);
+            if let Some(this) = THIS.as_ref() {
+                let items = this.evaluate(resource).map_err(|e| e.to_string())?;
+                ctx = ctx.with_variable("resource", items);
+            }
+        }
+        // As in `evaluate`, an engine defect is an evaluation error, not a crash.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.expr.evaluate_with(&ctx)
+        }));
+        let items = match run {
+            Ok(result) => result.map_err(|e| e.to_string())?,
+            Err(_) => return Err(format!("FHIRPath engine panicked on '{}'", self.source())),
+        };
+        for item in &items {
+            with_typed(item, f)?;
+        }
+        Ok(())
     }
 
     /// Evaluates on `root`; `context_type` types a non-resource root (`UsageContext`,

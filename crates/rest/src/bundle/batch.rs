@@ -10,11 +10,11 @@ use crate::outcome::error_entry;
 use crosscare_store::Store;
 use serde_json::Value;
 
-pub fn run(store: &dyn Store, ctx: &Ctx<'_>, raw: &[Value]) -> Value {
+pub fn run(store: &dyn Store, ctx: &Ctx<'_>, raw: Vec<Value>) -> Value {
     let entries = raw
-        .iter()
+        .into_iter()
         .enumerate()
-        .map(|(i, e)| match one(store, ctx, i, e) {
+        .map(|(i, mut e)| match one(store, ctx, i, &mut e) {
             Ok(v) => v,
             Err(err) => error_entry(&err),
         })
@@ -22,7 +22,12 @@ pub fn run(store: &dyn Store, ctx: &Ctx<'_>, raw: &[Value]) -> Value {
     response_bundle("batch-response", entries)
 }
 
-fn one(store: &dyn Store, ctx: &Ctx<'_>, index: usize, raw: &Value) -> Result<Value, FhirError> {
+fn one(
+    store: &dyn Store,
+    ctx: &Ctx<'_>,
+    index: usize,
+    raw: &mut Value,
+) -> Result<Value, FhirError> {
     let mut entry = decode(ctx, index, raw)?;
     let outcome = dispatch::run_entry(store, ctx, &mut entry.call)?;
     Ok(outcome.into_entry(ctx.prefer, ctx.base_url))

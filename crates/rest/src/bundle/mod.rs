@@ -22,7 +22,7 @@ pub struct Entry {
 
 /// Processes a `batch` or `transaction` Bundle.
 pub fn process(store: &dyn Store, ctx: &Ctx<'_>, call: &mut Call) -> Result<Outcome, FhirError> {
-    let bundle = call.take_body()?;
+    let mut bundle = call.take_body()?;
     if bundle["resourceType"] != "Bundle" {
         return Err(FhirError::bad_request(
             "POST to the base URL takes a Bundle of type batch or transaction",
@@ -30,9 +30,10 @@ pub fn process(store: &dyn Store, ctx: &Ctx<'_>, call: &mut Call) -> Result<Outc
         .at("resourceType"));
     }
     let kind = bundle["type"].as_str().unwrap_or_default().to_string();
-    let raw = match bundle.get("entry") {
+    // The entries are moved out of the Bundle, not copied: a 1,000-entry Bundle is large.
+    let raw = match bundle.get_mut("entry").map(Value::take) {
         None => Vec::new(),
-        Some(Value::Array(a)) => a.clone(),
+        Some(Value::Array(a)) => a,
         Some(_) => return Err(FhirError::bad_request("Bundle.entry must be an array")),
     };
     if raw.len() > ctx.config.max_bundle_entries {
@@ -46,13 +47,13 @@ pub fn process(store: &dyn Store, ctx: &Ctx<'_>, call: &mut Call) -> Result<Outc
     let response = match kind.as_str() {
         "transaction" => {
             let entries = raw
-                .iter()
+                .into_iter()
                 .enumerate()
-                .map(|(i, e)| decode(ctx, i, e).map_err(|err| err.in_entry(i)))
+                .map(|(i, mut e)| decode(ctx, i, &mut e).map_err(|err| err.in_entry(i)))
                 .collect::<Result<Vec<_>, _>>()?;
             transaction::run(store, ctx, entries)?
         }
-        "batch" => batch::run(store, ctx, &raw),
+        "batch" => batch::run(store, ctx, raw),
         other => {
             return Err(FhirError::bad_request(format!(
                 "Bundle.type must be 'batch' or 'transaction', not '{other}'"
@@ -68,8 +69,10 @@ pub fn response_bundle(kind: &str, entries: Vec<Value>) -> Value {
     json!({ "resourceType": "Bundle", "type": kind, "entry": entries })
 }
 
-/// Decodes `entry.request` (and `entry.resource`) into a [`Call`].
-pub fn decode(ctx: &Ctx<'_>, index: usize, entry: &Value) -> Result<Entry, FhirError> {
+/// Decodes `entry.request` (and `entry.resource`, which is moved out of `entry`) into a
+/// [`Call`].
+pub fn decode(ctx: &Ctx<'_>, index: usize, entry: &mut Value) -> Result<Entry, FhirError> {
+    let body = entry.get_mut("resource").map(Value::take);
     let request = entry
         .get("request")
         .ok_or_else(|| FhirError::bad_request("the entry has no request"))?;
@@ -102,7 +105,7 @@ pub fn decode(ctx: &Ctx<'_>, index: usize, entry: &Value) -> Result<Entry, FhirE
             .into_iter()
             .filter(|(k, _)| !is_format_param(k))
             .collect(),
-        body: entry.get("resource").cloned(),
+        body,
         content_type: None,
         if_match: text("ifMatch"),
         if_none_match: text("ifNoneMatch"),

@@ -42,6 +42,9 @@ pub fn rewrite(value: &mut Value, map: &HashMap<String, String>) -> usize {
 /// Replaces `href="urn:uuid:…"`/`src="…"` attribute values in XHTML narrative.
 fn rewrite_narrative(div: &mut String, map: &HashMap<String, String>) -> usize {
     let mut n = 0;
+    if !div.contains("urn:") {
+        return 0;
+    }
     for (from, to) in map {
         if !(from.starts_with("urn:uuid:") || from.starts_with("urn:oid:")) {
             continue;

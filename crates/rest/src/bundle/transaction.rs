@@ -6,8 +6,7 @@
 
 use super::references::{conditional_references, rewrite};
 use super::{response_bundle, Entry};
-use crate::body::check_for_write;
-use crate::context::{find_matches, new_id, Ctx};
+use crate::context::{find_matches, new_id, set_id, strip_server_meta, Ctx, Prepared};
 use crate::dispatch;
 use crate::error::FhirError;
 use crate::interaction::create::{create_with_id, resolve_if_none_exist, Existing};
@@ -46,13 +45,25 @@ pub fn run(store: &dyn Store, ctx: &Ctx<'_>, mut entries: Vec<Entry>) -> Result<
     let plans = plan(ctx, tx.as_mut(), &mut entries)?;
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by_key(|&i| phase(entries[i].call.method));
+    // Bodies are validated and indexed on worker threads ahead of the writer, which takes
+    // them back in processing order (see `prepare`).
+    let jobs: Vec<(usize, Option<Job<'_>>)> = order
+        .iter()
+        .map(|&i| (i, job(&plans[i], &mut entries[i])))
+        .collect();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; entries.len()];
-    for i in order {
+    crate::parallel::pipeline(jobs, prepare, |_, (i, prepared)| {
         let entry = &mut entries[i];
-        let outcome =
-            execute(ctx, tx.as_mut(), &plans[i], entry).map_err(|e| e.in_entry(entry.index))?;
+        let prepared = prepared.map(|(body, p)| {
+            entry.call.body = Some(body);
+            p
+        });
+        let entry_ctx = ctx.with_prepared(prepared.as_ref());
+        let outcome = execute(&entry_ctx, tx.as_mut(), &plans[i], entry)
+            .map_err(|e| e.in_entry(entry.index))?;
         outcomes[i] = Some(outcome);
-    }
+        Ok::<(), FhirError>(())
+    })?;
     tx.commit()?;
     let response = outcomes
         .into_iter()
@@ -162,6 +173,12 @@ fn plan(
         };
         let mut conditional = Vec::new();
         conditional_references(body, &mut conditional);
+        if conditional.is_empty() {
+            rewrite(body, &ids);
+            continue;
+        }
+        // Conditional references resolve per entry; the shared map is copied only then (a copy
+        // per entry would make a large transaction quadratic).
         let mut map = ids.clone();
         for reference in conditional {
             let target =
@@ -171,6 +188,79 @@ fn plan(
         rewrite(body, &map);
     }
     Ok(plans)
+}
+
+/// One create or update whose validation and index extraction can run before its write: the
+/// body (moved out of the entry) and where it will be stored.
+struct Job<'a> {
+    body: Value,
+    resource_type: &'a str,
+    id: &'a str,
+    id_rule: IdRule,
+}
+
+/// How the interaction treats the body's id.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IdRule {
+    /// Create: the body's id is replaced.
+    Replace,
+    /// Conditional update: a body without id takes the matched id.
+    SetIfAbsent,
+    /// Update: the body's id must already be the URL's.
+    MustMatch,
+}
+
+/// The job of an entry that creates or updates a resource from its body.
+fn job<'a>(plan: &'a Plan, entry: &mut Entry) -> Option<Job<'a>> {
+    let (resource_type, id, id_rule) = match plan {
+        Plan::Create { resource_type, id } => {
+            (resource_type.as_str(), id.as_str(), IdRule::Replace)
+        }
+        Plan::Update { resource_type, id } => {
+            (resource_type.as_str(), id.as_str(), IdRule::SetIfAbsent)
+        }
+        Plan::Route(Route::Update(t, id)) => (t.as_str(), id.as_str(), IdRule::MustMatch),
+        Plan::Existing(_) | Plan::Route(_) => return None,
+    };
+    let body = entry.call.body.take()?;
+    Some(Job {
+        body,
+        resource_type,
+        id,
+        id_rule,
+    })
+}
+
+/// Validates a created or updated body and extracts its index entries, after references were
+/// rewritten and off the writer's thread. The body is checked as received; then, if it passed
+/// and its id is the one it will be stored under, it is given that id and stripped of server
+/// meta exactly as the interaction would do, and indexed in that form. The interaction
+/// consumes the results through [`Ctx::check_for_write`] and `put`, so what is stored is what a
+/// sequential run would store.
+fn prepare<'a>((i, job): (usize, Option<Job<'a>>)) -> (usize, Option<(Value, Prepared)>) {
+    let Some(mut job) = job else {
+        return (i, None);
+    };
+    let body = &mut job.body;
+    let checked = crate::body::check_for_write(job.resource_type, body);
+    let index = if checked.is_ok() {
+        let body_id = body.get("id").map(|v| v.as_str());
+        let stored_as_is = match (job.id_rule, body_id) {
+            (IdRule::Replace, _) | (IdRule::SetIfAbsent, None) => {
+                set_id(body, job.id);
+                true
+            }
+            (_, Some(Some(b))) => b == job.id,
+            _ => false,
+        };
+        stored_as_is.then(|| {
+            strip_server_meta(body);
+            crosscare_search::extract(job.resource_type, body)
+        })
+    } else {
+        None
+    };
+    (i, Some((job.body, Prepared::new(checked, index))))
 }
 
 /// `Patient?identifier=s|v` → `Patient/123`; no match or several fail the transaction (412).
@@ -200,6 +290,7 @@ fn execute(
 ) -> Result<Outcome, FhirError> {
     match plan {
         Plan::Existing(v) => Outcome::written(
+            ctx.prefer,
             200,
             v,
             format!(
@@ -213,7 +304,7 @@ fn execute(
         }
         Plan::Update { resource_type, id } => {
             let body = entry.call.take_body()?;
-            check_for_write(resource_type, &body)?;
+            ctx.check_for_write(resource_type, &body)?;
             if let Some(body_id) = body.get("id").and_then(Value::as_str) {
                 if body_id != id {
                     return Err(FhirError::bad_request(format!(

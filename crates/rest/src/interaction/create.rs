@@ -1,7 +1,6 @@
 //! `create`: `POST [type]`, with a server-assigned id, and conditional create
 //! (`If-None-Exist`).
 
-use crate::body::check_for_write;
 use crate::context::{find_matches, new_id, put, set_id, strip_server_meta, Ctx};
 use crate::error::FhirError;
 use crate::outcome::Outcome;
@@ -45,9 +44,10 @@ pub fn create(
     resource: Value,
     if_none_exist: Option<&str>,
 ) -> Result<Outcome, FhirError> {
-    check_for_write(resource_type, &resource)?;
+    ctx.check_for_write(resource_type, &resource)?;
     match resolve_if_none_exist(ctx, tx, resource_type, if_none_exist)? {
         Existing::One(v) => Outcome::written(
+            ctx.prefer,
             200,
             &v,
             format!(
@@ -55,7 +55,7 @@ pub fn create(
                 v.id
             ),
         ),
-        Existing::None => create_with_id(ctx, tx, resource_type, resource, new_id()),
+        Existing::None => create_checked(ctx, tx, resource_type, resource, new_id()),
     }
 }
 
@@ -64,12 +64,28 @@ pub fn create_with_id(
     ctx: &Ctx<'_>,
     tx: &mut dyn WriteTx,
     resource_type: &str,
+    resource: Value,
+    id: String,
+) -> Result<Outcome, FhirError> {
+    ctx.check_for_write(resource_type, &resource)?;
+    create_checked(ctx, tx, resource_type, resource, id)
+}
+
+/// Creates a resource that passed [`Ctx::check_for_write`].
+fn create_checked(
+    ctx: &Ctx<'_>,
+    tx: &mut dyn WriteTx,
+    resource_type: &str,
     mut resource: Value,
     id: String,
 ) -> Result<Outcome, FhirError> {
-    check_for_write(resource_type, &resource)?;
     set_id(&mut resource, &id);
     strip_server_meta(&mut resource);
     let v = put(ctx, tx, resource)?;
-    Outcome::written(201, &v, format!("created {resource_type}/{}", v.id))
+    Outcome::written(
+        ctx.prefer,
+        201,
+        &v,
+        format!("created {resource_type}/{}", v.id),
+    )
 }

@@ -1,7 +1,6 @@
 //! `update`: `PUT [type]/[id]` (update-as-create with a client id), and conditional update
 //! (`PUT [type]?…`).
 
-use crate::body::check_for_write;
 use crate::context::{check_if_match, find_matches, new_id, put, set_id, strip_server_meta, Ctx};
 use crate::error::FhirError;
 use crate::outcome::Outcome;
@@ -18,7 +17,7 @@ pub fn update(
     resource: Value,
     if_match: Option<&str>,
 ) -> Result<Outcome, FhirError> {
-    check_for_write(resource_type, &resource)?;
+    ctx.check_for_write(resource_type, &resource)?;
     match resource.get("id") {
         None => {
             return Err(FhirError::bad_request(format!(
@@ -54,9 +53,9 @@ pub fn write_version(
     strip_server_meta(&mut resource);
     let v = put(ctx, tx, resource)?;
     if current.is_some() {
-        Outcome::written(200, &v, format!("updated {resource_type}/{id}"))
+        Outcome::written(ctx.prefer, 200, &v, format!("updated {resource_type}/{id}"))
     } else {
-        Outcome::written(201, &v, format!("created {resource_type}/{id}"))
+        Outcome::written(ctx.prefer, 201, &v, format!("created {resource_type}/{id}"))
     }
 }
 
@@ -70,7 +69,7 @@ pub fn conditional_update(
     resource: Value,
     if_match: Option<&str>,
 ) -> Result<Outcome, FhirError> {
-    check_for_write(resource_type, &resource)?;
+    ctx.check_for_write(resource_type, &resource)?;
     let body_id = match resource.get("id") {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),
