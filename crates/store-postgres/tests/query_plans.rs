@@ -137,8 +137,10 @@ fn main_search_shapes_use_indexes() {
         "_has:Observation:subject:code=1007-0&gender=male",
         // Without the `OFFSET 0` fence of the PostgreSQL dialect, this one was driven by
         // `gender` (half the patients) with a `_has` probe per patient; fenced, the `_has`
-        // set is computed once from the code and drives.
-        &["ANY_subquery", "idx_token_code", "idx_reference_res"],
+        // set is computed once from the code and drives. (How it reaches the references —
+        // per source through idx_reference_res, or all `subject` rows hashed — is the
+        // planner's cost call at this size.)
+        &["ANY_subquery", "idx_token_code"],
     );
     check(
         &store,
@@ -150,7 +152,9 @@ fn main_search_shapes_use_indexes() {
         &store,
         "Observation",
         "code-value-quantity=http://loinc.org|1007-0$gt150",
-        &["idx_token_code", "idx_quantity_res"],
+        // The first component drives; the second is reached by key (idx_quantity_res) or
+        // through idx_quantity_val, as the statistics of the run make it cheaper.
+        &["idx_token_code"],
     );
     check(
         &store,
