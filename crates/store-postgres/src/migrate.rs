@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "search_indexes",
         sql: include_str!("../migrations/0002_search_indexes.sql"),
     },
+    Migration {
+        version: 3,
+        name: "search_statistics",
+        sql: include_str!("../migrations/0003_search_statistics.sql"),
+    },
 ];
 
 /// The schema version this build reads and writes.

@@ -39,6 +39,9 @@ pub trait Dialect: Sync {
     fn ts_literal(&self, micros: i64) -> String;
     /// The column of `idx_token` holding the text a `:text` search matches.
     fn token_text(&self) -> &'static str;
+    /// Written at the end of a `_has` subquery: an optimisation fence, so that the set of
+    /// referenced resources is computed once, not probed once per candidate row.
+    fn has_fence(&self) -> &'static str;
 }
 
 /// The embedded SQLite store: integer row ids and partition ids, binary collation.
@@ -85,6 +88,9 @@ impl Dialect for Sqlite {
     }
     fn token_text(&self) -> &'static str {
         "text"
+    }
+    fn has_fence(&self) -> &'static str {
+        ""
     }
 }
 
@@ -144,6 +150,13 @@ impl Dialect for Postgres {
     }
     fn token_text(&self) -> &'static str {
         "display"
+    }
+    fn has_fence(&self) -> &'static str {
+        // `OFFSET 0` keeps PostgreSQL from pulling the subquery up into a semi-join that it
+        // may then run as a per-row probe driven by a broad filter (`_has:…&gender=male`:
+        // one probe per male patient, 1.3 s on 50,000 resources); fenced, the `_has` set
+        // is computed once and either drives the search or is hashed.
+        " OFFSET 0"
     }
 }
 

@@ -153,6 +153,7 @@ impl<'d> Compiler<'d> {
                 }
                 sql.push(&format!(" AND {} AND ", d.not_deleted(&format!("{s}."))));
                 self.filter(sql, filter, &s, &scope.with_type(resource_type))?;
+                sql.push(d.has_fence());
                 sql.push(")");
                 Ok(())
             }
