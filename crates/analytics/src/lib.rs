@@ -8,6 +8,7 @@
 //! ```
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod bulk;
 pub mod input;
 pub mod output;
 mod run;

@@ -48,6 +48,12 @@ pub fn run_read<T: ReadTx + ?Sized>(
                 &chrono::Utc::now(),
             )),
         )),
+        Route::Export(_)
+        | Route::ExportStatus(_)
+        | Route::ExportCancel(_)
+        | Route::ExportFile(..) => Err(FhirError::bad_request(
+            "Bulk Data operations are not available inside a Bundle",
+        )),
         Route::Bundle
         | Route::Create(_)
         | Route::ConditionalUpdate(_)

@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod error;
 pub mod headers;
 pub mod interaction;
+pub mod operation;
 pub mod outcome;
 pub mod paging;
 pub mod patch;
@@ -25,9 +26,10 @@ pub mod router;
 pub mod summary;
 
 pub use error::{FhirError, IssueCode, IssueSeverity};
-pub use request::{FhirRequest, FhirResponse, Method, Prefer, ReturnPreference};
+pub use request::{FhirRequest, FhirResponse, Method, Prefer, RawBody, ReturnPreference};
 
 use context::{is_format_param, Call, Ctx};
+use crosscare_analytics::bulk::ExportJobs;
 use crosscare_store::Store;
 use router::Route;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -61,11 +63,28 @@ impl Default for RestConfig {
 pub struct Rest {
     store: Arc<dyn Store>,
     config: RestConfig,
+    exports: Option<Arc<ExportJobs>>,
+}
+
+/// What [`Rest::run`] produced: an interaction outcome, or an operation's own response.
+enum Reply {
+    Outcome(outcome::Outcome),
+    Response(FhirResponse),
 }
 
 impl Rest {
     pub fn new(store: Arc<dyn Store>, config: RestConfig) -> Rest {
-        Rest { store, config }
+        Rest {
+            store,
+            config,
+            exports: None,
+        }
+    }
+
+    /// Enables Bulk Data `$export` with this job queue.
+    pub fn with_exports(mut self, exports: Arc<ExportJobs>) -> Rest {
+        self.exports = Some(exports);
+        self
     }
 
     /// The store this API serves (for readiness checks and administration).
@@ -85,7 +104,8 @@ impl Rest {
         let is_head = req.method == Method::Head;
         let result = catch_unwind(AssertUnwindSafe(|| self.run(req, &base_url)));
         let mut resp = match result {
-            Ok(Ok(outcome)) => outcome.into_response(&prefer, &base_url),
+            Ok(Ok(Reply::Outcome(outcome))) => outcome.into_response(&prefer, &base_url),
+            Ok(Ok(Reply::Response(response))) => response,
             Ok(Err(err)) => error_response(&err),
             Err(_) => error_response(&FhirError::internal(
                 "the server failed while processing this request",
@@ -93,11 +113,12 @@ impl Rest {
         };
         if is_head {
             resp.body = None;
+            resp.raw = None;
         }
         resp
     }
 
-    fn run(&self, req: FhirRequest, base_url: &str) -> Result<outcome::Outcome, FhirError> {
+    fn run(&self, req: FhirRequest, base_url: &str) -> Result<Reply, FhirError> {
         let ctx = Ctx {
             config: &self.config,
             partition: &req.partition,
@@ -106,10 +127,24 @@ impl Rest {
         };
         let mut call = decode_call(&req, &self.config)?;
         let route = router::route(call.method, &call.path, !call.query.is_empty())?;
-        if route == Route::Bundle {
-            return bundle::process(self.store.as_ref(), &ctx, &mut call);
-        }
-        dispatch::run_entry(self.store.as_ref(), &ctx, &mut call)
+        let exports = self.exports.as_deref();
+        use operation::export;
+        let response = match &route {
+            Route::Bundle => {
+                return bundle::process(self.store.as_ref(), &ctx, &mut call).map(Reply::Outcome)
+            }
+            Route::Export(level) => {
+                export::kickoff(exports, self.store.as_ref(), &ctx, &call, level)
+            }
+            Route::ExportStatus(id) => export::status(exports, &ctx, id),
+            Route::ExportCancel(id) => export::cancel(exports, id),
+            Route::ExportFile(id, file) => export::file(exports, id, file),
+            _ => {
+                return dispatch::run_entry(self.store.as_ref(), &ctx, &mut call)
+                    .map(Reply::Outcome)
+            }
+        };
+        response.map(Reply::Response)
     }
 }
 

@@ -10,6 +10,7 @@ mod fhir;
 mod health;
 mod media;
 mod observe;
+mod stream;
 
 pub use config::ServerConfig;
 pub use fhir::FhirHandler;
