@@ -51,8 +51,9 @@ pub fn run_read<T: ReadTx + ?Sized>(
         Route::Export(_)
         | Route::ExportStatus(_)
         | Route::ExportCancel(_)
-        | Route::ExportFile(..) => Err(FhirError::bad_request(
-            "Bulk Data operations are not available inside a Bundle",
+        | Route::ExportFile(..)
+        | Route::ViewRun(_) => Err(FhirError::bad_request(
+            "Bulk Data and $run operations are not available inside a Bundle",
         )),
         Route::Bundle
         | Route::Create(_)

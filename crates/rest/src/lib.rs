@@ -139,6 +139,11 @@ impl Rest {
             Route::ExportStatus(id) => export::status(exports, &ctx, id),
             Route::ExportCancel(id) => export::cancel(exports, id),
             Route::ExportFile(id, file) => export::file(exports, id, file),
+            Route::ViewRun(id) => {
+                let format = req.query.iter().filter(|(k, _)| k == "_format").cloned();
+                call.query.extend(format);
+                operation::run::run(&self.store, &ctx, &call, id.as_deref())
+            }
             _ => {
                 return dispatch::run_entry(self.store.as_ref(), &ctx, &mut call)
                     .map(Reply::Outcome)

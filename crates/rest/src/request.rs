@@ -135,7 +135,8 @@ impl FhirRequest {
 
 /// Writes a response body that is not a FHIR JSON resource, on a blocking thread, into the
 /// HTTP connection; an `Err` cuts the response short (the client sees an incomplete body).
-pub type BodyProducer = Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + Send>;
+pub type BodyProducer =
+    Box<dyn FnOnce(Box<dyn std::io::Write + Send>) -> std::io::Result<()> + Send>;
 
 /// A streamed, non-JSON response body (NDJSON export files, CSV or Parquet view output, the
 /// export manifest) with its media type.
@@ -155,16 +156,16 @@ impl RawBody {
 
     /// A body already in memory.
     pub fn bytes(content_type: impl Into<String>, bytes: Vec<u8>) -> RawBody {
-        RawBody::new(content_type, Box::new(move |w| w.write_all(&bytes)))
+        RawBody::new(content_type, Box::new(move |mut w| w.write_all(&bytes)))
     }
 
     /// The contents of a file, read as it is sent.
     pub fn file(content_type: impl Into<String>, path: std::path::PathBuf) -> RawBody {
         RawBody::new(
             content_type,
-            Box::new(move |w| {
+            Box::new(move |mut w| {
                 let mut f = std::fs::File::open(&path)?;
-                std::io::copy(&mut f, w).map(|_| ())
+                std::io::copy(&mut f, &mut w).map(|_| ())
             }),
         )
     }
@@ -175,15 +176,6 @@ impl RawBody {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
-    }
-
-    /// Runs the producer into memory (tests, in-process callers).
-    pub fn collect(&self) -> std::io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        if let Some(p) = self.take() {
-            p(&mut out)?;
-        }
-        Ok(out)
     }
 }
 

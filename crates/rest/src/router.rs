@@ -44,6 +44,8 @@ pub enum Route {
     ExportCancel(String),
     /// `GET _export/[job]/[file]`: one output file.
     ExportFile(String, String),
+    /// `ViewDefinition/$run` (view inline) or `ViewDefinition/[id]/$run`.
+    ViewRun(Option<String>),
 }
 
 impl Route {
@@ -137,6 +139,9 @@ pub fn route(method: Method, path: &[String], has_query: bool) -> Result<Route, 
             Route::ExportFile(job.to_string(), file.to_string())
         }
         (_, ["_export", ..]) => return Err(not_allowed(method, path)),
+        // ViewDefinition (SQL-on-FHIR) is not an R4 resource type, so it is matched here.
+        (Get | Post, ["ViewDefinition", "$run"]) => Route::ViewRun(None),
+        (Get | Post, ["ViewDefinition", i, "$run"]) => Route::ViewRun(Some(id(i)?)),
         (_, [op]) if op.starts_with('$') => return Err(unknown_operation(op)),
         (m, [t]) => {
             let t = resource_type(t)?;
@@ -333,6 +338,13 @@ mod tests {
             Ok(Route::ExportFile(s("abc"), s("Patient-1.ndjson"))),
         );
         check(Put, "_export/abc", false, Err(405));
+        check(Post, "ViewDefinition/$run", false, Ok(Route::ViewRun(None)));
+        check(
+            Get,
+            "ViewDefinition/v1/$run",
+            false,
+            Ok(Route::ViewRun(Some(s("v1")))),
+        );
         check(Delete, "metadata", false, Err(405));
     }
 }

@@ -138,7 +138,13 @@ fn decode(
         path.push(decoded.into_owned());
     }
     let query = query_pairs(uri.query());
-    if let Some((_, format)) = query.iter().find(|(k, _)| k == "_format") {
+    // `$run` negotiates its own output formats (CSV, NDJSON, Parquet…).
+    let own_formats = path.last().is_some_and(|s| s == "$run");
+    if let Some((_, format)) = query
+        .iter()
+        .find(|(k, _)| k == "_format")
+        .filter(|_| !own_formats)
+    {
         if !media::format_is_json(format) {
             return Err(FhirError::new(
                 406,
@@ -146,7 +152,7 @@ fn decode(
                 format!("_format={format} is not supported: this server produces FHIR JSON only"),
             ));
         }
-    } else if let Some(accept) = header_str(headers, header::ACCEPT) {
+    } else if let Some(accept) = header_str(headers, header::ACCEPT).filter(|_| !own_formats) {
         if !media::accept_admits_json(accept) {
             return Err(FhirError::new(
                 406,

@@ -36,6 +36,13 @@ impl ChannelWriter {
     }
 }
 
+impl Drop for ChannelWriter {
+    fn drop(&mut self) {
+        // Whatever the producer wrote and did not flush still goes out, before any error.
+        let _ = self.send();
+    }
+}
+
 impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.buffer.extend_from_slice(buf);
@@ -73,15 +80,16 @@ impl axum::body::HttpBody for ChannelBody {
 pub(crate) fn body(producer: crosscare_rest::request::BodyProducer) -> Body {
     let (sender, receiver) = mpsc::channel(CHANNEL_CHUNKS);
     tokio::task::spawn_blocking(move || {
-        let mut writer = ChannelWriter {
+        let errors = sender.clone();
+        let writer = ChannelWriter {
             sender,
             buffer: Vec::with_capacity(CHUNK),
         };
-        let result = producer(&mut writer).and_then(|()| writer.flush());
-        if let Err(e) = result {
+        // The producer owns the writer; dropping it sends the rest of the buffer.
+        if let Err(e) = producer(Box::new(writer)) {
             tracing::warn!(error = %e, "streamed response cut short");
             // The client sees a broken body rather than a silently truncated one.
-            let _ = writer.sender.blocking_send(Err(e));
+            let _ = errors.blocking_send(Err(e));
         }
     });
     Body::new(ChannelBody { receiver })

@@ -102,7 +102,11 @@ fn patient_id(reference: &str) -> Result<String, FhirError> {
 }
 
 /// The ids of the active Patient members of a Group (`Group.member.entity`).
-fn group_members(store: &dyn Store, ctx: &Ctx<'_>, id: &str) -> Result<Vec<String>, FhirError> {
+pub(crate) fn group_members(
+    store: &dyn Store,
+    ctx: &Ctx<'_>,
+    id: &str,
+) -> Result<Vec<String>, FhirError> {
     let mut tx = store.read_tx()?;
     let group = tx
         .read(ctx.partition, "Group", id)?

@@ -6,3 +6,4 @@
 
 pub mod export;
 pub mod parameters;
+pub mod run;
