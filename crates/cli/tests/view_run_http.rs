@@ -169,7 +169,10 @@ fn run_over_the_store_in_every_format() {
     let rows: BTreeSet<String> = lines
         .map(|l| l.split(',').next().unwrap().to_string())
         .collect();
-    assert_eq!(rows, server.ids("Patient?_lastUpdated=gt1900-01-01T00:00:00Z"));
+    assert_eq!(
+        rows,
+        server.ids("Patient?_lastUpdated=gt1900-01-01T00:00:00Z")
+    );
     assert!(csv.contains("p3,Family3"));
 
     // NDJSON, every observation.
