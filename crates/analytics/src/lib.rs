@@ -8,14 +8,17 @@
 //! ```
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod bulk;
 pub mod input;
 pub mod output;
 mod run;
+mod store_run;
 pub mod view;
 
 pub use output::{writer_for, Format, RowWriter};
 pub use run::{run_files, run_plan, RunStats};
 use std::io::Write;
+pub use store_run::run_store;
 pub use view::definition::ViewDefinition;
 pub use view::eval::Row;
 pub use view::plan::{ColumnSpec, ViewPlan};
@@ -47,6 +50,9 @@ pub enum ViewError {
     /// Writing the output failed.
     #[error("writing output: {0}")]
     Output(String),
+    /// Reading resources from the store failed.
+    #[error("reading the store: {0}")]
+    Store(#[from] crosscare_store::StoreError),
     #[error("I/O error on {file}: {source}")]
     Io {
         file: String,

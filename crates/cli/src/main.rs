@@ -3,6 +3,7 @@
 
 mod admin;
 mod demo;
+mod export;
 mod fhirpath;
 mod import;
 mod logging;
@@ -49,6 +50,8 @@ enum Command {
     Synth(synth::SynthArgs),
     /// Load NDJSON files or Bundles into a data folder or a running server.
     Import(import::ImportArgs),
+    /// Bulk Data export of a data folder into NDJSON files (no server needed).
+    Export(export::ExportArgs),
     /// Evaluate a FHIRPath expression over a resource.
     Fhirpath(fhirpath::FhirpathArgs),
     /// SQL-on-FHIR v2 views.
@@ -83,6 +86,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Import(args) => import::run(args),
+        Command::Export(args) => export::run(args),
         Command::Fhirpath(args) => fhirpath::run(args),
         Command::View(command) => view::run(command),
         Command::Migrate(args) => migrate::run(args),

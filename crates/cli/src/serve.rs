@@ -1,6 +1,7 @@
 //! `crosscare serve`: open the store, build the REST layer, serve HTTP until a signal.
 
 use anyhow::Context;
+use crosscare_analytics::bulk::{ExportConfig, ExportJobs, Limits};
 use crosscare_rest::{Rest, RestConfig};
 use crosscare_server::ServerConfig;
 use crosscare_store::sqlite::{SqliteOptions, SqliteStore};
@@ -53,6 +54,15 @@ pub struct ServeArgs {
     /// on anything but loopback). Tokens, when sent, are still verified and enforced.
     #[arg(long, env = "CROSSCARE_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
+    /// Folder of `$export` jobs and their files (default: `exports` in the data folder).
+    #[arg(long, env = "CROSSCARE_EXPORT_DIR")]
+    pub export_dir: Option<PathBuf>,
+    /// Most resources in one `$export` output file; a larger type is split into several files.
+    #[arg(long, env = "CROSSCARE_EXPORT_MAX_RESOURCES_PER_FILE", default_value_t = Limits::default().max_per_file)]
+    pub export_max_resources_per_file: u64,
+    /// Seconds an `$export` job and its files are kept after it finished.
+    #[arg(long, env = "CROSSCARE_EXPORT_EXPIRY_SECS", default_value_t = 86_400)]
+    pub export_expiry_secs: u64,
 }
 
 impl ServeArgs {
@@ -63,6 +73,20 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes,
             request_timeout: Duration::from_secs(self.request_timeout_secs),
             auth: crosscare_server::Auth::default(),
+        }
+    }
+
+    pub fn export_config(&self) -> ExportConfig {
+        ExportConfig {
+            dir: self
+                .export_dir
+                .clone()
+                .unwrap_or_else(|| self.data.join("exports")),
+            limits: Limits {
+                max_per_file: self.export_max_resources_per_file.max(1),
+                ..Limits::default()
+            },
+            expiry: Duration::from_secs(self.export_expiry_secs),
         }
     }
 
@@ -135,7 +159,10 @@ pub async fn serve_until_signal(
         lab: Some(Arc::new(lab)),
         required: !args.insecure_no_auth,
     };
-    let rest = Arc::new(Rest::new(store, args.rest_config()));
+    let exports = ExportJobs::open(store.clone(), args.export_config())
+        .context("opening the $export job folder")?;
+    let exports = Arc::new(exports);
+    let rest = Arc::new(Rest::new(store, args.rest_config()).with_exports(exports.clone()));
     let listener = crosscare_server::bind(&config).await?;
     let addr = listener.local_addr()?;
     tracing::info!(
@@ -148,6 +175,8 @@ pub async fn serve_until_signal(
         f(addr);
     }
     crosscare_server::serve(listener, rest, config, crosscare_server::shutdown_signal()).await?;
+    // Unfinished export jobs stop at a batch boundary and resume at the next start.
+    exports.shutdown();
     tracing::info!("server stopped; closing the store");
     Ok(())
 }

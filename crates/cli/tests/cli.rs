@@ -223,3 +223,104 @@ fn admin_workspaces_and_clients() {
     assert!(err.contains("no client"), "{err}");
     run_ok(&["admin", "key", "rotate", "--data", d]);
 }
+
+/// `id`s per resource type of every NDJSON file in a folder.
+fn ids_by_type(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("ndjson") {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let r: serde_json::Value = serde_json::from_str(line).unwrap();
+            out.entry(r["resourceType"].as_str().unwrap().to_string())
+                .or_default()
+                .push(r["id"].as_str().unwrap().to_string());
+        }
+    }
+    for ids in out.values_mut() {
+        ids.sort();
+    }
+    out
+}
+
+#[test]
+fn synth_import_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let synth = dir.path().join("synth");
+    let data = dir.path().join("data");
+    let out = dir.path().join("out");
+    let (s, d, o) = (
+        synth.to_str().unwrap(),
+        data.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    run_ok(&[
+        "synth",
+        "--patients",
+        "2",
+        "--volume",
+        "0.1",
+        "--seed",
+        "3",
+        "--out",
+        s,
+    ]);
+    run_ok(&["import", "--data", d, s]);
+    let (code, _, err) = crosscare(
+        &[
+            "export",
+            "--data",
+            d,
+            "--out",
+            o,
+            "--max-resources-per-file",
+            "25",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("resources/s"), "{err}");
+    // Exactly what was imported, type by type.
+    assert_eq!(ids_by_type(&out), ids_by_type(&synth));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let files = manifest["output"].as_array().unwrap();
+    assert!(files.iter().all(|f| f["count"].as_u64().unwrap() <= 25));
+    assert!(
+        files.len() > ids_by_type(&synth).len(),
+        "large types are split"
+    );
+
+    // A second export into the same (now non-empty) folder is refused.
+    let (code, _, err) = crosscare(&["export", "--data", d, "--out", o], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("not empty"), "{err}");
+
+    // `--type` and a `--since` after every write.
+    let only = dir.path().join("only");
+    run_ok(&[
+        "export",
+        "--data",
+        d,
+        "--out",
+        only.to_str().unwrap(),
+        "--type",
+        "Patient",
+    ]);
+    let got = ids_by_type(&only);
+    assert_eq!(got.keys().collect::<Vec<_>>(), ["Patient"]);
+    assert_eq!(got["Patient"], ids_by_type(&synth)["Patient"]);
+    let none = dir.path().join("none");
+    run_ok(&[
+        "export",
+        "--data",
+        d,
+        "--out",
+        none.to_str().unwrap(),
+        "--since",
+        "2999-01-01T00:00:00Z",
+    ]);
+    assert!(ids_by_type(&none).is_empty());
+}

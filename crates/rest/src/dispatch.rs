@@ -59,6 +59,13 @@ fn read_authorised<T: ReadTx + ?Sized>(
                 &chrono::Utc::now(),
             )),
         )),
+        Route::Export(_)
+        | Route::ExportStatus(_)
+        | Route::ExportCancel(_)
+        | Route::ExportFile(..)
+        | Route::ViewRun(_) => Err(FhirError::bad_request(
+            "Bulk Data and $run operations are not available inside a Bundle",
+        )),
         Route::Bundle
         | Route::Create(_)
         | Route::ConditionalUpdate(_)

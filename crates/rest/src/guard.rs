@@ -43,6 +43,11 @@ pub fn describe(route: &Route) -> (Interaction, Option<&str>, Option<&str>, Opti
         Route::HistoryInstance(t, id) => (I::HistoryInstance, Some(t), None, Some(id)),
         Route::Validate(t, id) => (I::Validate, Some(t), None, id.as_deref()),
         Route::Everything(t, id) => (I::Everything, Some(t), None, Some(id)),
+        Route::Export(_)
+        | Route::ExportStatus(_)
+        | Route::ExportCancel(_)
+        | Route::ExportFile(_, _) => (I::BulkExport, None, None, None),
+        Route::ViewRun(_) => (I::ViewRun, Some("ViewDefinition"), None, None),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod error;
 pub mod guard;
 pub mod headers;
 pub mod interaction;
+pub mod operation;
 pub mod outcome;
 pub mod paging;
 pub mod parallel;
@@ -27,9 +28,10 @@ pub mod router;
 pub mod summary;
 
 pub use error::{FhirError, IssueCode, IssueSeverity};
-pub use request::{FhirRequest, FhirResponse, Method, Prefer, ReturnPreference};
+pub use request::{FhirRequest, FhirResponse, Method, Prefer, RawBody, ReturnPreference};
 
 use context::{is_format_param, Call, Ctx};
+use crosscare_analytics::bulk::ExportJobs;
 use crosscare_store::Store;
 use router::Route;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -63,11 +65,41 @@ impl Default for RestConfig {
 pub struct Rest {
     store: Arc<dyn Store>,
     config: RestConfig,
+    exports: Option<Arc<ExportJobs>>,
+}
+
+/// What [`Rest::run`] produced: an interaction outcome, or an operation's own response.
+enum Reply {
+    Outcome(outcome::Outcome),
+    Response(FhirResponse),
+}
+
+/// Whether `dispatch::run_entry` (which authorises every route it runs) serves `route`.
+fn dispatch_handles(route: &Route) -> bool {
+    !matches!(
+        route,
+        Route::Bundle
+            | Route::Export(_)
+            | Route::ExportStatus(_)
+            | Route::ExportCancel(_)
+            | Route::ExportFile(_, _)
+            | Route::ViewRun(_)
+    )
 }
 
 impl Rest {
     pub fn new(store: Arc<dyn Store>, config: RestConfig) -> Rest {
-        Rest { store, config }
+        Rest {
+            store,
+            config,
+            exports: None,
+        }
+    }
+
+    /// Enables Bulk Data `$export` with this job queue.
+    pub fn with_exports(mut self, exports: Arc<ExportJobs>) -> Rest {
+        self.exports = Some(exports);
+        self
     }
 
     /// The store this API serves (for readiness checks and administration).
@@ -87,7 +119,8 @@ impl Rest {
         let is_head = req.method == Method::Head;
         let result = catch_unwind(AssertUnwindSafe(|| self.run(req, &base_url)));
         let mut resp = match result {
-            Ok(Ok(outcome)) => outcome.into_response(&prefer, &base_url),
+            Ok(Ok(Reply::Outcome(outcome))) => outcome.into_response(&prefer, &base_url),
+            Ok(Ok(Reply::Response(response))) => response,
             Ok(Err(err)) => error_response(&err),
             Err(_) => error_response(&FhirError::internal(
                 "the server failed while processing this request",
@@ -95,11 +128,12 @@ impl Rest {
         };
         if is_head {
             resp.body = None;
+            resp.raw = None;
         }
         resp
     }
 
-    fn run(&self, req: FhirRequest, base_url: &str) -> Result<outcome::Outcome, FhirError> {
+    fn run(&self, req: FhirRequest, base_url: &str) -> Result<Reply, FhirError> {
         // The lab decides the partition: an authenticated client never chooses its own.
         let partition = req.access.partition(&req.partition);
         let ctx = Ctx {
@@ -112,12 +146,35 @@ impl Rest {
         };
         let mut call = decode_call(&req, &self.config)?;
         let route = router::route(call.method, &call.path, !call.query.is_empty())?;
-        if route == Route::Bundle {
-            // The Bundle as a whole, then each entry on its own (dispatch, transaction plan).
-            guard::check(&ctx, &route, &call)?;
-            return bundle::process(self.store.as_ref(), &ctx, &mut call);
+        let exports = self.exports.as_deref();
+        use operation::export;
+        if dispatch_handles(&route) {
+            return dispatch::run_entry(self.store.as_ref(), &ctx, &mut call).map(Reply::Outcome);
         }
-        dispatch::run_entry(self.store.as_ref(), &ctx, &mut call)
+        // The Bundle as a whole and every operation below are authorised here; Bundle entries
+        // and the interactions of `dispatch` are authorised there (the lab's one choke point).
+        guard::check(&ctx, &route, &call)?;
+        let response = match &route {
+            Route::Bundle => {
+                return bundle::process(self.store.as_ref(), &ctx, &mut call).map(Reply::Outcome)
+            }
+            Route::Export(level) => {
+                export::kickoff(exports, self.store.as_ref(), &ctx, &call, level)
+            }
+            Route::ExportStatus(id) => export::status(exports, &ctx, id),
+            Route::ExportCancel(id) => export::cancel(exports, id),
+            Route::ExportFile(id, file) => export::file(exports, id, file),
+            Route::ViewRun(id) => {
+                let format = req.query.iter().filter(|(k, _)| k == "_format").cloned();
+                call.query.extend(format);
+                operation::run::run(&self.store, &ctx, &call, id.as_deref())
+            }
+            _ => {
+                return dispatch::run_entry(self.store.as_ref(), &ctx, &mut call)
+                    .map(Reply::Outcome)
+            }
+        };
+        response.map(Reply::Response)
     }
 }
 

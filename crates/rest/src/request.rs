@@ -1,6 +1,7 @@
 //! The boundary types between the HTTP layer and the FHIR logic.
 
 use crosscare_store::PartitionId;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -143,6 +144,60 @@ impl FhirRequest {
     }
 }
 
+/// Writes a response body that is not a FHIR JSON resource, on a blocking thread, into the
+/// HTTP connection; an `Err` cuts the response short (the client sees an incomplete body).
+pub type BodyProducer =
+    Box<dyn FnOnce(Box<dyn std::io::Write + Send>) -> std::io::Result<()> + Send>;
+
+/// A streamed, non-JSON response body (NDJSON export files, CSV or Parquet view output, the
+/// export manifest) with its media type.
+#[derive(Clone)]
+pub struct RawBody {
+    pub content_type: String,
+    producer: Arc<Mutex<Option<BodyProducer>>>,
+}
+
+impl RawBody {
+    pub fn new(content_type: impl Into<String>, producer: BodyProducer) -> RawBody {
+        RawBody {
+            content_type: content_type.into(),
+            producer: Arc::new(Mutex::new(Some(producer))),
+        }
+    }
+
+    /// A body already in memory.
+    pub fn bytes(content_type: impl Into<String>, bytes: Vec<u8>) -> RawBody {
+        RawBody::new(content_type, Box::new(move |mut w| w.write_all(&bytes)))
+    }
+
+    /// The contents of a file, read as it is sent.
+    pub fn file(content_type: impl Into<String>, path: std::path::PathBuf) -> RawBody {
+        RawBody::new(
+            content_type,
+            Box::new(move |mut w| {
+                let mut f = std::fs::File::open(&path)?;
+                std::io::copy(&mut f, &mut w).map(|_| ())
+            }),
+        )
+    }
+
+    /// The producer, once (a second call gets `None`).
+    pub fn take(&self) -> Option<BodyProducer> {
+        self.producer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+}
+
+impl std::fmt::Debug for RawBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawBody")
+            .field("content_type", &self.content_type)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One FHIR response, to be encoded as HTTP.
 #[derive(Debug, Clone)]
 pub struct FhirResponse {
@@ -151,6 +206,8 @@ pub struct FhirResponse {
     pub headers: Vec<(&'static str, String)>,
     /// A FHIR resource (JSON), or nothing.
     pub body: Option<serde_json::Value>,
+    /// A non-JSON body, streamed; when set, `body` is ignored.
+    pub raw: Option<RawBody>,
 }
 
 impl FhirResponse {
@@ -159,7 +216,13 @@ impl FhirResponse {
             status,
             headers: Vec::new(),
             body: None,
+            raw: None,
         }
+    }
+
+    pub fn with_raw(mut self, raw: RawBody) -> Self {
+        self.raw = Some(raw);
+        self
     }
 
     pub fn with_body(mut self, body: serde_json::Value) -> Self {

@@ -2,6 +2,7 @@
 
 use crate::error::FhirError;
 use crate::request::Method;
+use crosscare_analytics::bulk::ExportLevel;
 use crosscare_spec::Spec;
 
 /// One interaction or operation, with the parts of the path it needs.
@@ -35,6 +36,16 @@ pub enum Route {
     Validate(String, Option<String>),
     /// `Patient/[id]/$everything`.
     Everything(String, String),
+    /// `$export` kick-off: `[base]/$export`, `Patient/$export`, `Group/[id]/$export`.
+    Export(ExportLevel),
+    /// `GET _export/[job]`: the status of an export job (202 running, 200 manifest).
+    ExportStatus(String),
+    /// `DELETE _export/[job]`: cancels the job and deletes its files.
+    ExportCancel(String),
+    /// `GET _export/[job]/[file]`: one output file.
+    ExportFile(String, String),
+    /// `ViewDefinition/$run` (view inline) or `ViewDefinition/[id]/$run`.
+    ViewRun(Option<String>),
 }
 
 impl Route {
@@ -89,6 +100,10 @@ fn operation(name: &str, ty: &str, id: Option<&str>) -> Result<Route, FhirError>
         ("$everything", Some(id)) if ty == "Patient" => {
             Ok(Route::Everything(ty.to_string(), id.to_string()))
         }
+        ("$export", None) if ty == "Patient" => Ok(Route::Export(ExportLevel::Patient)),
+        ("$export", Some(id)) if ty == "Group" => {
+            Ok(Route::Export(ExportLevel::Group(id.to_string())))
+        }
         _ => Err(unknown_operation(name)),
     }
 }
@@ -117,6 +132,16 @@ pub fn route(method: Method, path: &[String], has_query: bool) -> Result<Route, 
         (Get | Head, ["_history"]) => Route::HistorySystem,
         (Post, ["_search"]) => Route::SearchSystem,
         (_, ["metadata" | "_history" | "_search"]) => return Err(not_allowed(method, path)),
+        (Get | Post, ["$export"]) => Route::Export(ExportLevel::System),
+        (Get | Head, ["_export", job]) => Route::ExportStatus(job.to_string()),
+        (Delete, ["_export", job]) => Route::ExportCancel(job.to_string()),
+        (Get | Head, ["_export", job, file]) => {
+            Route::ExportFile(job.to_string(), file.to_string())
+        }
+        (_, ["_export", ..]) => return Err(not_allowed(method, path)),
+        // ViewDefinition (SQL-on-FHIR) is not an R4 resource type, so it is matched here.
+        (Get | Post, ["ViewDefinition", "$run"]) => Route::ViewRun(None),
+        (Get | Post, ["ViewDefinition", i, "$run"]) => Route::ViewRun(Some(id(i)?)),
         (_, [op]) if op.starts_with('$') => return Err(unknown_operation(op)),
         (m, [t]) => {
             let t = resource_type(t)?;
@@ -285,6 +310,41 @@ mod tests {
         );
         check(Get, "Patient/1/_history/2/x", false, Err(404));
         check(Post, "$foo", false, Err(501));
+        check(Get, "$export", true, Ok(Route::Export(ExportLevel::System)));
+        check(
+            Post,
+            "Patient/$export",
+            false,
+            Ok(Route::Export(ExportLevel::Patient)),
+        );
+        check(
+            Get,
+            "Group/g1/$export",
+            false,
+            Ok(Route::Export(ExportLevel::Group(s("g1")))),
+        );
+        check(Get, "Observation/$export", false, Err(501));
+        check(Get, "_export/abc", false, Ok(Route::ExportStatus(s("abc"))));
+        check(
+            Delete,
+            "_export/abc",
+            false,
+            Ok(Route::ExportCancel(s("abc"))),
+        );
+        check(
+            Get,
+            "_export/abc/Patient-1.ndjson",
+            false,
+            Ok(Route::ExportFile(s("abc"), s("Patient-1.ndjson"))),
+        );
+        check(Put, "_export/abc", false, Err(405));
+        check(Post, "ViewDefinition/$run", false, Ok(Route::ViewRun(None)));
+        check(
+            Get,
+            "ViewDefinition/v1/$run",
+            false,
+            Ok(Route::ViewRun(Some(s("v1")))),
+        );
         check(Delete, "metadata", false, Err(405));
     }
 }

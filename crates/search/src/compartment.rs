@@ -7,6 +7,43 @@ use crate::query::{Filter, ParamFilter, Predicate};
 use crosscare_spec::model::SearchParamType;
 use crosscare_spec::Spec;
 
+/// Membership of `resource_type` in the compartment type `compartment`, from the spec's
+/// `CompartmentDefinition`: the reference search parameters that put a resource in the
+/// compartment of the resource they point to, and whether the type is the compartment type
+/// itself (a resource is in its own compartment). `None` when the type has no members in that
+/// compartment (or the compartment is unknown).
+pub fn compartment_params(compartment: &str, resource_type: &str) -> Option<(Vec<String>, bool)> {
+    let def = Spec::r4().compartment(compartment)?;
+    let entry = def.resources.iter().find(|r| r.code == resource_type);
+    let includes_self = resource_type == compartment
+        || entry.is_some_and(|e| e.params.iter().any(|p| p == "{def}"));
+    let params: Vec<String> = entry
+        .map(|e| e.params.iter().filter(|p| *p != "{def}").cloned().collect())
+        .unwrap_or_default();
+    if params.is_empty() && !includes_self {
+        return None;
+    }
+    Some((params, includes_self))
+}
+
+/// The resource types with members in the compartment type `compartment`, in the order of the
+/// `CompartmentDefinition`.
+pub fn compartment_types(compartment: &str) -> Vec<String> {
+    let Some(def) = Spec::r4().compartment(compartment) else {
+        return Vec::new();
+    };
+    let mut types: Vec<String> = def
+        .resources
+        .iter()
+        .filter(|r| compartment_params(compartment, &r.code).is_some())
+        .map(|r| r.code.clone())
+        .collect();
+    if !types.iter().any(|t| t == compartment) {
+        types.push(compartment.to_string());
+    }
+    types
+}
+
 /// The filter restricting a search of `resource_type` to the compartment `compartment/id`, or
 /// `None` when the type has no members in that compartment (or the compartment is unknown).
 /// The compartment resource itself is a member of its compartment: for `Patient/123/Patient`
@@ -72,5 +109,21 @@ mod tests {
         check("Patient", "CodeSystem", None);
         check("Nope", "Observation", None);
         check("Encounter", "Observation", Some(&["encounter"]));
+    }
+
+    #[test]
+    fn membership_from_the_definition() {
+        let (params, own) = compartment_params("Patient", "Observation").unwrap();
+        assert_eq!(
+            (params, own),
+            (vec!["subject".into(), "performer".into()], false)
+        );
+        let (params, own) = compartment_params("Patient", "Patient").unwrap();
+        assert_eq!((params, own), (vec!["link".into()], true));
+        assert_eq!(compartment_params("Patient", "CodeSystem"), None);
+        let types = compartment_types("Patient");
+        assert!(types.contains(&"Observation".to_string()));
+        assert!(types.contains(&"Patient".to_string()));
+        assert!(!types.contains(&"CodeSystem".to_string()));
     }
 }

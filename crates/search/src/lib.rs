@@ -34,7 +34,7 @@ pub mod result_params;
 #[cfg(test)]
 mod result_params_tests;
 
-pub use compartment::compartment_filter;
+pub use compartment::{compartment_filter, compartment_params, compartment_types};
 pub use error::SearchError;
 pub use extract::{extract, unsupported_expressions, UnsupportedExpression};
 pub use index::{ContainedSource, IndexEntry, IndexValue};

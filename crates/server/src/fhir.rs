@@ -189,7 +189,13 @@ fn decode(
         path.push(decoded.into_owned());
     }
     let query = query_pairs(uri.query());
-    if let Some((_, format)) = query.iter().find(|(k, _)| k == "_format") {
+    // `$run` negotiates its own output formats (CSV, NDJSON, Parquet…).
+    let own_formats = path.last().is_some_and(|s| s == "$run");
+    if let Some((_, format)) = query
+        .iter()
+        .find(|(k, _)| k == "_format")
+        .filter(|_| !own_formats)
+    {
         if !media::format_is_json(format) {
             return Err(FhirError::new(
                 406,
@@ -197,7 +203,7 @@ fn decode(
                 format!("_format={format} is not supported: this server produces FHIR JSON only"),
             ));
         }
-    } else if let Some(accept) = header_str(headers, header::ACCEPT) {
+    } else if let Some(accept) = header_str(headers, header::ACCEPT).filter(|_| !own_formats) {
         if !media::accept_admits_json(accept) {
             return Err(FhirError::new(
                 406,
@@ -295,32 +301,51 @@ fn parse_prefer(headers: &HeaderMap) -> Prefer {
 
 fn encode(response: FhirResponse, pretty: bool, is_head: bool) -> Response {
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut out = match &response.body {
-        Some(body) if !is_head => {
-            let bytes = if pretty {
-                serde_json::to_vec_pretty(body)
-            } else {
-                serde_json::to_vec(body)
+    let raw = response
+        .raw
+        .as_ref()
+        .map(|r| (r.content_type.clone(), r.take()));
+    let mut out = match (&response.body, raw) {
+        (_, Some((content_type, producer))) => {
+            let body = match producer {
+                Some(p) if !is_head => crate::stream::body(p),
+                _ => Body::empty(),
             };
-            match bytes {
-                Ok(bytes) => {
-                    let mut r = Response::new(Body::from(bytes));
-                    r.headers_mut()
-                        .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
-                    r
-                }
-                Err(_) => {
-                    return error_response(&FhirError::internal("cannot serialise the response"))
-                }
+            let mut r = Response::new(body);
+            if let Ok(v) = HeaderValue::from_str(&content_type) {
+                r.headers_mut().insert(header::CONTENT_TYPE, v);
             }
-        }
-        Some(_) => {
-            let mut r = Response::new(Body::empty());
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
             r
         }
-        None => Response::new(Body::empty()),
+        (body, None) => match body {
+            Some(body) if !is_head => {
+                let bytes = if pretty {
+                    serde_json::to_vec_pretty(body)
+                } else {
+                    serde_json::to_vec(body)
+                };
+                match bytes {
+                    Ok(bytes) => {
+                        let mut r = Response::new(Body::from(bytes));
+                        r.headers_mut()
+                            .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+                        r
+                    }
+                    Err(_) => {
+                        return error_response(&FhirError::internal(
+                            "cannot serialise the response",
+                        ))
+                    }
+                }
+            }
+            Some(_) => {
+                let mut r = Response::new(Body::empty());
+                r.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+                r
+            }
+            None => Response::new(Body::empty()),
+        },
     };
     *out.status_mut() = status;
     for (name, value) in response.headers {

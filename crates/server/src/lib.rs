@@ -11,6 +11,7 @@ mod fhir;
 mod health;
 mod media;
 mod observe;
+mod stream;
 
 pub use auth::Auth;
 pub use config::ServerConfig;

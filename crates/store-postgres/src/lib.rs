@@ -25,6 +25,7 @@ mod error;
 mod index;
 pub mod migrate;
 mod read;
+mod scan;
 mod search;
 pub mod testing;
 mod tx;

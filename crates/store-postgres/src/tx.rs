@@ -147,4 +147,14 @@ impl ReadTx for PgTx<'_> {
         self.store
             .block_on(read::count_current(client, partition, resource_type))
     }
+
+    fn scan(
+        &mut self,
+        partition: &PartitionId,
+        query: &crosscare_store::ScanQuery,
+    ) -> Result<crosscare_store::ScanPage> {
+        let client = self.client()?;
+        self.store
+            .block_on(crate::scan::scan(client, partition, query))
+    }
 }

@@ -14,9 +14,13 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod conformance;
+pub mod conformance_scan;
 pub mod conformance_search;
+mod scan;
 pub mod search_sql;
 pub mod sqlite;
+
+pub use scan::{CompartmentScope, ScanCursor, ScanPage, ScanQuery};
 
 use chrono::{DateTime, Utc};
 use crosscare_search::{IndexEntry, SearchQuery};
@@ -103,6 +107,12 @@ pub enum StoreError {
     /// The resource handed to `put` cannot be stored (no `resourceType`/`id`, not an object).
     #[error("invalid resource: {0}")]
     InvalidResource(String),
+    /// The backend does not offer this call.
+    #[error("not supported by this storage backend: {0}")]
+    Unsupported(String),
+    /// A [`ScanCursor`] that this backend did not issue.
+    #[error("invalid scan cursor: {0}")]
+    InvalidCursor(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -149,6 +159,18 @@ pub trait ReadTx {
     fn search(&mut self, partitions: &[PartitionId], query: &SearchQuery) -> Result<SearchPage>;
     /// The number of current (not deleted) resources in a partition, of one type or of all.
     fn count(&mut self, partition: &PartitionId, resource_type: Option<&str>) -> Result<u64>;
+    /// One batch of a scan over the resources of one type, in resource order: the version of
+    /// each resource current at `query.until` (or now), not deleted, updated after
+    /// `query.since`, and in the compartment when one is given. Call again with `page.next`
+    /// until it is `None`; each batch holds at most `query.limit` resources, so a caller never
+    /// holds a whole type in memory. Batches may be read in different transactions: the
+    /// cursor is a position, not a snapshot.
+    fn scan(&mut self, partition: &PartitionId, query: &ScanQuery) -> Result<ScanPage> {
+        let _ = (partition, query);
+        Err(StoreError::Unsupported(
+            "scan (bulk export) is not implemented for this backend yet".into(),
+        ))
+    }
 }
 
 /// Writes. A write transaction also reads its own writes.

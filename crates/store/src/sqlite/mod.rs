@@ -7,6 +7,7 @@
 mod history;
 mod index;
 mod read;
+mod scan;
 pub mod schema;
 mod search;
 mod write;

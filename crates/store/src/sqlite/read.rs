@@ -221,6 +221,13 @@ macro_rules! impl_read_tx {
             ) -> Result<u64> {
                 history::count_current(self.conn()?, partition, resource_type)
             }
+            fn scan(
+                &mut self,
+                partition: &PartitionId,
+                query: &crate::ScanQuery,
+            ) -> Result<crate::ScanPage> {
+                crate::sqlite::scan::scan(self.conn()?, partition, query)
+            }
         }
     };
 }
