@@ -293,6 +293,17 @@ fn authorisation_matrix() {
             403,
         ),
         ("delete in scope", "DELETE", "Patient/{p}", None, 204),
+        // Whole-population operations are not yet filtered per scoped type: refused.
+        ("system $export", "GET", "$export", None, 403),
+        ("Patient $export", "GET", "Patient/$export", None, 403),
+        ("export status", "GET", "_export/some-job", None, 403),
+        (
+            "ViewDefinition/$run",
+            "POST",
+            "ViewDefinition/$run",
+            Some(|_| json!({"resourceType": "Parameters"})),
+            403,
+        ),
     ];
     for (ws, class) in classes {
         s.workspace(ws, class);
