@@ -102,7 +102,7 @@ fn print_tour(addr: SocketAddr) {
          curl '{base}/metadata' | head -c 400\n  \
          curl '{base}/Patient?address-city=saarbrucken&_count=3'\n  \
          curl '{base}/Patient?identifier=urn:oid:1.2.250.1.213.1.4.10|&_summary=count'\n  \
-         curl '{base}/Patient?family=muller&gender=female'\n  \
+         curl '{base}/Patient?family=muller&_elements=name,gender'\n  \
          curl '{base}/Observation?code=http://loinc.org|4548-4&value-quantity=gt7&_count=5'\n  \
          curl '{base}/Encounter?subject:Patient.address-country=DE&_count=3'\n  \
          curl '{base}/Patient/fr-p-000001/$everything?_count=20'\n\
