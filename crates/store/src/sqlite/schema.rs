@@ -130,8 +130,26 @@ CREATE INDEX idx_composite_param ON idx_composite (pid, rtype, param, rid);
 CREATE INDEX idx_composite_rid ON idx_composite (rid);
 "#;
 
+/// Covering value indexes: every search filter is `rid IN (SELECT rid FROM idx_… WHERE pid, rtype,
+/// param, value… AND cid IS NULL …)`, and without `cid` and `rid` in the index each matching
+/// entry cost a lookup in the table. A token matching 77,587 of 1 M resources took 236 ms for a
+/// first page and 279 ms to count; with the covering index 40 ms and 90 ms (`EXPLAIN QUERY PLAN`
+/// says `USING COVERING INDEX`). Same names, so plans and tests name the same indexes.
+/// `idx_reference_target` stays as it was: covering, SQLite (without statistics) preferred it
+/// over `idx_reference_reverse` for chains and reverse includes and walked it by `pid` alone.
+const MIGRATION_2: &str = r#"
+DROP INDEX idx_token_code;
+CREATE INDEX idx_token_code ON idx_token (pid, rtype, param, code, system, cid, rid);
+DROP INDEX idx_string_norm;
+CREATE INDEX idx_string_norm ON idx_string (pid, rtype, param, norm, cid, rid);
+DROP INDEX idx_date_lo;
+CREATE INDEX idx_date_lo ON idx_date (pid, rtype, param, lo, hi, cid, rid);
+DROP INDEX idx_date_hi;
+CREATE INDEX idx_date_hi ON idx_date (pid, rtype, param, hi, lo, cid, rid);
+"#;
+
 /// Migrations in order; index `i` upgrades version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[MIGRATION_1];
+pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
 
 /// Brings the schema up to [`SCHEMA_VERSION`]; fails on a database written by a newer build.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), i64>> {
@@ -159,3 +177,39 @@ pub const INDEX_TABLES: &[&str] = &[
     "idx_uri",
     "idx_composite",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_gets_the_covering_indexes() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATION_1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), Ok(()));
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let columns = |index: &str| -> Vec<String> {
+            let mut stmt = conn
+                .prepare(&format!("PRAGMA index_info({index})"))
+                .unwrap();
+            let names = stmt.query_map([], |r| r.get::<_, String>(2)).unwrap();
+            names.map(|n| n.unwrap()).collect()
+        };
+        assert_eq!(
+            columns("idx_token_code"),
+            ["pid", "rtype", "param", "code", "system", "cid", "rid"]
+        );
+        assert_eq!(
+            columns("idx_date_lo").last().map(String::as_str),
+            Some("rid")
+        );
+        assert_eq!(
+            columns("idx_string_norm").last().map(String::as_str),
+            Some("rid")
+        );
+    }
+}
