@@ -50,6 +50,21 @@ impl Checkpoint {
             .to_string()
     }
 
+    /// Records that `file` is committed up to `line` and saves the checkpoint to `path` (no-op
+    /// without a checkpoint file). Called after each committed batch, offline or over HTTP.
+    pub fn record(
+        &mut self,
+        path: Option<&Path>,
+        file: &Path,
+        line: u64,
+    ) -> Result<(), IngestError> {
+        if let Some(path) = path {
+            self.files.insert(Checkpoint::key(file), line);
+            self.save(path)?;
+        }
+        Ok(())
+    }
+
     pub fn committed(&self, file: &Path) -> u64 {
         self.files.get(&Self::key(file)).copied().unwrap_or(0)
     }

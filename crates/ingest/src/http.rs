@@ -66,7 +66,7 @@ pub fn import_over_http(
                     &mut batch,
                     &mut summary,
                 )?;
-                save(&mut checkpoint, options, file, last)?;
+                checkpoint.record(options.checkpoint.as_deref(), file, last)?;
                 progress.update(bytes_before + item.offset, summary.loaded);
             }
             Ok(())
@@ -81,26 +81,13 @@ pub fn import_over_http(
             &mut summary,
         )?;
         if let Some(last) = last {
-            save(&mut checkpoint, options, file, last)?;
+            checkpoint.record(options.checkpoint.as_deref(), file, last)?;
         }
         bytes_before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         progress.update(bytes_before, summary.loaded);
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
-}
-
-fn save(
-    checkpoint: &mut Checkpoint,
-    options: &ImportOptions,
-    file: &Path,
-    line: u64,
-) -> Result<(), IngestError> {
-    if let Some(path) = &options.checkpoint {
-        checkpoint.files.insert(Checkpoint::key(file), line);
-        checkpoint.save(path)?;
-    }
-    Ok(())
 }
 
 fn server_error(url: &str, e: impl std::fmt::Display) -> IngestError {

@@ -54,7 +54,7 @@ pub fn import_into_store(
             if batch.len() >= options.batch_size {
                 let last_line = item.line;
                 write_batch(store, partition, file, &mut batch, &mut summary)?;
-                record(&mut checkpoint, options, file, last_line)?;
+                checkpoint.record(options.checkpoint.as_deref(), file, last_line)?;
                 progress.update(bytes_before + item.offset, summary.loaded);
             }
             Ok(())
@@ -62,7 +62,7 @@ pub fn import_into_store(
         let last_line = batch.last().map(|(l, _)| *l);
         write_batch(store, partition, file, &mut batch, &mut summary)?;
         if let Some(line) = last_line {
-            record(&mut checkpoint, options, file, line)?;
+            checkpoint.record(options.checkpoint.as_deref(), file, line)?;
         }
         bytes_before += std::fs::metadata(file)
             .map(|m| m.len())
@@ -71,19 +71,6 @@ pub fn import_into_store(
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
-}
-
-fn record(
-    checkpoint: &mut Checkpoint,
-    options: &ImportOptions,
-    file: &Path,
-    line: u64,
-) -> Result<(), IngestError> {
-    if let Some(path) = &options.checkpoint {
-        checkpoint.files.insert(Checkpoint::key(file), line);
-        checkpoint.save(path)?;
-    }
-    Ok(())
 }
 
 /// Writes one batch in one transaction. Invalid resources are rejected one by one; a storage
