@@ -14,6 +14,7 @@
 mod ingest;
 mod load;
 mod sample;
+mod server;
 mod startup;
 mod territory;
 

@@ -2,10 +2,10 @@
 //! folder, time until `/health` answers 200, let it idle, read its resident set size from
 //! `/proc/<pid>/status`, then stop it with SIGTERM and time the shutdown.
 
-use anyhow::Context;
+use crate::server::Server;
+use std::ffi::OsString;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What one start/idle/stop cycle measured.
 #[derive(Debug, Clone)]
@@ -32,63 +32,17 @@ pub fn measure(
 }
 
 fn cycle(binary: &Path, data: &Path, port: u16, idle: Duration) -> anyhow::Result<StartupResult> {
-    let addr = format!("127.0.0.1:{port}");
-    let started = Instant::now();
-    let mut child = Command::new(binary)
-        .arg("serve")
-        .arg("--insecure-no-auth")
-        .arg("--listen")
-        .arg(&addr)
-        .arg("--data")
-        .arg(data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {}", binary.display()))?;
-    let health = format!("http://{addr}/health");
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(1))
-        .build()?;
-    let startup = loop {
-        if let Ok(resp) = client.get(&health).send() {
-            if resp.status().is_success() {
-                break started.elapsed();
-            }
-        }
-        if let Some(status) = child.try_wait()? {
-            anyhow::bail!("server exited during start-up: {status}");
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            stop(&mut child);
-            anyhow::bail!("server did not answer {health} within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
+    let store_args = [OsString::from("--data"), data.as_os_str().to_owned()];
+    let mut server = Server::start(binary, port, &store_args, Duration::from_secs(30))?;
     std::thread::sleep(idle);
-    let (idle_rss_kib, idle_peak_kib) = memory_kib(child.id());
-    let stopping = Instant::now();
-    stop(&mut child);
+    let (idle_rss_kib, idle_peak_kib) = server.pid().map_or((None, None), memory_kib);
+    let shutdown = server.stop();
     Ok(StartupResult {
-        startup,
+        startup: server.startup,
         idle_rss_kib,
         idle_peak_kib,
-        shutdown: stopping.elapsed(),
+        shutdown,
     })
-}
-
-/// SIGTERM (graceful shutdown), then wait; SIGKILL after 10 s.
-fn stop(child: &mut Child) {
-    let pid = child.id().to_string();
-    let _ = Command::new("kill").arg("-TERM").arg(&pid).status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// `VmRSS` and `VmHWM` of a process, in KiB (Linux only; `None` elsewhere).

@@ -3,10 +3,12 @@
 //! territory over HTTP with `crosscare import --server` (transactions of 1,000 resources, with
 //! validation and every search index), then run the read and search scenarios against it.
 
+use crate::server::Server;
 use crate::startup::memory_kib;
 use anyhow::Context;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// What `territory` was asked to do.
@@ -57,68 +59,22 @@ impl Prepared {
     }
 }
 
-/// A running `crosscare serve`, stopped with SIGTERM on drop.
-pub struct Server {
-    child: Child,
-    pub base: String,
-}
-
-impl Server {
-    pub fn start(plan: &Plan) -> anyhow::Result<Server> {
-        let addr = format!("127.0.0.1:{}", plan.port);
-        let mut cmd = Command::new(&plan.binary);
-        cmd.arg("serve")
-            .arg("--insecure-no-auth")
-            .arg("--listen")
-            .arg(&addr);
-        match &plan.database {
-            Some(url) => cmd.arg("--database").arg(url),
-            None => cmd.arg("--data").arg(plan.workdir.join("data")),
-        };
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", plan.binary.display()))?;
-        let mut server = Server {
-            child,
-            base: format!("http://{addr}/fhir"),
-        };
-        let health = format!("http://{addr}/health");
-        let client = reqwest::blocking::Client::new();
-        let started = Instant::now();
-        loop {
-            if client
-                .get(&health)
-                .send()
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return Ok(server);
-            }
-            if let Some(status) = server.child.try_wait()? {
-                anyhow::bail!("crosscare serve exited: {status}");
-            }
-            anyhow::ensure!(
-                started.elapsed() < Duration::from_secs(60),
-                "crosscare serve did not answer {health}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
+/// Starts `crosscare serve` on the plan's store: the embedded one in `workdir/data`, or
+/// PostgreSQL.
+fn start_server(plan: &Plan) -> anyhow::Result<Server> {
+    let store_args = match &plan.database {
+        Some(url) => [OsString::from("--database"), OsString::from(url)],
+        None => [
+            OsString::from("--data"),
+            plan.workdir.join("data").into_os_string(),
+        ],
+    };
+    Server::start(
+        &plan.binary,
+        plan.port,
+        &store_args,
+        Duration::from_secs(60),
+    )
 }
 
 /// Generates the territory and loads it into a freshly started server, which is returned
@@ -141,7 +97,7 @@ pub fn prepare(plan: &Plan) -> anyhow::Result<(Server, Prepared)> {
     let synth = t.elapsed();
     let resources = count_lines(&ndjson)?;
 
-    let server = Server::start(plan)?;
+    let server = start_server(plan)?;
     let t = Instant::now();
     run(Command::new(&plan.binary)
         .arg("import")
@@ -153,7 +109,7 @@ pub fn prepare(plan: &Plan) -> anyhow::Result<(Server, Prepared)> {
         .arg(plan.workdir.join("import-checkpoint.json"))
         .arg(&ndjson))?;
     let import = t.elapsed();
-    let (rss, peak) = memory_kib(server.pid());
+    let (rss, peak) = server.pid().map_or((None, None), memory_kib);
     Ok((
         server,
         Prepared {
