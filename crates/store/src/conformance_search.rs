@@ -39,6 +39,7 @@ pub const SEARCH_CHECKS: &[crate::conformance::Check] = &[
     ("include_revinclude", include_revinclude),
     ("partitions_and_deletes", partitions_and_deletes),
     ("uri", uri),
+    ("many_matches_paged", many_matches_paged),
     (
         "agrees_with_reference_semantics",
         agrees_with_reference_semantics,
@@ -487,4 +488,119 @@ fn agrees_with_reference_semantics(s: &dyn Store) {
         got.sort();
         assert_eq!(got, expected, "{ty}?{qs}: store vs reference semantics");
     }
+}
+
+/// A token matched by many resources, some listing the code twice, under several systems or
+/// none, some deleted: every page, walked to the end, and every total agree with the data.
+fn many_matches_paged(s: &dyn Store) {
+    let part = p("ws-many");
+    let coding = |system: Option<&str>| match system {
+        Some(sys) => json!({"system": sys, "code": "7777-7"}),
+        None => json!({"code": "7777-7"}),
+    };
+    let mut resources = Vec::new();
+    let mut expected: Vec<(String, Option<&str>)> = Vec::new();
+    for i in 0..30 {
+        let system = match i % 5 {
+            0 => Some("urn:local"),
+            1 => None,
+            _ => Some("http://loinc.org"),
+        };
+        let mut codings = vec![coding(system)];
+        if i % 3 == 0 {
+            codings.push(coding(system));
+        }
+        let id = format!("m{i:02}");
+        resources.push(
+            json!({"resourceType": "Observation", "id": id, "status": "final",
+            "code": {"coding": codings}}),
+        );
+        expected.push((id, system));
+    }
+    load(s, &part, &resources);
+    let mut tx = ok(s.write_tx());
+    for id in ["m03", "m05", "m11"] {
+        ok(tx.delete(&part, "Observation", id));
+    }
+    ok(tx.commit());
+    expected.retain(|(id, _)| !["m03", "m05", "m11"].contains(&id.as_str()));
+    let parts = std::slice::from_ref(&part);
+    for (qs, keep) in [
+        (
+            "code=7777-7",
+            &(|_: Option<&str>| true) as &dyn Fn(Option<&str>) -> bool,
+        ),
+        ("code=http://loinc.org|7777-7", &|s| {
+            s == Some("http://loinc.org")
+        }),
+        ("code=|7777-7", &|s| s.is_none()),
+        ("code=urn:local|7777-7,|7777-7", &|s| {
+            s != Some("http://loinc.org")
+        }),
+    ] {
+        let want: Vec<&str> = expected
+            .iter()
+            .filter(|(_, sys)| keep(*sys))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let mut r = ok(s.read_tx());
+        let mut q = query(Some("Observation"), qs);
+        q.result.total = Some(TotalMode::Accurate);
+        let total = ok(r.search(parts, &q)).total;
+        assert_eq!(total, Some(want.len() as u64), "total of {qs}");
+        let mut got = Vec::new();
+        for offset in (0..40).step_by(4) {
+            let page = ok(r.search(
+                parts,
+                &query(
+                    Some("Observation"),
+                    &format!("{qs}&_count=4&_offset={offset}"),
+                ),
+            ));
+            got.extend(page.matches.into_iter().map(|v| v.id));
+        }
+        let mut sorted = got.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            got.len(),
+            "a resource on two pages of {qs}: {got:?}"
+        );
+        assert_eq!(sorted, want, "{qs}");
+        let count = ok(r.search(
+            parts,
+            &query(Some("Observation"), &format!("{qs}&_summary=count")),
+        ));
+        assert_eq!(
+            count.total,
+            Some(want.len() as u64),
+            "_summary=count of {qs}"
+        );
+    }
+    // One parameter value matching two index rows of the same resource counts it once.
+    load(
+        s,
+        &part,
+        &[
+            json!({"resourceType": "Patient", "id": "dup1",
+                "name": [{"family": "Dupont"}, {"family": "Dupond"}]}),
+            json!({"resourceType": "Patient", "id": "dup2", "name": [{"family": "Dupuis"}]}),
+        ],
+    );
+    let mut r = ok(s.read_tx());
+    let count = ok(r.search(parts, &query(Some("Patient"), "family=dup&_summary=count")));
+    assert_eq!(count.total, Some(2), "family=dup&_summary=count");
+    let page = ok(r.search(parts, &query(Some("Patient"), "family=dup&_count=1")));
+    assert_eq!(page.matches.len(), 1);
+    let page = ok(r.search(
+        parts,
+        &query(Some("Patient"), "family=dup&_count=1&_offset=1"),
+    ));
+    assert_eq!(page.matches.len(), 1);
+    let page = ok(r.search(
+        parts,
+        &query(Some("Patient"), "family=dup&_count=1&_offset=2"),
+    ));
+    assert!(page.matches.is_empty(), "{:?}", page.matches);
 }

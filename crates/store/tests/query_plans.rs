@@ -172,3 +172,27 @@ fn filtered_searches_drive_from_the_index_tables() {
         &["resource_by_ts"],
     );
 }
+
+#[test]
+fn token_pages_walk_the_covering_index_in_row_order() {
+    let store = SqliteStore::temporary().unwrap();
+    load(&store, &PartitionId::default_partition(), &data());
+    // `system|code` pins every index column ahead of `rid`; a plain `code` is first rewritten
+    // into one `system|code` per system it occurs with. Either way the page's keys come from
+    // an ordered walk of `idx_token_code` that stops after the page: no sort of every match.
+    for qs in [
+        "code=http://loinc.org|1234-5",
+        "code=1234-5",
+        "code=1234-5,2339-0",
+    ] {
+        let steps = plan(&store, "Observation", qs);
+        let text = steps.join("\n");
+        assert!(
+            text.contains(
+                "idx_token_code (pid=? AND rtype=? AND param=? AND code=? AND system=? AND cid=?)"
+            ),
+            "Observation?{qs}:\n{text}"
+        );
+        assert!(!text.contains("TEMP B-TREE"), "Observation?{qs}:\n{text}");
+    }
+}

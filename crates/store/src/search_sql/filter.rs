@@ -191,10 +191,38 @@ impl<'d> Compiler<'d> {
             _ => {}
         }
         sql.push(&format!("{} IN (", d.key_in(alias)));
-        for (i, p) in pf.values.iter().enumerate() {
+        self.param_rows(sql, pf, scope)?;
+        sql.push(")");
+        Ok(())
+    }
+
+    /// The statement listing the keys of the resources that match an index-backed parameter
+    /// (one `SELECT` per value, joined by `UNION`, which also removes duplicates). Index rows
+    /// exist only for current, undeleted versions, so these keys need no `resource` row.
+    pub(crate) fn param_rows(
+        &mut self,
+        sql: &mut Sql,
+        pf: &ParamFilter,
+        scope: &Scope,
+    ) -> Result<()> {
+        for (i, arm) in self.param_arms(pf, scope)?.into_iter().enumerate() {
             if i > 0 {
                 sql.push(" UNION ");
             }
+            sql.append(arm);
+        }
+        Ok(())
+    }
+
+    /// One `SELECT <key> FROM <index> …` per value of an index-backed parameter (the values
+    /// are alternatives; a resource matching several appears in several arms, and one arm may
+    /// list a resource twice when it has two matching index rows).
+    pub(crate) fn param_arms(&mut self, pf: &ParamFilter, scope: &Scope) -> Result<Vec<Sql>> {
+        let d = self.d;
+        let mut arms = Vec::with_capacity(pf.values.len());
+        for p in &pf.values {
+            let mut sql = Sql::default();
+            let sql = &mut sql;
             if let Predicate::Composite(cp) = p {
                 // The components of one tuple are rows of their own type's tables under the
                 // codes `<param>$<i>`, sharing the resource and the tuple number `grp`: a join
@@ -237,9 +265,9 @@ impl<'d> Compiler<'d> {
                 sql.push(" AND cid IS NULL AND ");
                 condition(d, sql, "", p)?;
             }
+            arms.push(std::mem::take(sql));
         }
-        sql.push(")");
-        Ok(())
+        Ok(arms)
     }
 }
 

@@ -16,7 +16,7 @@ pub(crate) mod predicate;
 pub use dialect::{Dialect, Postgres, Sqlite};
 
 use crate::{Result, StoreError};
-use crosscare_search::{SearchQuery, SortKey};
+use crosscare_search::{Filter, SearchQuery, SortKey};
 use crosscare_spec::model::SearchParamType;
 
 /// A value bound to a placeholder.
@@ -169,6 +169,67 @@ pub struct Plan {
     pub condition: Sql,
     /// `ORDER BY` keys (without the keyword); always ends with the dialect's row tiebreak.
     pub order: Sql,
+    /// When the whole search is one index-backed parameter in row order (no `_sort`), the
+    /// statements that find its keys in the index alone: see [`Keys`].
+    pub keys: Option<Keys>,
+}
+
+/// The matches of a search that is exactly one index-backed parameter, as index rows: one
+/// arm per value (`SELECT <key> FROM idx_… WHERE …`).
+///
+/// Index rows exist only for the current version of undeleted resources (they are replaced on
+/// update and removed on delete, in the same transaction), so the keys of a page and the
+/// total can be read from the index without visiting one `resource` row per match: the page
+/// statement then fetches `count` resources, whatever the number of matches. On SQLite a value
+/// that pins every column of a covering index ahead of `rid` (a token `system|code`, `|code`)
+/// is even walked in row order and stops after the page.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub arms: Vec<Sql>,
+}
+
+impl Keys {
+    /// `SELECT DISTINCT <key> …` of one page, in key order (`ORDER BY 1` keeps SQLite's
+    /// ordered index walk and merges several arms without sorting them).
+    pub fn page(&self, count: usize, offset: usize) -> Sql {
+        let mut sql = Sql::default();
+        for (i, arm) in self.arms.iter().enumerate() {
+            if i > 0 {
+                sql.push(" UNION ");
+            }
+            let mut arm = arm.clone();
+            if self.arms.len() == 1 {
+                // One arm may list a resource twice; `UNION` already removes duplicates.
+                arm.text = arm.text.replacen("SELECT ", "SELECT DISTINCT ", 1);
+            }
+            sql.append(arm);
+        }
+        sql.push(" ORDER BY 1 LIMIT ");
+        sql.bind(i64::try_from(count).unwrap_or(i64::MAX));
+        sql.push(" OFFSET ");
+        sql.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        sql
+    }
+
+    /// The number of distinct matching resources (SQLite's one-column key).
+    pub fn count(&self) -> Sql {
+        let mut sql = Sql::default();
+        if let [arm] = self.arms.as_slice() {
+            sql.push("SELECT count(DISTINCT rid) FROM (");
+            sql.append(arm.clone());
+            sql.push(")");
+        } else {
+            sql.push("SELECT count(*) FROM (");
+            for (i, arm) in self.arms.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" UNION ");
+                }
+                sql.append(arm.clone());
+            }
+            sql.push(")");
+        }
+        sql
+    }
 }
 
 /// The scope of a query: its resource type, or its `_type` list.
@@ -201,7 +262,21 @@ pub fn compile(d: &dyn Dialect, query: &SearchQuery, scope: &Scope) -> Result<Pl
         order.push(", ");
     }
     order.push(d.row_order(driven));
-    Ok(Plan { condition, order })
+    let keys = match query.filters.as_slice() {
+        [f @ Filter::Param(pf)]
+            if query.result.sort.is_empty() && !pf.values.is_empty() && filter::drives(f) =>
+        {
+            Some(Keys {
+                arms: filter::Compiler::new(d).param_arms(pf, scope)?,
+            })
+        }
+        _ => None,
+    };
+    Ok(Plan {
+        condition,
+        order,
+        keys,
+    })
 }
 
 /// One `_sort` key: resources without a value sort last in both directions.

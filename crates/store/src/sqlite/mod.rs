@@ -184,7 +184,17 @@ impl SqliteStore {
                 pids.push(crate::search_sql::SqlValue::Integer(pid));
             }
         }
+        let ids: Vec<i64> = pids
+            .iter()
+            .filter_map(|p| match p {
+                crate::search_sql::SqlValue::Integer(i) => Some(*i),
+                _ => None,
+            })
+            .collect();
+        let pinned = search::pin_systems(&conn, &ids, query);
         self.return_reader(conn);
+        let pinned = pinned?;
+        let query = pinned.as_ref().unwrap_or(query);
         let scope = crate::search_sql::scope_of(query, pids);
         let plan = crate::search_sql::compile(&crate::search_sql::Sqlite, query, &scope)?;
         let sql = search::page_sql(&plan, 10, 0);

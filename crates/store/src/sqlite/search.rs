@@ -7,8 +7,11 @@ use super::engine;
 use super::read::{partition_id, VERSION_COLUMNS};
 use crate::search_sql::{compile, scope_of, Plan, Sql, SqlValue, Sqlite};
 use crate::{PartitionId, ResourceVersion, Result, SearchPage};
-use crosscare_search::{Include, SearchQuery, SummaryMode, TotalMode};
-use rusqlite::Connection;
+use crosscare_search::param::token::{TokenMatch, TokenPredicate};
+use crosscare_search::{
+    Filter, Include, ParamFilter, Predicate, SearchQuery, SummaryMode, TotalMode,
+};
+use rusqlite::{Connection, OptionalExtension};
 use std::collections::HashSet;
 
 /// The page size when the query gives none (the REST layer normally sets its own).
@@ -47,6 +50,13 @@ pub(crate) fn page_sql(plan: &Plan, count: usize, offset: usize) -> Sql {
         "SELECT {VERSION_COLUMNS}, r.rid FROM resource r \
          JOIN version v ON v.rid = r.rid AND v.version = r.version WHERE "
     ));
+    if let Some(keys) = &plan.keys {
+        // The page's keys come from the index alone; only they are looked up.
+        sql.push("r.rid IN (");
+        sql.append(keys.page(count, offset));
+        sql.push(") AND r.deleted = 0 ORDER BY r.rid");
+        return sql;
+    }
     sql.append(plan.condition.clone());
     sql.push(" ORDER BY ");
     sql.append(plan.order.clone());
@@ -91,12 +101,20 @@ pub(crate) fn search(
             ..SearchPage::default()
         });
     }
+    let pinned = pin_systems(conn, &pids, query)?;
+    let query = pinned.as_ref().unwrap_or(query);
     let scope = scope_of(query, pids.iter().map(|p| SqlValue::Integer(*p)).collect());
     let plan = compile(&Sqlite, query, &scope)?;
     let total = if want_total {
-        let mut sql = Sql::default();
-        sql.push("SELECT count(*) FROM resource r WHERE ");
-        sql.append(plan.condition.clone());
+        let sql = match &plan.keys {
+            Some(keys) => keys.count(),
+            None => {
+                let mut sql = Sql::default();
+                sql.push("SELECT count(*) FROM resource r WHERE ");
+                sql.append(plan.condition.clone());
+                sql
+            }
+        };
         let n: i64 = conn
             .prepare(&sql.text)
             .map_err(engine)?
@@ -126,6 +144,104 @@ pub(crate) fn search(
         included,
         total,
     })
+}
+
+/// Systems looked up per `code` value before the rewrite below is abandoned.
+const MAX_PINNED_SYSTEMS: usize = 16;
+
+/// Rewrites a search that is one token parameter with plain `code` values (any system) into
+/// the same search over `system|code` alternatives, one per system the code occurs with in
+/// the index (plus `|code` when it occurs without one). Both mean the same; the rewritten
+/// values pin every column of `idx_token_code (pid, rtype, param, code, system, cid, rid)`
+/// ahead of `rid`, so each alternative is walked in row order and the first page stops after
+/// its rows instead of sorting every match. The systems are found by index seeks (a skip
+/// scan: one seek per distinct system).
+pub(crate) fn pin_systems(
+    conn: &Connection,
+    pids: &[i64],
+    query: &SearchQuery,
+) -> Result<Option<SearchQuery>> {
+    let ([pid], Some(rtype), [Filter::Param(pf)]) = (
+        pids,
+        query.resource_type.as_deref(),
+        query.filters.as_slice(),
+    ) else {
+        return Ok(None);
+    };
+    let is_code = |p: &Predicate| {
+        matches!(
+            p,
+            Predicate::Token(TokenPredicate {
+                matcher: TokenMatch::Code(_)
+            })
+        )
+    };
+    if !query.result.sort.is_empty() || !pf.values.iter().any(is_code) {
+        return Ok(None);
+    }
+    const KEY: &str = "FROM idx_token WHERE pid = ?1 AND rtype = ?2 AND param = ?3 AND code = ?4";
+    let mut without = conn
+        .prepare_cached(&format!("SELECT 1 {KEY} AND system IS NULL LIMIT 1"))
+        .map_err(engine)?;
+    let mut first = conn
+        .prepare_cached(&format!(
+            "SELECT system {KEY} AND system IS NOT NULL ORDER BY system LIMIT 1"
+        ))
+        .map_err(engine)?;
+    let mut next = conn
+        .prepare_cached(&format!(
+            "SELECT system {KEY} AND system > ?5 ORDER BY system LIMIT 1"
+        ))
+        .map_err(engine)?;
+    let mut values = Vec::with_capacity(pf.values.len());
+    for value in &pf.values {
+        let Predicate::Token(TokenPredicate {
+            matcher: TokenMatch::Code(code),
+        }) = value
+        else {
+            values.push(value.clone());
+            continue;
+        };
+        let key = rusqlite::params![pid, rtype, pf.param, code];
+        let mut pinned = Vec::new();
+        if without.exists(key).map_err(engine)? {
+            pinned.push(TokenMatch::NoSystem(code.clone()));
+        }
+        let mut system: Option<String> = first
+            .query_row(key, |r| r.get(0))
+            .optional()
+            .map_err(engine)?;
+        while let Some(s) = system {
+            if pinned.len() > MAX_PINNED_SYSTEMS {
+                return Ok(None);
+            }
+            system = next
+                .query_row(rusqlite::params![pid, rtype, pf.param, code, s], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(engine)?;
+            pinned.push(TokenMatch::SystemCode {
+                system: s,
+                code: code.clone(),
+            });
+        }
+        if pinned.is_empty() {
+            // The code occurs nowhere: the value matches nothing either way.
+            values.push(value.clone());
+        }
+        values.extend(
+            pinned
+                .into_iter()
+                .map(|matcher| Predicate::Token(TokenPredicate { matcher })),
+        );
+    }
+    let mut rewritten = query.clone();
+    rewritten.filters = vec![Filter::Param(ParamFilter {
+        values,
+        ..pf.clone()
+    })];
+    Ok(Some(rewritten))
 }
 
 fn rid_list(rids: &[i64]) -> String {
