@@ -50,6 +50,9 @@ pub struct ServeArgs {
     /// Largest page size; a larger `_count` is reduced to it.
     #[arg(long, env = "CROSSCARE_MAX_PAGE_SIZE", default_value_t = RestConfig::default().max_page_size)]
     pub max_page_size: usize,
+    /// Without `_total`, a search's total is given when it has at most this many matches.
+    #[arg(long, env = "CROSSCARE_SEARCH_TOTAL_LIMIT", default_value_t = RestConfig::default().search_total_limit)]
+    pub search_total_limit: u64,
     /// Serve requests without a token, unrestricted (local development only: refuses to listen
     /// on anything but loopback). Tokens, when sent, are still verified and enforced.
     #[arg(long, env = "CROSSCARE_INSECURE_NO_AUTH")]
@@ -95,6 +98,7 @@ impl ServeArgs {
             max_bundle_entries: self.max_bundle_entries,
             default_page_size: self.default_page_size,
             max_page_size: self.max_page_size,
+            search_total_limit: self.search_total_limit,
             parse_limits: crosscare_validation::ParseLimits {
                 max_depth: self.max_json_depth,
                 max_string_len: self.max_string_bytes,

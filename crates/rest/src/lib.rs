@@ -46,6 +46,10 @@ pub struct RestConfig {
     pub default_page_size: usize,
     /// Largest page size; a larger `_count` is reduced to it.
     pub max_page_size: usize,
+    /// Without `_total`, a search's `Bundle.total` is exact when there are at most this many
+    /// matches and absent beyond (`_total=accurate` always counts; `0`: only when the page
+    /// itself proves it).
+    pub search_total_limit: u64,
     /// Nesting depth and string length limits for request bodies (over them: 413).
     pub parse_limits: crosscare_validation::ParseLimits,
 }
@@ -56,6 +60,7 @@ impl Default for RestConfig {
             max_bundle_entries: 1000,
             default_page_size: 20,
             max_page_size: 1000,
+            search_total_limit: 10_000,
             parse_limits: crosscare_validation::ParseLimits::default(),
         }
     }

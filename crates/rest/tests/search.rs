@@ -230,3 +230,37 @@ fn search_inside_a_transaction_sees_its_writes() {
     assert_eq!(found["type"], "searchset");
     assert_eq!(found["total"], 1);
 }
+
+#[test]
+fn default_total_is_exact_up_to_the_limit_and_absent_beyond() {
+    let rest = rest_with(crosscare_rest::RestConfig {
+        search_total_limit: 4,
+        ..Default::default()
+    });
+    for i in 0..6 {
+        create(
+            &rest,
+            json!({"resourceType": "Patient", "gender": if i < 3 { "female" } else { "male" }}),
+        );
+    }
+    let get = |path: &str| {
+        let resp = send(&rest, "GET", path, &[], None);
+        expect_status(&resp, 200);
+        body(&resp).clone()
+    };
+    // Six matches, over the limit of four: no total on a full page, but `next` is there.
+    let b = get("Patient?_count=2");
+    assert!(b.get("total").is_none(), "{b}");
+    assert!(link(&b, "next").is_some());
+    assert!(link(&b, "last").is_none());
+    // Three matches, under the limit: counted.
+    assert_eq!(get("Patient?gender=female&_count=2")["total"], 3);
+    // A short page proves the total even beyond the limit.
+    assert_eq!(get("Patient?_count=2&_offset=5")["total"], 6);
+    // `_total=accurate` and `_summary=count` always count; `_total=none` never says.
+    assert_eq!(get("Patient?_count=2&_total=accurate")["total"], 6);
+    assert_eq!(get("Patient?_summary=count")["total"], 6);
+    assert!(get("Patient?gender=female&_count=2&_total=none")
+        .get("total")
+        .is_none());
+}

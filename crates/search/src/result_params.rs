@@ -42,6 +42,10 @@ pub enum TotalMode {
     None,
     Estimate,
     Accurate,
+    /// Not from a query string: the server's default when the client gives no `_total`. The
+    /// total is exact when it costs at most this many matches to count, and absent otherwise
+    /// (counting every match of a broad search costs more than its first page).
+    UpTo(u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,8 +10,10 @@
 
 use crate::error::store_error;
 use crate::read::{version_from_row, VERSION_COLUMNS};
-use crosscare_search::{Include, SearchQuery, SummaryMode, TotalMode};
-use crosscare_store::search_sql::{compile, scope_of, Plan, Postgres, Sql, SqlValue};
+use crosscare_search::{Include, SearchQuery, SummaryMode};
+use crosscare_store::search_sql::{
+    compile, count_sql, scope_of, Plan, Postgres, Sql, SqlValue, TotalNeed,
+};
 use crosscare_store::{PartitionId, ResourceVersion, Result, SearchPage};
 use deadpool_postgres::ClientWrapper;
 use std::collections::HashSet;
@@ -176,15 +178,10 @@ pub(crate) async fn search(
     partitions: &[PartitionId],
     query: &SearchQuery,
 ) -> Result<SearchPage> {
-    let count_only = query.result.summary == Some(SummaryMode::Count);
-    let want_total = count_only
-        || matches!(
-            query.result.total,
-            Some(TotalMode::Accurate | TotalMode::Estimate)
-        );
+    let need = TotalNeed::of(query);
     if partitions.is_empty() {
         return Ok(SearchPage {
-            total: want_total.then_some(0),
+            total: (need != TotalNeed::None).then_some(0),
             ..SearchPage::default()
         });
     }
@@ -198,18 +195,9 @@ pub(crate) async fn search(
         .collect();
     let scope = scope_of(query, parts);
     let plan = compile(&Postgres, query, &scope)?;
-    let total = if want_total {
-        let mut sql = Sql::default();
-        sql.push("SELECT count(*) FROM resource r WHERE ");
-        sql.append(plan.condition.clone());
-        let rows = query_rows_count(client, &sql).await?;
-        Some(rows)
-    } else {
-        None
-    };
-    if count_only {
+    if query.result.summary == Some(SummaryMode::Count) {
         return Ok(SearchPage {
-            total,
+            total: Some(query_rows_count(client, &count_sql(&plan, None)).await?),
             ..SearchPage::default()
         });
     }
@@ -220,6 +208,16 @@ pub(crate) async fn search(
     };
     let count = query.result.count.unwrap_or(DEFAULT_COUNT);
     let rows = versions_with_key(client, &page_sql(&plan, count, offset)).await?;
+    let total = match (need, need.from_page(offset, count, rows.len())) {
+        (_, Some(known)) => Some(known),
+        (TotalNeed::None, _) => None,
+        (TotalNeed::Count, _) => Some(query_rows_count(client, &count_sql(&plan, None)).await?),
+        (TotalNeed::UpTo(limit), _) => {
+            let sql = count_sql(&plan, Some(limit.saturating_add(1)));
+            let n = query_rows_count(client, &sql).await?;
+            (n <= limit).then_some(n)
+        }
+    };
     let page_keys: Vec<Key> = rows.iter().map(|(_, k)| k.clone()).collect();
     let included = includes(client, &part_names, query, &page_keys).await?;
     Ok(SearchPage {

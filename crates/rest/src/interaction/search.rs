@@ -62,9 +62,10 @@ pub fn search<T: ReadTx + ?Sized>(
         Some(c) => c.min(ctx.config.max_page_size),
     };
     query.result.count = Some(count);
-    // Bundle.total is given unless the client asked for `_total=none`: clients page with it.
+    // Without `_total`, Bundle.total is given when counting is cheap: up to a limit of matches
+    // (and whenever the page itself proves it). `_total=accurate` always counts.
     if query.result.total.is_none() {
-        query.result.total = Some(TotalMode::Accurate);
+        query.result.total = Some(TotalMode::UpTo(ctx.config.search_total_limit));
     }
     let offset = query.result.offset;
     let mut page = if let Scope::Compartment {
@@ -149,7 +150,7 @@ fn search_compartment<T: ReadTx + ?Sized>(
         return Ok(tx.search(std::slice::from_ref(ctx.partition), &q)?);
     }
     let mut all = SearchPage::default();
-    let mut total = 0u64;
+    let mut total = Some(0u64);
     for t in types {
         let Some(filter) = compartment_filter(compartment, id, t) else {
             continue;
@@ -160,7 +161,15 @@ fn search_compartment<T: ReadTx + ?Sized>(
         q.result.count = Some(ctx.config.max_page_size);
         q.result.offset = 0;
         let page = tx.search(std::slice::from_ref(ctx.partition), &q)?;
-        total += page.total.unwrap_or(page.matches.len() as u64);
+        // Each type is searched whole, so its page proves its total unless it hit the page
+        // limit and its count was not given.
+        total = match (total, page.total) {
+            (Some(t), Some(n)) => Some(t + n),
+            (Some(t), None) if page.matches.len() < ctx.config.max_page_size => {
+                Some(t + page.matches.len() as u64)
+            }
+            _ => None,
+        };
         all.matches.extend(page.matches);
         all.included.extend(page.included);
     }
@@ -171,7 +180,7 @@ fn search_compartment<T: ReadTx + ?Sized>(
         .skip(query.result.offset)
         .take(count)
         .collect();
-    all.total = Some(total);
+    all.total = total;
     Ok(all)
 }
 

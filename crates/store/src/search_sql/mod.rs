@@ -16,7 +16,7 @@ pub(crate) mod predicate;
 pub use dialect::{Dialect, Postgres, Sqlite};
 
 use crate::{Result, StoreError};
-use crosscare_search::{Filter, SearchQuery, SortKey};
+use crosscare_search::{Filter, SearchQuery, SortKey, SummaryMode, TotalMode};
 use crosscare_spec::model::SearchParamType;
 
 /// A value bound to a placeholder.
@@ -211,10 +211,15 @@ impl Keys {
         sql
     }
 
-    /// The number of distinct matching resources (SQLite's one-column key).
-    pub fn count(&self) -> Sql {
+    /// The number of distinct matching resources (SQLite's one-column key), stopping after
+    /// `limit` when given.
+    pub fn count(&self, limit: Option<u64>) -> Sql {
         let mut sql = Sql::default();
-        if let [arm] = self.arms.as_slice() {
+        if let Some(n) = limit {
+            sql.push("SELECT count(*) FROM (");
+            sql.append(self.page(usize::try_from(n).unwrap_or(usize::MAX), 0));
+            sql.push(")");
+        } else if let [arm] = self.arms.as_slice() {
             sql.push("SELECT count(DISTINCT rid) FROM (");
             sql.append(arm.clone());
             sql.push(")");
@@ -226,10 +231,61 @@ impl Keys {
                 }
                 sql.append(arm.clone());
             }
-            sql.push(")");
+            // Ordered arms are merged (no temporary B-tree holding every match).
+            sql.push(" ORDER BY 1)");
         }
         sql
     }
+}
+
+/// How a search's total is found, from `_summary` and `_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalNeed {
+    /// No total.
+    None,
+    /// Count every match (`_summary=count`, `_total=accurate|estimate`).
+    Count,
+    /// Exact up to this many matches, absent beyond ([`TotalMode::UpTo`]).
+    UpTo(u64),
+}
+
+impl TotalNeed {
+    pub fn of(query: &SearchQuery) -> Self {
+        if query.result.summary == Some(SummaryMode::Count) {
+            return TotalNeed::Count;
+        }
+        match query.result.total {
+            Some(TotalMode::Accurate | TotalMode::Estimate) => TotalNeed::Count,
+            Some(TotalMode::UpTo(n)) => TotalNeed::UpTo(n),
+            Some(TotalMode::None) | None => TotalNeed::None,
+        }
+    }
+
+    /// The total the page itself proves, without counting: a page shorter than asked for
+    /// holds the last matches (when it holds any, or is the first page).
+    pub fn from_page(self, offset: usize, count: usize, returned: usize) -> Option<u64> {
+        let known = returned < count && (returned > 0 || offset == 0);
+        (self != TotalNeed::None && known).then_some((offset + returned) as u64)
+    }
+}
+
+/// `SELECT count(*)` of the matches of a plan's condition, stopping after `limit` when given.
+pub fn count_sql(plan: &Plan, limit: Option<u64>) -> Sql {
+    let mut sql = Sql::default();
+    match limit {
+        None => {
+            sql.push("SELECT count(*) FROM resource r WHERE ");
+            sql.append(plan.condition.clone());
+        }
+        Some(n) => {
+            sql.push("SELECT count(*) FROM (SELECT 1 FROM resource r WHERE ");
+            sql.append(plan.condition.clone());
+            sql.push(" LIMIT ");
+            sql.bind(i64::try_from(n).unwrap_or(i64::MAX));
+            sql.push(") AS bounded");
+        }
+    }
+    sql
 }
 
 /// The scope of a query: its resource type, or its `_type` list.

@@ -5,12 +5,10 @@
 
 use super::engine;
 use super::read::{partition_id, VERSION_COLUMNS};
-use crate::search_sql::{compile, scope_of, Plan, Sql, SqlValue, Sqlite};
+use crate::search_sql::{compile, count_sql, scope_of, Plan, Sql, SqlValue, Sqlite, TotalNeed};
 use crate::{PartitionId, ResourceVersion, Result, SearchPage};
 use crosscare_search::param::token::{TokenMatch, TokenPredicate};
-use crosscare_search::{
-    Filter, Include, ParamFilter, Predicate, SearchQuery, SummaryMode, TotalMode,
-};
+use crosscare_search::{Filter, Include, ParamFilter, Predicate, SearchQuery, SummaryMode};
 use rusqlite::{Connection, OptionalExtension};
 use std::collections::HashSet;
 
@@ -89,15 +87,10 @@ pub(crate) fn search(
     query: &SearchQuery,
 ) -> Result<SearchPage> {
     let pids = pids(conn, partitions)?;
-    let count_only = query.result.summary == Some(SummaryMode::Count);
-    let want_total = count_only
-        || matches!(
-            query.result.total,
-            Some(TotalMode::Accurate | TotalMode::Estimate)
-        );
+    let need = TotalNeed::of(query);
     if pids.is_empty() {
         return Ok(SearchPage {
-            total: want_total.then_some(0),
+            total: (need != TotalNeed::None).then_some(0),
             ..SearchPage::default()
         });
     }
@@ -105,28 +98,21 @@ pub(crate) fn search(
     let query = pinned.as_ref().unwrap_or(query);
     let scope = scope_of(query, pids.iter().map(|p| SqlValue::Integer(*p)).collect());
     let plan = compile(&Sqlite, query, &scope)?;
-    let total = if want_total {
+    let count_total = |limit: Option<u64>| -> Result<u64> {
         let sql = match &plan.keys {
-            Some(keys) => keys.count(),
-            None => {
-                let mut sql = Sql::default();
-                sql.push("SELECT count(*) FROM resource r WHERE ");
-                sql.append(plan.condition.clone());
-                sql
-            }
+            Some(keys) => keys.count(limit),
+            None => count_sql(&plan, limit),
         };
         let n: i64 = conn
             .prepare(&sql.text)
             .map_err(engine)?
             .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))
             .map_err(engine)?;
-        Some(n.max(0) as u64)
-    } else {
-        None
+        Ok(n.max(0) as u64)
     };
-    if count_only {
+    if query.result.summary == Some(SummaryMode::Count) {
         return Ok(SearchPage {
-            total,
+            total: Some(count_total(None)?),
             ..SearchPage::default()
         });
     }
@@ -137,6 +123,15 @@ pub(crate) fn search(
     };
     let count = query.result.count.unwrap_or(DEFAULT_COUNT);
     let rows = versions_with_rid(conn, &page_sql(&plan, count, offset))?;
+    let total = match (need, need.from_page(offset, count, rows.len())) {
+        (_, Some(known)) => Some(known),
+        (TotalNeed::None, _) => None,
+        (TotalNeed::Count, _) => Some(count_total(None)?),
+        (TotalNeed::UpTo(limit), _) => {
+            let n = count_total(Some(limit.saturating_add(1)))?;
+            (n <= limit).then_some(n)
+        }
+    };
     let page_rids: Vec<i64> = rows.iter().map(|(_, rid)| *rid).collect();
     let included = includes(conn, &pids, query, &page_rids)?;
     Ok(SearchPage {
