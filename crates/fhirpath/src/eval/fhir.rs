@@ -27,7 +27,7 @@ impl<'c, 'a> Engine<'c, 'a> {
                 let Some(url) = self.string_arg(&args[0], f)? else {
                     return Ok(Vec::new());
                 };
-                let exts = self.members(&focus, "extension")?;
+                let exts = self.members(&focus, "extension", None)?;
                 let matching = exts.into_iter().filter(|e| {
                     e.json()
                         .and_then(|j| j.get("url"))

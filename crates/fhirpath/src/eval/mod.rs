@@ -84,26 +84,29 @@ impl<'c, 'a> Engine<'c, 'a> {
                 .unwrap_or_default(),
             Expr::Total => f.total.map(<[Item<'a>]>::to_vec).unwrap_or_default(),
             Expr::Env(name) => self.variable(name)?,
-            Expr::Member { target, name } => match target.as_deref() {
-                // `Patient.name`: filter the focus by type without building a collection.
-                Some(Expr::TypeName(ty)) => {
-                    let spec = crosscare_spec::Spec::r4();
-                    let mut out = Vec::new();
-                    for item in f.this {
-                        if let Item::Node(n) = item {
-                            if spec.is_subtype_of(n.fhir_type, ty) {
-                                self.members_into(n, name, &mut out)?;
+            Expr::Member { target, name, hint } => {
+                let hint = hint.as_ref();
+                match target.as_deref() {
+                    // `Patient.name`: filter the focus by type without building a collection.
+                    Some(Expr::TypeName(ty)) => {
+                        let spec = crosscare_spec::Spec::r4();
+                        let mut out = Vec::new();
+                        for item in f.this {
+                            if let Item::Node(n) = item {
+                                if n.fhir_type == ty || spec.is_subtype_of(n.fhir_type, ty) {
+                                    self.members_into(n, name, hint, &mut out)?;
+                                }
                             }
                         }
+                        out
                     }
-                    out
+                    Some(t) => {
+                        let focus = self.eval(t, f)?;
+                        self.members(&focus, name, hint)?
+                    }
+                    None => self.members(f.this, name, hint)?,
                 }
-                Some(t) => {
-                    let focus = self.eval(t, f)?;
-                    self.members(&focus, name)?
-                }
-                None => self.members(f.this, name)?,
-            },
+            }
             Expr::TypeName(name) => {
                 let spec = crosscare_spec::Spec::r4();
                 f.this

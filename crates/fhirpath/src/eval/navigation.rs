@@ -8,49 +8,38 @@ use serde_json::Value;
 
 use super::{Engine, EvalResult, Items};
 use crate::compile::Func;
-use crate::types::static_type;
+use crate::infer::ChildHint;
+use crate::types::{resolve_child, static_type, ChildType, UNTYPED};
 use crate::value::{Item, JsonRef, Node, NodeKind};
 use crate::EvalError;
 
-/// The type and spec path a child is created with.
-#[derive(Clone, Copy)]
-struct ChildType {
-    fhir_type: &'static str,
-    path: &'static str,
-    kind: NodeKind,
-    /// The element holds a resource of any type (`contained`, `Bundle.entry.resource`), or is
-    /// untyped: its type comes from the JSON `resourceType`.
-    typed_by_json: bool,
-}
-
-const UNTYPED: ChildType = ChildType {
-    fhir_type: "",
-    path: "",
-    kind: NodeKind::Unknown,
-    typed_by_json: true,
-};
-
 impl<'c, 'a> Engine<'c, 'a> {
     /// `focus.name` for every item of the focus.
-    pub fn members(&self, focus: &[Item<'a>], name: &str) -> EvalResult<'a> {
+    pub fn members(
+        &self,
+        focus: &[Item<'a>],
+        name: &str,
+        hint: Option<&ChildHint>,
+    ) -> EvalResult<'a> {
         let mut out = Vec::new();
         for item in focus {
             if let Item::Node(n) = item {
-                self.members_into(n, name, &mut out)?;
+                self.members_into(n, name, hint, &mut out)?;
             }
         }
         Ok(out)
     }
 
-    /// Appends `node.name` to `out`.
+    /// Appends `node.name` to `out`, using the compile-time resolution when it applies.
     pub fn members_into(
         &self,
         n: &Node<'a>,
         name: &str,
+        hint: Option<&ChildHint>,
         out: &mut Items<'a>,
     ) -> Result<(), EvalError> {
         self.step(1)?;
-        member(n, name, out);
+        member(n, name, hint, out);
         self.check_size(out)
     }
 
@@ -141,24 +130,6 @@ fn child_type(spec: &'static Spec, parent: &Node<'_>, name: &str) -> Option<(Chi
     })
 }
 
-fn resolve_child(spec: &'static Spec, path: &'static str, name: &str) -> Option<(ChildType, bool)> {
-    let c = spec.child(path, name)?;
-    let fhir_type = if c.element.content_reference.is_some() {
-        "BackboneElement"
-    } else {
-        c.type_code
-    };
-    Some((
-        ChildType {
-            fhir_type,
-            path: c.children_path,
-            kind: NodeKind::of(fhir_type),
-            typed_by_json: matches!(fhir_type, "Resource" | "DomainResource"),
-        },
-        c.is_choice,
-    ))
-}
-
 /// The object holding a node's children: the value itself, or the `_name` object of a primitive.
 fn source<'n, 'a>(n: &'n Node<'a>) -> Option<&'n JsonRef<'a>> {
     match &n.value {
@@ -167,13 +138,17 @@ fn source<'n, 'a>(n: &'n Node<'a>) -> Option<&'n JsonRef<'a>> {
     }
 }
 
-fn member<'a>(n: &Node<'a>, name: &str, out: &mut Items<'a>) {
+fn member<'a>(n: &Node<'a>, name: &str, hint: Option<&ChildHint>, out: &mut Items<'a>) {
     let Some(src) = source(n) else { return };
     let Value::Object(obj) = src.get() else {
         return;
     };
     let spec = Spec::r4();
-    match child_type(spec, n, name) {
+    let resolved = match hint.and_then(|h| h.for_path(n.path)) {
+        Some(resolved) => resolved,
+        None => child_type(spec, n, name),
+    };
+    match resolved {
         Some((ty, false)) => push_key(src, name, ty, out),
         Some((_, true)) => {}
         None => {
@@ -239,6 +214,7 @@ fn push_values<'a>(
     let (lv, le) = (len_of(&value), len_of(&ext));
     if lv.is_some() || le.is_some() {
         let n = lv.unwrap_or(0).max(le.unwrap_or(0));
+        out.reserve(n);
         for i in 0..n {
             let v = value.as_ref().and_then(|j| j.project(|a| a.get(i)));
             let e = ext.as_ref().and_then(|j| j.project(|a| a.get(i)));
