@@ -21,7 +21,12 @@ impl<'c, 'a> Engine<'c, 'a> {
         name: &str,
         hint: Option<&ChildHint>,
     ) -> EvalResult<'a> {
-        let mut out = Vec::new();
+        // Several parents usually give several children each: room for two per parent saves
+        // the reallocations of growing from empty.
+        let mut out = match focus.len() {
+            0 | 1 => Vec::new(),
+            n => Vec::with_capacity(n * 2),
+        };
         for item in focus {
             if let Item::Node(n) = item {
                 self.members_into(n, name, hint, &mut out)?;
@@ -191,8 +196,19 @@ fn member<'a>(n: &Node<'a>, name: &str, hint: Option<&ChildHint>, out: &mut Item
 
 /// Pushes the value(s) under `key` of `src`, pairing primitives with their `_key` sibling.
 fn push_key<'a>(src: &JsonRef<'a>, key: &str, ty: ChildType, out: &mut Items<'a>) {
-    let value = src.project(|o| field(o, key));
     let primitive = !matches!(ty.kind, NodeKind::Complex | NodeKind::Quantity);
+    if let JsonRef::Borrowed(o) = src {
+        let o: &'a Value = o;
+        let value = field(o, key).map(JsonRef::Borrowed);
+        let ext = if primitive {
+            ext_field(o, key).map(JsonRef::Borrowed)
+        } else {
+            None
+        };
+        push_values(value, ext, ty, out);
+        return;
+    }
+    let value = src.project(|o| field(o, key));
     let ext = if primitive {
         src.project(|o| ext_field(o, key))
     } else {
@@ -315,6 +331,47 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
         }
         let ty = child_type(spec, n, key).map_or(UNTYPED, |(t, _)| t);
         push_key(src, key, ty, out);
+    }
+}
+
+/// The number of items `children()` returns for `item`, without building them: the same keys
+/// are skipped and the same null entries dropped. A primitive's `_name` sibling only matters
+/// when it exists, so the spec is consulted only then.
+pub(crate) fn children_count(item: &Item<'_>) -> usize {
+    let Item::Node(n) = item else { return 0 };
+    let Some(src) = source(n) else { return 0 };
+    let whole = src.get();
+    let Value::Object(obj) = whole else { return 0 };
+    let spec = Spec::r4();
+    let mut count = 0;
+    for (key, value) in obj {
+        if key == "resourceType" {
+            continue;
+        }
+        if let Some(base) = key.strip_prefix('_') {
+            if field(whole, base).is_none() {
+                count += present(None, Some(value));
+            }
+            continue;
+        }
+        let ext = ext_field(whole, key).filter(|_| {
+            let ty = child_type(spec, n, key).map_or(UNTYPED, |(t, _)| t);
+            !matches!(ty.kind, NodeKind::Complex | NodeKind::Quantity)
+        });
+        count += present(Some(value), ext);
+    }
+    count
+}
+
+/// How many items `push_values` makes of a value and its `_name` sibling.
+fn present(value: Option<&Value>, ext: Option<&Value>) -> usize {
+    let some = |v: Option<&Value>| v.is_some_and(|v| !v.is_null());
+    let len = |v: Option<&Value>| v.and_then(Value::as_array).map(Vec::len);
+    match (len(value), len(ext)) {
+        (None, None) => usize::from(some(value) || some(ext)),
+        (lv, le) => (0..lv.unwrap_or(0).max(le.unwrap_or(0)))
+            .filter(|&i| some(value.and_then(|v| v.get(i))) || some(ext.and_then(|e| e.get(i))))
+            .count(),
     }
 }
 

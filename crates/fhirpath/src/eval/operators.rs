@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use rust_decimal::Decimal;
 
 use super::equality::{compare, equals, equivalent, quantity_pair};
-use super::{boolean, opt_bool, singleton, to_bool, Engine, EvalResult, Frame, Items};
+use super::{boolean, opt_bool, singleton, Engine, EvalResult, Frame, Items};
 
 /// The single item of a borrowed collection, `None` when empty, an error when larger.
 fn single<'s, 'a>(v: &'s [Item<'a>]) -> Result<Option<&'s Item<'a>>, EvalError> {
@@ -37,37 +37,17 @@ impl<'c, 'a> Engine<'c, 'a> {
             _ => {}
         }
         if op == Union {
-            let mut out = Vec::new();
-            self.union_into(&mut out, self.eval(a, f)?)?;
-            self.union_into(&mut out, self.eval(b, f)?)?;
-            return Ok(out);
+            let l = self.eval(a, f)?;
+            return self.union_of(l, self.eval(b, f)?);
         }
         let l = self.operand(a, f)?;
         let r = self.operand(b, f)?;
         let (l, r) = (&*l, &*r);
         match op {
-            Eq | Ne => {
-                if l.is_empty() || r.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let eq = collection_equals(l, r);
-                Ok(opt_bool(if op == Eq { eq } else { eq.map(|b| !b) }))
-            }
+            Eq | Ne | Lt | Le | Gt | Ge => Ok(opt_bool(compare_op(op, l, r)?)),
             Equiv | NotEquiv => {
                 let eqv = collection_equivalent(l, r);
                 Ok(boolean(if op == Equiv { eqv } else { !eqv }))
-            }
-            Lt | Le | Gt | Ge => {
-                let (Some(x), Some(y)) = (single(l)?, single(r)?) else {
-                    return Ok(Vec::new());
-                };
-                let ord = compare(x, y)?;
-                Ok(opt_bool(ord.map(|o| match op {
-                    Lt => o == Ordering::Less,
-                    Le => o != Ordering::Greater,
-                    Gt => o == Ordering::Greater,
-                    _ => o != Ordering::Less,
-                })))
             }
             In | Contains => {
                 let (needle, hay) = if op == In { (l, r) } else { (r, l) };
@@ -105,7 +85,7 @@ impl<'c, 'a> Engine<'c, 'a> {
     }
 
     /// Evaluates an operand, borrowing literals instead of cloning them.
-    fn operand<'e>(
+    pub(super) fn operand<'e>(
         &self,
         e: &'e Expr,
         f: &Frame<'_, 'a>,
@@ -132,10 +112,11 @@ impl<'c, 'a> Engine<'c, 'a> {
         out: &mut Items<'a>,
         items: Items<'a>,
     ) -> Result<(), EvalError> {
-        if out.is_empty() && items.len() == 1 {
-            out.extend(items);
-            return Ok(());
+        if out.is_empty() {
+            *out = items;
+            return self.dedupe(out);
         }
+        out.reserve(items.len());
         for item in items {
             self.step(out.len() as u64 / 8 + 1)?;
             if !out.iter().any(|o| equals(o, &item) == Some(true)) {
@@ -145,17 +126,54 @@ impl<'c, 'a> Engine<'c, 'a> {
         Ok(())
     }
 
+    /// `l | r`: both collections in one buffer (reusing whichever allocation is large enough),
+    /// then duplicates dropped in place.
+    pub(super) fn union_of(&self, l: Items<'a>, r: Items<'a>) -> EvalResult<'a> {
+        let mut out = concat(l, r);
+        self.dedupe(&mut out)?;
+        Ok(out)
+    }
+
+    /// Drops items equal (by `=`) to an earlier one, keeping the order of first occurrences.
+    fn dedupe(&self, out: &mut Items<'a>) -> Result<(), EvalError> {
+        let mut kept = 0;
+        for i in 0..out.len() {
+            self.step(kept as u64 / 8 + 1)?;
+            let (head, tail) = out.split_at(i);
+            let duplicate = tail
+                .first()
+                .is_some_and(|x| head[..kept].iter().any(|o| equals(o, x) == Some(true)));
+            if !duplicate {
+                out.swap(kept, i);
+                kept += 1;
+            }
+        }
+        out.truncate(kept);
+        Ok(())
+    }
+
     fn logic(&self, op: BinOp, a: &Expr, b: &Expr, f: &Frame<'_, 'a>) -> EvalResult<'a> {
-        let l = to_bool(&self.eval(a, f)?)?;
+        Ok(opt_bool(self.logic_bool(op, a, b, f)?))
+    }
+
+    /// `and`, `or`, `xor` and `implies` over the singleton Booleans of their operands.
+    pub(super) fn logic_bool(
+        &self,
+        op: BinOp,
+        a: &Expr,
+        b: &Expr,
+        f: &Frame<'_, 'a>,
+    ) -> Result<Option<bool>, EvalError> {
+        let l = self.eval_bool(a, f)?;
         // Short-circuit where the right operand cannot change the result.
         match (op, l) {
-            (BinOp::And, Some(false)) => return Ok(boolean(false)),
-            (BinOp::Or, Some(true)) => return Ok(boolean(true)),
-            (BinOp::Implies, Some(false)) => return Ok(boolean(true)),
+            (BinOp::And, Some(false)) => return Ok(Some(false)),
+            (BinOp::Or, Some(true)) => return Ok(Some(true)),
+            (BinOp::Implies, Some(false)) => return Ok(Some(true)),
             _ => {}
         }
-        let r = to_bool(&self.eval(b, f)?)?;
-        Ok(opt_bool(match op {
+        let r = self.eval_bool(b, f)?;
+        Ok(match op {
             BinOp::And => match (l, r) {
                 (_, Some(false)) => Some(false),
                 (Some(true), Some(true)) => Some(true),
@@ -172,7 +190,53 @@ impl<'c, 'a> Engine<'c, 'a> {
                 (None, Some(true)) => Some(true),
                 _ => None,
             },
-        }))
+        })
+    }
+}
+
+/// `l` followed by `r`, in `l`'s or `r`'s buffer when one can hold both.
+fn concat<'a>(mut l: Items<'a>, mut r: Items<'a>) -> Items<'a> {
+    let total = l.len() + r.len();
+    if l.capacity() >= total || r.is_empty() {
+        l.extend(r);
+        l
+    } else if r.capacity() >= total {
+        r.splice(0..0, l);
+        r
+    } else {
+        let mut out = Vec::with_capacity(total);
+        out.extend(l);
+        out.extend(r);
+        out
+    }
+}
+
+/// `=`, `!=`, `<`, `<=`, `>` and `>=` over evaluated operands; `None` is the empty result.
+pub(super) fn compare_op(
+    op: BinOp,
+    l: &[Item<'_>],
+    r: &[Item<'_>],
+) -> Result<Option<bool>, EvalError> {
+    match op {
+        BinOp::Eq | BinOp::Ne => {
+            if l.is_empty() || r.is_empty() {
+                return Ok(None);
+            }
+            let eq = collection_equals(l, r);
+            Ok(if op == BinOp::Eq { eq } else { eq.map(|b| !b) })
+        }
+        _ => {
+            let (Some(x), Some(y)) = (single(l)?, single(r)?) else {
+                return Ok(None);
+            };
+            let ord = compare(x, y)?;
+            Ok(ord.map(|o| match op {
+                BinOp::Lt => o == Ordering::Less,
+                BinOp::Le => o != Ordering::Greater,
+                BinOp::Gt => o == Ordering::Greater,
+                _ => o != Ordering::Less,
+            }))
+        }
     }
 }
 
