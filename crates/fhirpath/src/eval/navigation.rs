@@ -154,7 +154,7 @@ fn member<'a>(n: &Node<'a>, name: &str, hint: Option<&ChildHint>, out: &mut Item
         None => child_type(spec, n, name),
     };
     match resolved {
-        Some((ty, false)) => push_key(src, name, ty, out),
+        Some((ty, false)) => push_key(src, name, &ty, out),
         Some((_, true)) => {}
         None => {
             if n.path.is_empty() {
@@ -169,7 +169,7 @@ fn member<'a>(n: &Node<'a>, name: &str, hint: Option<&ChildHint>, out: &mut Item
                     continue;
                 }
                 if let Some((ty, true)) = child_type(spec, n, key) {
-                    push_key(src, key, ty, out);
+                    push_key(src, key, &ty, out);
                 }
             }
             if obj.is_empty() {
@@ -187,7 +187,7 @@ fn member<'a>(n: &Node<'a>, name: &str, hint: Option<&ChildHint>, out: &mut Item
                     continue;
                 }
                 if let Some((ty, true)) = child_type(spec, n, base) {
-                    push_key(src, base, ty, out);
+                    push_key(src, base, &ty, out);
                 }
             }
         }
@@ -195,7 +195,7 @@ fn member<'a>(n: &Node<'a>, name: &str, hint: Option<&ChildHint>, out: &mut Item
 }
 
 /// Pushes the value(s) under `key` of `src`, pairing primitives with their `_key` sibling.
-fn push_key<'a>(src: &JsonRef<'a>, key: &str, ty: ChildType, out: &mut Items<'a>) {
+fn push_key<'a>(src: &JsonRef<'a>, key: &str, ty: &ChildType, out: &mut Items<'a>) {
     let primitive = !matches!(ty.kind, NodeKind::Complex | NodeKind::Quantity);
     if let JsonRef::Borrowed(o) = src {
         let o: &'a Value = o;
@@ -205,7 +205,7 @@ fn push_key<'a>(src: &JsonRef<'a>, key: &str, ty: ChildType, out: &mut Items<'a>
         } else {
             None
         };
-        push_values(value, ext, ty, out);
+        push_values(value, ext, &ty, out);
         return;
     }
     let value = src.project(|o| field(o, key));
@@ -214,17 +214,18 @@ fn push_key<'a>(src: &JsonRef<'a>, key: &str, ty: ChildType, out: &mut Items<'a>
     } else {
         None
     };
-    push_values(value, ext, ty, out);
+    push_values(value, ext, &ty, out);
 }
 
 fn len_of(v: &Option<JsonRef<'_>>) -> Option<usize> {
     v.as_ref().and_then(|j| j.get().as_array().map(Vec::len))
 }
 
+#[inline]
 fn push_values<'a>(
     value: Option<JsonRef<'a>>,
     ext: Option<JsonRef<'a>>,
-    ty: ChildType,
+    ty: &ChildType,
     out: &mut Items<'a>,
 ) {
     let (lv, le) = (len_of(&value), len_of(&ext));
@@ -241,10 +242,11 @@ fn push_values<'a>(
     }
 }
 
+#[inline]
 fn push_one<'a>(
     value: Option<JsonRef<'a>>,
     ext: Option<JsonRef<'a>>,
-    ty: ChildType,
+    ty: &ChildType,
     out: &mut Items<'a>,
 ) {
     let value = value.filter(|v| !v.get().is_null());
@@ -252,7 +254,7 @@ fn push_one<'a>(
     if value.is_none() && ext.is_none() {
         return;
     }
-    let mut ty = ty;
+    let (mut fhir_type, mut path, mut kind) = (ty.fhir_type, ty.path, ty.kind);
     if ty.typed_by_json {
         if let Some(rt) = value
             .as_ref()
@@ -261,21 +263,16 @@ fn push_one<'a>(
         {
             let (t, p) = static_type(Spec::r4(), rt);
             if !t.is_empty() {
-                ty = ChildType {
-                    fhir_type: t,
-                    path: p,
-                    kind: NodeKind::Complex,
-                    typed_by_json: false,
-                };
+                (fhir_type, path, kind) = (t, p, NodeKind::Complex);
             }
         }
     }
     out.push(Item::Node(Node {
         value,
         ext,
-        fhir_type: ty.fhir_type,
-        path: ty.path,
-        kind: ty.kind,
+        fhir_type,
+        path,
+        kind,
     }));
 }
 
@@ -304,7 +301,7 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
                     continue;
                 }
                 let ty = child_type(spec, n, base).map_or(UNTYPED, |(t, _)| t);
-                push_values(None, Some(JsonRef::Borrowed(value)), ty, out);
+                push_values(None, Some(JsonRef::Borrowed(value)), &ty, out);
                 continue;
             }
             let ty = child_type(spec, n, key).map_or(UNTYPED, |(t, _)| t);
@@ -313,7 +310,7 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
             } else {
                 ext_field(whole, key).map(JsonRef::Borrowed)
             };
-            push_values(Some(JsonRef::Borrowed(value)), ext, ty, out);
+            push_values(Some(JsonRef::Borrowed(value)), ext, &ty, out);
         }
         return;
     }
@@ -326,11 +323,11 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
                 continue;
             }
             let ty = child_type(spec, n, base).map_or(UNTYPED, |(t, _)| t);
-            push_values(None, src.project(|o| o.get(key.as_str())), ty, out);
+            push_values(None, src.project(|o| o.get(key.as_str())), &ty, out);
             continue;
         }
         let ty = child_type(spec, n, key).map_or(UNTYPED, |(t, _)| t);
-        push_key(src, key, ty, out);
+        push_key(src, key, &ty, out);
     }
 }
 
@@ -379,15 +376,23 @@ fn present(value: Option<&Value>, ext: Option<&Value>) -> usize {
 const LINEAR_LOOKUP: usize = 16;
 
 /// `o[key]`, for an object.
+#[inline]
 fn field<'v>(o: &'v Value, key: &str) -> Option<&'v Value> {
     let Value::Object(map) = o else { return None };
     if map.len() <= LINEAR_LOOKUP {
-        return map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v);
+        // Many FHIR names share a length (`code`, `meta`, `text`): the last byte tells most
+        // of them apart without a call to `memcmp`.
+        let last = key.as_bytes().last();
+        return map
+            .iter()
+            .find(|(k, _)| k.len() == key.len() && k.as_bytes().last() == last && k.as_str() == key)
+            .map(|(_, v)| v);
     }
     map.get(key)
 }
 
 /// `o["_" + key]` without building the key.
+#[inline]
 fn ext_field<'v>(o: &'v Value, key: &str) -> Option<&'v Value> {
     let Value::Object(map) = o else { return None };
     if map.len() <= LINEAR_LOOKUP {

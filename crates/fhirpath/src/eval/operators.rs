@@ -20,8 +20,9 @@ fn single<'s, 'a>(v: &'s [Item<'a>]) -> Result<Option<&'s Item<'a>>, EvalError> 
 use crate::compile::Expr;
 use crate::parser::BinOp;
 use crate::temporal::{Precision, Temporal};
-use crate::value::{Item, Prim, Quantity};
+use crate::value::{Item, JsonRef, NodeKind, Prim, Quantity};
 use crate::EvalError;
+use serde_json::Value;
 
 impl<'c, 'a> Engine<'c, 'a> {
     pub(super) fn binary(
@@ -142,7 +143,7 @@ impl<'c, 'a> Engine<'c, 'a> {
             let (head, tail) = out.split_at(i);
             let duplicate = tail
                 .first()
-                .is_some_and(|x| head[..kept].iter().any(|o| equals(o, x) == Some(true)));
+                .is_some_and(|x| head[..kept].iter().any(|o| same(o, x)));
             if !duplicate {
                 out.swap(kept, i);
                 kept += 1;
@@ -192,6 +193,24 @@ impl<'c, 'a> Engine<'c, 'a> {
             },
         })
     }
+}
+
+/// `a = b` is true; two string nodes of the input are compared in place (the common case in
+/// unions of names and codes).
+#[inline]
+fn same(a: &Item<'_>, b: &Item<'_>) -> bool {
+    if let (Item::Node(x), Item::Node(y)) = (a, b) {
+        if let (
+            NodeKind::String,
+            NodeKind::String,
+            Some(JsonRef::Borrowed(Value::String(p))),
+            Some(JsonRef::Borrowed(Value::String(q))),
+        ) = (x.kind, y.kind, &x.value, &y.value)
+        {
+            return p == q;
+        }
+    }
+    equals(a, b) == Some(true)
 }
 
 /// `l` followed by `r`, in `l`'s or `r`'s buffer when one can hold both.
