@@ -228,6 +228,15 @@ fn push_values<'a>(
     ty: &ChildType,
     out: &mut Items<'a>,
 ) {
+    // The common case, an array without `_name` sibling in the input: walk it directly.
+    if let (Some(JsonRef::Borrowed(Value::Array(values))), None) = (&value, &ext) {
+        let values: &'a [Value] = values;
+        out.reserve(values.len());
+        for v in values {
+            push_one(Some(JsonRef::Borrowed(v)), None, ty, out);
+        }
+        return;
+    }
     let (lv, le) = (len_of(&value), len_of(&ext));
     if lv.is_some() || le.is_some() {
         let n = lv.unwrap_or(0).max(le.unwrap_or(0));
@@ -254,19 +263,11 @@ fn push_one<'a>(
     if value.is_none() && ext.is_none() {
         return;
     }
-    let (mut fhir_type, mut path, mut kind) = (ty.fhir_type, ty.path, ty.kind);
-    if ty.typed_by_json {
-        if let Some(rt) = value
-            .as_ref()
-            .and_then(|v| v.get().get("resourceType"))
-            .and_then(Value::as_str)
-        {
-            let (t, p) = static_type(Spec::r4(), rt);
-            if !t.is_empty() {
-                (fhir_type, path, kind) = (t, p, NodeKind::Complex);
-            }
-        }
-    }
+    let (fhir_type, path, kind) = if ty.typed_by_json {
+        typed_by_resource_type(value.as_ref(), ty)
+    } else {
+        (ty.fhir_type, ty.path, ty.kind)
+    };
     out.push(Item::Node(Node {
         value,
         ext,
@@ -274,6 +275,24 @@ fn push_one<'a>(
         path,
         kind,
     }));
+}
+
+/// The type of a resource held by a `Resource`-typed element, from its `resourceType`.
+#[cold]
+fn typed_by_resource_type(
+    value: Option<&JsonRef<'_>>,
+    ty: &ChildType,
+) -> (&'static str, &'static str, NodeKind) {
+    if let Some(rt) = value
+        .and_then(|v| v.get().get("resourceType"))
+        .and_then(Value::as_str)
+    {
+        let (t, p) = static_type(Spec::r4(), rt);
+        if !t.is_empty() {
+            return (t, p, NodeKind::Complex);
+        }
+    }
+    (ty.fhir_type, ty.path, ty.kind)
 }
 
 /// All child nodes of an item in document order (skipping `resourceType` and `_name` keys,
