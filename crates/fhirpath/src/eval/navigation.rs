@@ -205,7 +205,7 @@ fn push_key<'a>(src: &JsonRef<'a>, key: &str, ty: &ChildType, out: &mut Items<'a
         } else {
             None
         };
-        push_values(value, ext, &ty, out);
+        push_values(value, ext, ty, out);
         return;
     }
     let value = src.project(|o| field(o, key));
@@ -214,7 +214,7 @@ fn push_key<'a>(src: &JsonRef<'a>, key: &str, ty: &ChildType, out: &mut Items<'a
     } else {
         None
     };
-    push_values(value, ext, &ty, out);
+    push_values(value, ext, ty, out);
 }
 
 fn len_of(v: &Option<JsonRef<'_>>) -> Option<usize> {
