@@ -117,21 +117,27 @@ impl<'c, 'a> Engine<'c, 'a> {
             *out = items;
             return self.dedupe(out);
         }
-        out.reserve(items.len());
+        // No reservation up front: duplicates are common, and pushing only the new items often
+        // fits in the capacity `out` already has.
         for item in items {
             self.step(out.len() as u64 / 8 + 1)?;
-            if !out.iter().any(|o| equals(o, &item) == Some(true)) {
+            if !out.iter().any(|o| same(o, &item)) {
                 out.push(item);
             }
         }
         Ok(())
     }
 
-    /// `l | r`: both collections in one buffer (reusing whichever allocation is large enough),
-    /// then duplicates dropped in place.
+    /// `l | r` in `l`'s buffer: its duplicates dropped in place, then the new items of `r`.
     pub(super) fn union_of(&self, l: Items<'a>, r: Items<'a>) -> EvalResult<'a> {
-        let mut out = concat(l, r);
+        let mut out = l;
         self.dedupe(&mut out)?;
+        if out.is_empty() {
+            out = r;
+            self.dedupe(&mut out)?;
+        } else {
+            self.union_into(&mut out, r)?;
+        }
         Ok(out)
     }
 
@@ -211,23 +217,6 @@ fn same(a: &Item<'_>, b: &Item<'_>) -> bool {
         }
     }
     equals(a, b) == Some(true)
-}
-
-/// `l` followed by `r`, in `l`'s or `r`'s buffer when one can hold both.
-fn concat<'a>(mut l: Items<'a>, mut r: Items<'a>) -> Items<'a> {
-    let total = l.len() + r.len();
-    if l.capacity() >= total || r.is_empty() {
-        l.extend(r);
-        l
-    } else if r.capacity() >= total {
-        r.splice(0..0, l);
-        r
-    } else {
-        let mut out = Vec::with_capacity(total);
-        out.extend(l);
-        out.extend(r);
-        out
-    }
 }
 
 /// `=`, `!=`, `<`, `<=`, `>` and `>=` over evaluated operands; `None` is the empty result.
