@@ -1,7 +1,7 @@
 //! Compilation from the syntax tree to the evaluable form: literals decoded, functions resolved
 //! and their arity checked, type specifiers parsed.
 
-use crate::infer::{self, ChildHint};
+use crate::infer::{self, MemberHint};
 use crate::parser::{Ast, BinOp, Literal};
 use crate::temporal::Temporal;
 use crate::types::TypeSpec;
@@ -37,8 +37,8 @@ pub(crate) enum Expr {
     Member {
         target: Option<Box<Expr>>,
         name: String,
-        /// The member resolved at compile time for the focus path predicted by `infer`.
-        hint: Option<ChildHint>,
+        /// The member resolved ahead of evaluation (see `infer`).
+        hint: MemberHint,
     },
     Call {
         target: Option<Box<Expr>>,
@@ -214,7 +214,7 @@ fn expr(ast: &Ast) -> Result<Expr, ParseError> {
         } => Expr::Member {
             target: boxed(target)?,
             name: name.clone(),
-            hint: None,
+            hint: MemberHint::default(),
         },
         Ast::Invoke {
             target,

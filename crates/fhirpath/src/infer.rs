@@ -2,9 +2,15 @@
 //! starts from `Patient`, so `name` holds `HumanName`), member accesses are resolved once here
 //! instead of on every evaluation.
 //!
+//! Where the focus path cannot be predicted (members of the root, whose type is only known
+//! when the expression is evaluated), the resolution made at the first evaluation is kept in
+//! the node and reused while the focus path stays the same.
+//!
 //! A hint is only a prediction. The evaluator uses it when the node's own spec path is the
 //! predicted one and otherwise resolves the child at run time, so a wrong or missing hint costs
 //! time, never correctness.
+
+use std::sync::OnceLock;
 
 use crosscare_spec::Spec;
 
@@ -32,6 +38,37 @@ impl ChildHint {
     }
 }
 
+/// What is known of one member access ahead of its evaluation.
+#[derive(Debug, Default)]
+pub(crate) struct MemberHint {
+    /// Resolved at compile time for the predicted focus path.
+    pub fixed: Option<ChildHint>,
+    /// Resolved at the first evaluation that had no applicable `fixed` hint.
+    pub first_seen: OnceLock<ChildHint>,
+}
+
+impl MemberHint {
+    /// The resolution for a focus node of spec path `path`, if one is known.
+    #[inline]
+    pub fn lookup(&self, path: &str) -> Option<Option<(ChildType, bool)>> {
+        if let Some(found) = self.fixed.as_ref().and_then(|h| h.for_path(path)) {
+            return Some(found);
+        }
+        self.first_seen.get().and_then(|h| h.for_path(path))
+    }
+
+    /// Keeps a run-time resolution for later evaluations (the first one only: the node is
+    /// shared between threads and must stay cheap to read).
+    pub fn remember(&self, path: &'static str, child: Option<(ChildType, bool)>) {
+        if !path.is_empty() && self.fixed.is_none() {
+            let _ = self.first_seen.set(ChildHint {
+                parent: path,
+                child,
+            });
+        }
+    }
+}
+
 /// Annotates `e`, evaluated with `$this` of spec path `this`, and returns the spec path its
 /// result nodes are expected to have.
 pub(crate) fn annotate(e: &mut Expr, this: Option<&'static str>) -> Option<&'static str> {
@@ -46,7 +83,7 @@ pub(crate) fn annotate(e: &mut Expr, this: Option<&'static str>) -> Option<&'sta
                 None => this,
             }?;
             let child = resolve_child(spec, parent, name);
-            *hint = Some(ChildHint { parent, child });
+            hint.fixed = Some(ChildHint { parent, child });
             let (ty, choice) = child?;
             (!choice && !ty.typed_by_json && !ty.path.is_empty()).then_some(ty.path)
         }

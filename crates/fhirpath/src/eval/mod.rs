@@ -85,7 +85,7 @@ impl<'c, 'a> Engine<'c, 'a> {
             Expr::Total => f.total.map(<[Item<'a>]>::to_vec).unwrap_or_default(),
             Expr::Env(name) => self.variable(name)?,
             Expr::Member { target, name, hint } => {
-                let hint = hint.as_ref();
+                let hint = Some(hint);
                 match target.as_deref() {
                     // `Patient.name`: filter the focus by type without building a collection.
                     Some(Expr::TypeName(ty)) => {

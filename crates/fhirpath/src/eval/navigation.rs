@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{Engine, EvalResult, Items};
 use crate::compile::Func;
-use crate::infer::ChildHint;
+use crate::infer::MemberHint;
 use crate::types::{resolve_child, static_type, ChildType, UNTYPED};
 use crate::value::{Item, JsonRef, Node, NodeKind};
 use crate::EvalError;
@@ -19,7 +19,7 @@ impl<'c, 'a> Engine<'c, 'a> {
         &self,
         focus: &[Item<'a>],
         name: &str,
-        hint: Option<&ChildHint>,
+        hint: Option<&MemberHint>,
     ) -> EvalResult<'a> {
         // Several parents usually give several children each: room for two per parent saves
         // the reallocations of growing from empty.
@@ -40,7 +40,7 @@ impl<'c, 'a> Engine<'c, 'a> {
         &self,
         n: &Node<'a>,
         name: &str,
-        hint: Option<&ChildHint>,
+        hint: Option<&MemberHint>,
         out: &mut Items<'a>,
     ) -> Result<(), EvalError> {
         self.step(1)?;
@@ -143,15 +143,21 @@ fn source<'n, 'a>(n: &'n Node<'a>) -> Option<&'n JsonRef<'a>> {
     }
 }
 
-fn member<'a>(n: &Node<'a>, name: &str, hint: Option<&ChildHint>, out: &mut Items<'a>) {
+fn member<'a>(n: &Node<'a>, name: &str, hint: Option<&MemberHint>, out: &mut Items<'a>) {
     let Some(src) = source(n) else { return };
     let Value::Object(obj) = src.get() else {
         return;
     };
     let spec = Spec::r4();
-    let resolved = match hint.and_then(|h| h.for_path(n.path)) {
+    let resolved = match hint.and_then(|h| h.lookup(n.path)) {
         Some(resolved) => resolved,
-        None => child_type(spec, n, name),
+        None => {
+            let resolved = child_type(spec, n, name);
+            if let Some(h) = hint {
+                h.remember(n.path, resolved);
+            }
+            resolved
+        }
     };
     match resolved {
         Some((ty, false)) => push_key(src, name, &ty, out),

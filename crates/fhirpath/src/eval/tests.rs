@@ -305,6 +305,16 @@ fn fast_paths_agree_with_the_general_evaluation() {
         Ok(v) if v == ["System.Boolean:false"]
     ));
     check(&p, "hasValue() or id.hasValue()", &["System.Boolean:true"]);
+    // One compiled expression over roots of different types: the resolution kept from the
+    // first root does not apply to the second.
+    let e = Expression::compile("name.first()").unwrap();
+    let org = json!({"resourceType":"Organization","name":"Acme"});
+    for _ in 0..2 {
+        let got = e.evaluate(&p).unwrap();
+        assert_eq!(got[0].type_name(), "FHIR.HumanName");
+        let got = e.evaluate(&org).unwrap();
+        assert_eq!(got[0].type_name(), "FHIR.string");
+    }
     // A hint computed for one type is ignored on a node of another type.
     check(&p, "contained.name", &["FHIR.string:\"Acme\""]);
     check(&p, "Patient.contained.name", &["FHIR.string:\"Acme\""]);
