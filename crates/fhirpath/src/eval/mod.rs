@@ -45,9 +45,8 @@ pub(crate) fn run<'a>(compiled: &Compiled, ctx: &EvalContext<'a>) -> EvalResult<
         root: ctx.root_item(),
         steps: Cell::new(0),
     };
-    let this = [engine.root.clone()];
     let frame = Frame {
-        this: &this,
+        this: std::slice::from_ref(&engine.root),
         index: None,
         total: None,
     };
