@@ -227,7 +227,8 @@ fn len_of(v: &Option<JsonRef<'_>>) -> Option<usize> {
     v.as_ref().and_then(|j| j.get().as_array().map(Vec::len))
 }
 
-#[inline]
+/// Inlined into its callers: pushing children is the innermost loop of navigation.
+#[inline(always)]
 fn push_values<'a>(
     value: Option<JsonRef<'a>>,
     ext: Option<JsonRef<'a>>,
@@ -257,7 +258,7 @@ fn push_values<'a>(
     }
 }
 
-#[inline]
+#[inline(always)]
 fn push_one<'a>(
     value: Option<JsonRef<'a>>,
     ext: Option<JsonRef<'a>>,
