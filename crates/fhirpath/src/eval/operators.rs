@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use rust_decimal::Decimal;
+use serde_json::Value;
 
 use super::equality::{compare, equals, equivalent, quantity_pair};
 use super::{boolean, opt_bool, singleton, Engine, EvalResult, Frame, Items};
@@ -22,7 +23,6 @@ use crate::parser::BinOp;
 use crate::temporal::{Precision, Temporal};
 use crate::value::{Item, JsonRef, NodeKind, Prim, Quantity};
 use crate::EvalError;
-use serde_json::Value;
 
 impl<'c, 'a> Engine<'c, 'a> {
     pub(super) fn binary(
