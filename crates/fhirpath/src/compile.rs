@@ -1,6 +1,7 @@
 //! Compilation from the syntax tree to the evaluable form: literals decoded, functions resolved
 //! and their arity checked, type specifiers parsed.
 
+use crate::infer::{self, MemberHint};
 use crate::parser::{Ast, BinOp, Literal};
 use crate::temporal::Temporal;
 use crate::types::TypeSpec;
@@ -36,6 +37,8 @@ pub(crate) enum Expr {
     Member {
         target: Option<Box<Expr>>,
         name: String,
+        /// The member resolved ahead of evaluation (see `infer`).
+        hint: MemberHint,
     },
     Call {
         target: Option<Box<Expr>>,
@@ -176,9 +179,12 @@ functions! {
 }
 
 pub(crate) fn compile(ast: &Ast, source: &str) -> Result<Compiled, ParseError> {
+    let mut root = expr(ast)?;
+    // The root's type is only known at evaluation time; paths below a type name are not.
+    infer::annotate(&mut root, None);
     Ok(Compiled {
         source: source.to_string(),
-        root: expr(ast)?,
+        root,
     })
 }
 
@@ -208,6 +214,7 @@ fn expr(ast: &Ast) -> Result<Expr, ParseError> {
         } => Expr::Member {
             target: boxed(target)?,
             name: name.clone(),
+            hint: MemberHint::default(),
         },
         Ast::Invoke {
             target,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::value::{Item, JsonRef};
+use crate::value::{Item, JsonRef, Node, NodeKind};
 
 /// Resolves a reference string (`Patient/123`, an absolute URL) to a resource, for `resolve()`
 /// beyond the Bundle and contained resources the evaluator handles itself.
@@ -105,8 +105,17 @@ impl<'a> EvalContext<'a> {
             Some(t) => Some(t.as_str()),
             None => resource_type(self.resource),
         };
-        let (fhir_type, path) = name.map_or(("", ""), |n| cached_static_type(spec, n));
-        Item::node(JsonRef::Borrowed(self.resource), fhir_type, path)
+        let Some(name) = name else {
+            return Item::node(JsonRef::Borrowed(self.resource), "", "");
+        };
+        let root = cached_root_type(spec, name);
+        Item::Node(Node {
+            value: Some(JsonRef::Borrowed(self.resource)),
+            ext: None,
+            fhir_type: root.fhir_type,
+            path: root.path,
+            kind: root.kind,
+        })
     }
 
     /// The item for `%resource`: the containing resource if one was given, else the root.
@@ -129,20 +138,42 @@ fn resource_type(v: &Value) -> Option<&str> {
     }
 }
 
-thread_local! {
-    /// The last root type looked up: evaluations over many resources of one type hit it.
-    static LAST_ROOT: std::cell::Cell<(&'static str, &'static str)> = const { std::cell::Cell::new(("", "")) };
+/// A root type name resolved to its static type, spec path and node kind.
+#[derive(Clone, Copy)]
+struct RootType {
+    name: &'static str,
+    fhir_type: &'static str,
+    path: &'static str,
+    kind: NodeKind,
 }
 
-fn cached_static_type(
-    spec: &'static crosscare_spec::Spec,
-    name: &str,
-) -> (&'static str, &'static str) {
+const NO_ROOT: RootType = RootType {
+    name: "",
+    fhir_type: "",
+    path: "",
+    kind: NodeKind::Unknown,
+};
+
+thread_local! {
+    /// The last root type looked up: evaluations over many resources of one type hit it.
+    static LAST_ROOT: std::cell::Cell<RootType> = const { std::cell::Cell::new(NO_ROOT) };
+}
+
+fn cached_root_type(spec: &'static crosscare_spec::Spec, name: &str) -> RootType {
     let last = LAST_ROOT.with(std::cell::Cell::get);
-    if !last.0.is_empty() && last.0 == name {
+    if !last.name.is_empty() && last.name == name {
         return last;
     }
-    let found = crate::types::static_type(spec, name);
-    LAST_ROOT.with(|c| c.set(found));
+    let (fhir_type, path) = crate::types::static_type(spec, name);
+    let found = RootType {
+        // The spec's own copy of the name, so that the cache holds no borrowed input.
+        name: if fhir_type == name { fhir_type } else { path },
+        fhir_type,
+        path,
+        kind: NodeKind::of(fhir_type),
+    };
+    if found.name == name {
+        LAST_ROOT.with(|c| c.set(found));
+    }
     found
 }

@@ -9,6 +9,7 @@ pub mod cli;
 mod compile;
 mod context;
 mod eval;
+mod infer;
 mod lexer;
 pub mod parser;
 pub mod print;

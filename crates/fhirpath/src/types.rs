@@ -2,7 +2,7 @@
 
 use crosscare_spec::Spec;
 
-use crate::value::{Item, Prim};
+use crate::value::{Item, NodeKind, Prim};
 
 /// A type name as written (`Patient`, `FHIR.Quantity`, `System.String`), split into namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,4 +92,47 @@ pub(crate) fn static_type(spec: &'static Spec, name: &str) -> (&'static str, &'s
         };
     }
     ("", "")
+}
+
+/// The type and spec path a child is created with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChildType {
+    pub fhir_type: &'static str,
+    pub path: &'static str,
+    pub kind: NodeKind,
+    /// The element holds a resource of any type (`contained`, `Bundle.entry.resource`), or is
+    /// untyped: its type comes from the JSON `resourceType`.
+    pub typed_by_json: bool,
+}
+
+/// The child type of nodes whose parent has no known type.
+pub(crate) const UNTYPED: ChildType = ChildType {
+    fhir_type: "",
+    path: "",
+    kind: NodeKind::Unknown,
+    typed_by_json: true,
+};
+
+/// The child `name` under the spec path `path`, and whether it was reached through a choice
+/// element (`valueQuantity` under `value[x]`); `None` when the spec defines no such child.
+pub(crate) fn resolve_child(
+    spec: &'static Spec,
+    path: &'static str,
+    name: &str,
+) -> Option<(ChildType, bool)> {
+    let c = spec.child(path, name)?;
+    let fhir_type = if c.element.content_reference.is_some() {
+        "BackboneElement"
+    } else {
+        c.type_code
+    };
+    Some((
+        ChildType {
+            fhir_type,
+            path: c.children_path,
+            kind: NodeKind::of(fhir_type),
+            typed_by_json: matches!(fhir_type, "Resource" | "DomainResource"),
+        },
+        c.is_choice,
+    ))
 }

@@ -13,10 +13,7 @@ impl<'c, 'a> Engine<'c, 'a> {
     ) -> EvalResult<'a> {
         let other = self.eval(&args[0], f)?;
         if func == Func::Union {
-            let mut out = Vec::new();
-            self.union_into(&mut out, focus)?;
-            self.union_into(&mut out, other)?;
-            return Ok(out);
+            return self.union_of(focus, other);
         }
         let mut out = focus;
         out.extend(other);

@@ -25,7 +25,7 @@ impl<'c, 'a> Engine<'c, 'a> {
                             index: Some(i),
                             total: f.total,
                         };
-                        if to_bool(&self.eval(crit, &frame)?)? == Some(true) {
+                        if self.eval_bool(crit, &frame)? == Some(true) {
                             return Ok(boolean(true));
                         }
                     }
@@ -39,7 +39,7 @@ impl<'c, 'a> Engine<'c, 'a> {
                         index: Some(i),
                         total: f.total,
                     };
-                    if to_bool(&self.eval(&args[0], &frame)?)? != Some(true) {
+                    if self.eval_bool(&args[0], &frame)? != Some(true) {
                         return Ok(boolean(false));
                     }
                 }
@@ -99,7 +99,7 @@ impl<'c, 'a> Engine<'c, 'a> {
                     index: Some(i),
                     total: f.total,
                 };
-                to_bool(&self.eval(crit, &frame)?)? == Some(true)
+                self.eval_bool(crit, &frame)? == Some(true)
             };
             if keep {
                 out.push(item);

@@ -27,7 +27,7 @@ impl<'c, 'a> Engine<'c, 'a> {
                 let Some(url) = self.string_arg(&args[0], f)? else {
                     return Ok(Vec::new());
                 };
-                let exts = self.members(&focus, "extension")?;
+                let exts = self.members(&focus, "extension", None)?;
                 let matching = exts.into_iter().filter(|e| {
                     e.json()
                         .and_then(|j| j.get("url"))
@@ -40,15 +40,7 @@ impl<'c, 'a> Engine<'c, 'a> {
                 }
                 Ok(matching.collect())
             }
-            Func::HasValue => Ok(boolean(match focus.as_slice() {
-                [Item::Node(n)] => {
-                    n.value
-                        .as_ref()
-                        .is_some_and(|v| !v.get().is_object() && !v.get().is_array())
-                        && (n.fhir_type.is_empty() || system_type_of(n.fhir_type).is_some())
-                }
-                _ => false,
-            })),
+            Func::HasValue => Ok(boolean(has_value(&focus))),
             Func::GetValue => Ok(match focus.as_slice() {
                 [item @ Item::Node(n)] if system_type_of(n.fhir_type).is_some() => {
                     item.to_system().into_iter().collect()
@@ -224,6 +216,19 @@ impl<'c, 'a> Engine<'c, 'a> {
         } else {
             Some(false)
         }
+    }
+}
+
+/// `hasValue()`: a single primitive node with a value (not only extensions).
+pub(super) fn has_value(focus: &[Item<'_>]) -> bool {
+    match focus {
+        [Item::Node(n)] => {
+            n.value
+                .as_ref()
+                .is_some_and(|v| !v.get().is_object() && !v.get().is_array())
+                && (n.fhir_type.is_empty() || system_type_of(n.fhir_type).is_some())
+        }
+        _ => false,
     }
 }
 

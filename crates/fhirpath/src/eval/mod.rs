@@ -45,9 +45,8 @@ pub(crate) fn run<'a>(compiled: &Compiled, ctx: &EvalContext<'a>) -> EvalResult<
         root: ctx.root_item(),
         steps: Cell::new(0),
     };
-    let this = [engine.root.clone()];
     let frame = Frame {
-        this: &this,
+        this: std::slice::from_ref(&engine.root),
         index: None,
         total: None,
     };
@@ -84,26 +83,29 @@ impl<'c, 'a> Engine<'c, 'a> {
                 .unwrap_or_default(),
             Expr::Total => f.total.map(<[Item<'a>]>::to_vec).unwrap_or_default(),
             Expr::Env(name) => self.variable(name)?,
-            Expr::Member { target, name } => match target.as_deref() {
-                // `Patient.name`: filter the focus by type without building a collection.
-                Some(Expr::TypeName(ty)) => {
-                    let spec = crosscare_spec::Spec::r4();
-                    let mut out = Vec::new();
-                    for item in f.this {
-                        if let Item::Node(n) = item {
-                            if spec.is_subtype_of(n.fhir_type, ty) {
-                                self.members_into(n, name, &mut out)?;
+            Expr::Member { target, name, hint } => {
+                let hint = Some(hint);
+                match target.as_deref() {
+                    // `Patient.name`: filter the focus by type without building a collection.
+                    Some(Expr::TypeName(ty)) => {
+                        let spec = crosscare_spec::Spec::r4();
+                        let mut out = Vec::new();
+                        for item in f.this {
+                            if let Item::Node(n) = item {
+                                if n.fhir_type == ty || spec.is_subtype_of(n.fhir_type, ty) {
+                                    self.members_into(n, name, hint, &mut out)?;
+                                }
                             }
                         }
+                        out
                     }
-                    out
+                    Some(t) => {
+                        let focus = self.eval(t, f)?;
+                        self.members(&focus, name, hint)?
+                    }
+                    None => self.members(f.this, name, hint)?,
                 }
-                Some(t) => {
-                    let focus = self.eval(t, f)?;
-                    self.members(&focus, name)?
-                }
-                None => self.members(f.this, name)?,
-            },
+            }
             Expr::TypeName(name) => {
                 let spec = crosscare_spec::Spec::r4();
                 f.this
@@ -114,6 +116,9 @@ impl<'c, 'a> Engine<'c, 'a> {
                     })
                     .cloned()
                     .collect()
+            }
+            Expr::Call { target, func, args } if args.is_empty() && is_focus_only(*func) => {
+                vec![self.focus_only(*func, target.as_deref(), f)?]
             }
             Expr::Call { target, func, args } => match target {
                 Some(t) => {
@@ -160,6 +165,89 @@ impl<'c, 'a> Engine<'c, 'a> {
         };
         self.check_size(&out)?;
         Ok(out)
+    }
+
+    /// Evaluates `e` as a condition (`where`, `exists(criteria)`, the operands of `and` and
+    /// `or`): the singleton Boolean of its result, computed without building a collection for
+    /// the forms conditions are usually written in (logic, comparisons, `exists()`, `empty()`).
+    pub fn eval_bool(&self, e: &Expr, f: &Frame<'_, 'a>) -> Result<Option<bool>, EvalError> {
+        use crate::parser::BinOp::*;
+        match e {
+            Expr::Binary(op @ (And | Or | Implies | Xor), a, b) => {
+                self.step(1)?;
+                self.logic_bool(*op, a, b, f)
+            }
+            Expr::Binary(op @ (Eq | Ne | Lt | Le | Gt | Ge), a, b) => {
+                self.step(1)?;
+                let l = self.operand(a, f)?;
+                let r = self.operand(b, f)?;
+                operators::compare_op(*op, &l, &r)
+            }
+            Expr::Call { target, func, args } if args.is_empty() && is_focus_only(*func) => {
+                self.step(1)?;
+                let item = self.focus_only(*func, target.as_deref(), f)?;
+                to_bool(std::slice::from_ref(&item))
+            }
+            _ => to_bool(&self.eval(e, f)?),
+        }
+    }
+
+    /// Applies `k` to the focus of a call: `$this` itself when there is no target, so that
+    /// functions that only look at their focus do not copy it.
+    fn with_focus<R>(
+        &self,
+        target: Option<&Expr>,
+        f: &Frame<'_, 'a>,
+        k: impl FnOnce(&[Item<'a>]) -> Result<R, EvalError>,
+    ) -> Result<R, EvalError> {
+        match target {
+            None => k(f.this),
+            Some(t) => k(&self.eval(t, f)?),
+        }
+    }
+
+    /// `count()`, `exists()`, `empty()` and `hasValue()` without arguments: one item computed
+    /// from a borrowed focus. `children().count()` (the ele-1 invariant on every element)
+    /// counts the children without building them.
+    fn focus_only(
+        &self,
+        func: Func,
+        target: Option<&Expr>,
+        f: &Frame<'_, 'a>,
+    ) -> Result<Item<'a>, EvalError> {
+        if let (
+            Func::Count,
+            Some(Expr::Call {
+                target: inner,
+                func: Func::Children,
+                args,
+            }),
+        ) = (func, target)
+        {
+            if args.is_empty() {
+                self.step(1)?;
+                let mut n = 0;
+                self.with_focus(inner.as_deref(), f, |focus| {
+                    for item in focus {
+                        self.step(1)?;
+                        n += navigation::children_count(item);
+                    }
+                    Ok(())
+                })?;
+                if n > self.ctx.limits.max_collection {
+                    return Err(EvalError::SizeLimit(self.ctx.limits.max_collection));
+                }
+                return Ok(Item::Integer(n as i64));
+            }
+        }
+        self.with_focus(target, f, |focus| {
+            Ok(match func {
+                Func::Count => Item::Integer(focus.len() as i64),
+                Func::Exists => Item::Boolean(!focus.is_empty()),
+                Func::Empty => Item::Boolean(focus.is_empty()),
+                _ => Item::Boolean(fhir::has_value(focus)),
+            })
+        })
     }
 
     fn variable(&self, name: &str) -> EvalResult<'a> {
@@ -251,6 +339,14 @@ impl<'c, 'a> Engine<'c, 'a> {
             | MemberOf => self.fhir(func, focus, args, f),
         }
     }
+}
+
+/// Functions whose result, without arguments, depends only on their focus (see `focus_only`).
+fn is_focus_only(func: Func) -> bool {
+    matches!(
+        func,
+        Func::Count | Func::Exists | Func::Empty | Func::HasValue
+    )
 }
 
 /// The single item of a collection, `None` when empty, an error when larger.

@@ -8,49 +8,43 @@ use serde_json::Value;
 
 use super::{Engine, EvalResult, Items};
 use crate::compile::Func;
-use crate::types::static_type;
+use crate::infer::MemberHint;
+use crate::types::{resolve_child, static_type, ChildType, UNTYPED};
 use crate::value::{Item, JsonRef, Node, NodeKind};
 use crate::EvalError;
 
-/// The type and spec path a child is created with.
-#[derive(Clone, Copy)]
-struct ChildType {
-    fhir_type: &'static str,
-    path: &'static str,
-    kind: NodeKind,
-    /// The element holds a resource of any type (`contained`, `Bundle.entry.resource`), or is
-    /// untyped: its type comes from the JSON `resourceType`.
-    typed_by_json: bool,
-}
-
-const UNTYPED: ChildType = ChildType {
-    fhir_type: "",
-    path: "",
-    kind: NodeKind::Unknown,
-    typed_by_json: true,
-};
-
 impl<'c, 'a> Engine<'c, 'a> {
     /// `focus.name` for every item of the focus.
-    pub fn members(&self, focus: &[Item<'a>], name: &str) -> EvalResult<'a> {
-        let mut out = Vec::new();
+    pub fn members(
+        &self,
+        focus: &[Item<'a>],
+        name: &str,
+        hint: Option<&MemberHint>,
+    ) -> EvalResult<'a> {
+        // Several parents usually give several children each: room for two per parent saves
+        // the reallocations of growing from empty.
+        let mut out = match focus.len() {
+            0 | 1 => Vec::new(),
+            n => Vec::with_capacity(n * 2),
+        };
         for item in focus {
             if let Item::Node(n) = item {
-                self.members_into(n, name, &mut out)?;
+                self.members_into(n, name, hint, &mut out)?;
             }
         }
         Ok(out)
     }
 
-    /// Appends `node.name` to `out`.
+    /// Appends `node.name` to `out`, using the compile-time resolution when it applies.
     pub fn members_into(
         &self,
         n: &Node<'a>,
         name: &str,
+        hint: Option<&MemberHint>,
         out: &mut Items<'a>,
     ) -> Result<(), EvalError> {
         self.step(1)?;
-        member(n, name, out);
+        member(n, name, hint, out);
         self.check_size(out)
     }
 
@@ -141,24 +135,6 @@ fn child_type(spec: &'static Spec, parent: &Node<'_>, name: &str) -> Option<(Chi
     })
 }
 
-fn resolve_child(spec: &'static Spec, path: &'static str, name: &str) -> Option<(ChildType, bool)> {
-    let c = spec.child(path, name)?;
-    let fhir_type = if c.element.content_reference.is_some() {
-        "BackboneElement"
-    } else {
-        c.type_code
-    };
-    Some((
-        ChildType {
-            fhir_type,
-            path: c.children_path,
-            kind: NodeKind::of(fhir_type),
-            typed_by_json: matches!(fhir_type, "Resource" | "DomainResource"),
-        },
-        c.is_choice,
-    ))
-}
-
 /// The object holding a node's children: the value itself, or the `_name` object of a primitive.
 fn source<'n, 'a>(n: &'n Node<'a>) -> Option<&'n JsonRef<'a>> {
     match &n.value {
@@ -167,14 +143,24 @@ fn source<'n, 'a>(n: &'n Node<'a>) -> Option<&'n JsonRef<'a>> {
     }
 }
 
-fn member<'a>(n: &Node<'a>, name: &str, out: &mut Items<'a>) {
+fn member<'a>(n: &Node<'a>, name: &str, hint: Option<&MemberHint>, out: &mut Items<'a>) {
     let Some(src) = source(n) else { return };
     let Value::Object(obj) = src.get() else {
         return;
     };
     let spec = Spec::r4();
-    match child_type(spec, n, name) {
-        Some((ty, false)) => push_key(src, name, ty, out),
+    let resolved = match hint.and_then(|h| h.lookup(n.path)) {
+        Some(resolved) => resolved,
+        None => {
+            let resolved = child_type(spec, n, name);
+            if let Some(h) = hint {
+                h.remember(n.path, resolved);
+            }
+            resolved
+        }
+    };
+    match resolved {
+        Some((ty, false)) => push_key(src, name, &ty, out),
         Some((_, true)) => {}
         None => {
             if n.path.is_empty() {
@@ -189,7 +175,7 @@ fn member<'a>(n: &Node<'a>, name: &str, out: &mut Items<'a>) {
                     continue;
                 }
                 if let Some((ty, true)) = child_type(spec, n, key) {
-                    push_key(src, key, ty, out);
+                    push_key(src, key, &ty, out);
                 }
             }
             if obj.is_empty() {
@@ -207,7 +193,7 @@ fn member<'a>(n: &Node<'a>, name: &str, out: &mut Items<'a>) {
                     continue;
                 }
                 if let Some((ty, true)) = child_type(spec, n, base) {
-                    push_key(src, base, ty, out);
+                    push_key(src, base, &ty, out);
                 }
             }
         }
@@ -215,9 +201,20 @@ fn member<'a>(n: &Node<'a>, name: &str, out: &mut Items<'a>) {
 }
 
 /// Pushes the value(s) under `key` of `src`, pairing primitives with their `_key` sibling.
-fn push_key<'a>(src: &JsonRef<'a>, key: &str, ty: ChildType, out: &mut Items<'a>) {
-    let value = src.project(|o| field(o, key));
+fn push_key<'a>(src: &JsonRef<'a>, key: &str, ty: &ChildType, out: &mut Items<'a>) {
     let primitive = !matches!(ty.kind, NodeKind::Complex | NodeKind::Quantity);
+    if let JsonRef::Borrowed(o) = src {
+        let o: &'a Value = o;
+        let value = field(o, key).map(JsonRef::Borrowed);
+        let ext = if primitive {
+            ext_field(o, key).map(JsonRef::Borrowed)
+        } else {
+            None
+        };
+        push_values(value, ext, ty, out);
+        return;
+    }
+    let value = src.project(|o| field(o, key));
     let ext = if primitive {
         src.project(|o| ext_field(o, key))
     } else {
@@ -230,15 +227,27 @@ fn len_of(v: &Option<JsonRef<'_>>) -> Option<usize> {
     v.as_ref().and_then(|j| j.get().as_array().map(Vec::len))
 }
 
+/// Inlined into its callers: pushing children is the innermost loop of navigation.
+#[inline(always)]
 fn push_values<'a>(
     value: Option<JsonRef<'a>>,
     ext: Option<JsonRef<'a>>,
-    ty: ChildType,
+    ty: &ChildType,
     out: &mut Items<'a>,
 ) {
+    // The common case, an array without `_name` sibling in the input: walk it directly.
+    if let (Some(JsonRef::Borrowed(Value::Array(values))), None) = (&value, &ext) {
+        let values: &'a [Value] = values;
+        out.reserve(values.len());
+        for v in values {
+            push_one(Some(JsonRef::Borrowed(v)), None, ty, out);
+        }
+        return;
+    }
     let (lv, le) = (len_of(&value), len_of(&ext));
     if lv.is_some() || le.is_some() {
         let n = lv.unwrap_or(0).max(le.unwrap_or(0));
+        out.reserve(n);
         for i in 0..n {
             let v = value.as_ref().and_then(|j| j.project(|a| a.get(i)));
             let e = ext.as_ref().and_then(|j| j.project(|a| a.get(i)));
@@ -249,10 +258,11 @@ fn push_values<'a>(
     }
 }
 
+#[inline(always)]
 fn push_one<'a>(
     value: Option<JsonRef<'a>>,
     ext: Option<JsonRef<'a>>,
-    ty: ChildType,
+    ty: &ChildType,
     out: &mut Items<'a>,
 ) {
     let value = value.filter(|v| !v.get().is_null());
@@ -260,31 +270,36 @@ fn push_one<'a>(
     if value.is_none() && ext.is_none() {
         return;
     }
-    let mut ty = ty;
-    if ty.typed_by_json {
-        if let Some(rt) = value
-            .as_ref()
-            .and_then(|v| v.get().get("resourceType"))
-            .and_then(Value::as_str)
-        {
-            let (t, p) = static_type(Spec::r4(), rt);
-            if !t.is_empty() {
-                ty = ChildType {
-                    fhir_type: t,
-                    path: p,
-                    kind: NodeKind::Complex,
-                    typed_by_json: false,
-                };
-            }
-        }
-    }
+    let (fhir_type, path, kind) = if ty.typed_by_json {
+        typed_by_resource_type(value.as_ref(), ty)
+    } else {
+        (ty.fhir_type, ty.path, ty.kind)
+    };
     out.push(Item::Node(Node {
         value,
         ext,
-        fhir_type: ty.fhir_type,
-        path: ty.path,
-        kind: ty.kind,
+        fhir_type,
+        path,
+        kind,
     }));
+}
+
+/// The type of a resource held by a `Resource`-typed element, from its `resourceType`.
+#[cold]
+fn typed_by_resource_type(
+    value: Option<&JsonRef<'_>>,
+    ty: &ChildType,
+) -> (&'static str, &'static str, NodeKind) {
+    if let Some(rt) = value
+        .and_then(|v| v.get().get("resourceType"))
+        .and_then(Value::as_str)
+    {
+        let (t, p) = static_type(Spec::r4(), rt);
+        if !t.is_empty() {
+            return (t, p, NodeKind::Complex);
+        }
+    }
+    (ty.fhir_type, ty.path, ty.kind)
 }
 
 /// All child nodes of an item in document order (skipping `resourceType` and `_name` keys,
@@ -312,7 +327,7 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
                     continue;
                 }
                 let ty = child_type(spec, n, base).map_or(UNTYPED, |(t, _)| t);
-                push_values(None, Some(JsonRef::Borrowed(value)), ty, out);
+                push_values(None, Some(JsonRef::Borrowed(value)), &ty, out);
                 continue;
             }
             let ty = child_type(spec, n, key).map_or(UNTYPED, |(t, _)| t);
@@ -321,7 +336,7 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
             } else {
                 ext_field(whole, key).map(JsonRef::Borrowed)
             };
-            push_values(Some(JsonRef::Borrowed(value)), ext, ty, out);
+            push_values(Some(JsonRef::Borrowed(value)), ext, &ty, out);
         }
         return;
     }
@@ -334,11 +349,52 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
                 continue;
             }
             let ty = child_type(spec, n, base).map_or(UNTYPED, |(t, _)| t);
-            push_values(None, src.project(|o| o.get(key.as_str())), ty, out);
+            push_values(None, src.project(|o| o.get(key.as_str())), &ty, out);
             continue;
         }
         let ty = child_type(spec, n, key).map_or(UNTYPED, |(t, _)| t);
-        push_key(src, key, ty, out);
+        push_key(src, key, &ty, out);
+    }
+}
+
+/// The number of items `children()` returns for `item`, without building them: the same keys
+/// are skipped and the same null entries dropped. A primitive's `_name` sibling only matters
+/// when it exists, so the spec is consulted only then.
+pub(crate) fn children_count(item: &Item<'_>) -> usize {
+    let Item::Node(n) = item else { return 0 };
+    let Some(src) = source(n) else { return 0 };
+    let whole = src.get();
+    let Value::Object(obj) = whole else { return 0 };
+    let spec = Spec::r4();
+    let mut count = 0;
+    for (key, value) in obj {
+        if key == "resourceType" {
+            continue;
+        }
+        if let Some(base) = key.strip_prefix('_') {
+            if field(whole, base).is_none() {
+                count += present(None, Some(value));
+            }
+            continue;
+        }
+        let ext = ext_field(whole, key).filter(|_| {
+            let ty = child_type(spec, n, key).map_or(UNTYPED, |(t, _)| t);
+            !matches!(ty.kind, NodeKind::Complex | NodeKind::Quantity)
+        });
+        count += present(Some(value), ext);
+    }
+    count
+}
+
+/// How many items `push_values` makes of a value and its `_name` sibling.
+fn present(value: Option<&Value>, ext: Option<&Value>) -> usize {
+    let some = |v: Option<&Value>| v.is_some_and(|v| !v.is_null());
+    let len = |v: Option<&Value>| v.and_then(Value::as_array).map(Vec::len);
+    match (len(value), len(ext)) {
+        (None, None) => usize::from(some(value) || some(ext)),
+        (lv, le) => (0..lv.unwrap_or(0).max(le.unwrap_or(0)))
+            .filter(|&i| some(value.and_then(|v| v.get(i))) || some(ext.and_then(|e| e.get(i))))
+            .count(),
     }
 }
 
@@ -346,15 +402,23 @@ pub(crate) fn children<'a>(item: &Item<'a>, out: &mut Items<'a>) {
 const LINEAR_LOOKUP: usize = 16;
 
 /// `o[key]`, for an object.
+#[inline]
 fn field<'v>(o: &'v Value, key: &str) -> Option<&'v Value> {
     let Value::Object(map) = o else { return None };
     if map.len() <= LINEAR_LOOKUP {
-        return map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v);
+        // Many FHIR names share a length (`code`, `meta`, `text`): the last byte tells most
+        // of them apart without a call to `memcmp`.
+        let last = key.as_bytes().last();
+        return map
+            .iter()
+            .find(|(k, _)| k.len() == key.len() && k.as_bytes().last() == last && k.as_str() == key)
+            .map(|(_, v)| v);
     }
     map.get(key)
 }
 
 /// `o["_" + key]` without building the key.
+#[inline]
 fn ext_field<'v>(o: &'v Value, key: &str) -> Option<&'v Value> {
     let Value::Object(map) = o else { return None };
     if map.len() <= LINEAR_LOOKUP {

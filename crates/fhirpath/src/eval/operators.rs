@@ -5,9 +5,10 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use rust_decimal::Decimal;
+use serde_json::Value;
 
 use super::equality::{compare, equals, equivalent, quantity_pair};
-use super::{boolean, opt_bool, singleton, to_bool, Engine, EvalResult, Frame, Items};
+use super::{boolean, opt_bool, singleton, Engine, EvalResult, Frame, Items};
 
 /// The single item of a borrowed collection, `None` when empty, an error when larger.
 fn single<'s, 'a>(v: &'s [Item<'a>]) -> Result<Option<&'s Item<'a>>, EvalError> {
@@ -20,7 +21,7 @@ fn single<'s, 'a>(v: &'s [Item<'a>]) -> Result<Option<&'s Item<'a>>, EvalError> 
 use crate::compile::Expr;
 use crate::parser::BinOp;
 use crate::temporal::{Precision, Temporal};
-use crate::value::{Item, Prim, Quantity};
+use crate::value::{Item, JsonRef, NodeKind, Prim, Quantity};
 use crate::EvalError;
 
 impl<'c, 'a> Engine<'c, 'a> {
@@ -37,37 +38,17 @@ impl<'c, 'a> Engine<'c, 'a> {
             _ => {}
         }
         if op == Union {
-            let mut out = Vec::new();
-            self.union_into(&mut out, self.eval(a, f)?)?;
-            self.union_into(&mut out, self.eval(b, f)?)?;
-            return Ok(out);
+            let l = self.eval(a, f)?;
+            return self.union_of(l, self.eval(b, f)?);
         }
         let l = self.operand(a, f)?;
         let r = self.operand(b, f)?;
         let (l, r) = (&*l, &*r);
         match op {
-            Eq | Ne => {
-                if l.is_empty() || r.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let eq = collection_equals(l, r);
-                Ok(opt_bool(if op == Eq { eq } else { eq.map(|b| !b) }))
-            }
+            Eq | Ne | Lt | Le | Gt | Ge => Ok(opt_bool(compare_op(op, l, r)?)),
             Equiv | NotEquiv => {
                 let eqv = collection_equivalent(l, r);
                 Ok(boolean(if op == Equiv { eqv } else { !eqv }))
-            }
-            Lt | Le | Gt | Ge => {
-                let (Some(x), Some(y)) = (single(l)?, single(r)?) else {
-                    return Ok(Vec::new());
-                };
-                let ord = compare(x, y)?;
-                Ok(opt_bool(ord.map(|o| match op {
-                    Lt => o == Ordering::Less,
-                    Le => o != Ordering::Greater,
-                    Gt => o == Ordering::Greater,
-                    _ => o != Ordering::Less,
-                })))
             }
             In | Contains => {
                 let (needle, hay) = if op == In { (l, r) } else { (r, l) };
@@ -105,7 +86,7 @@ impl<'c, 'a> Engine<'c, 'a> {
     }
 
     /// Evaluates an operand, borrowing literals instead of cloning them.
-    fn operand<'e>(
+    pub(super) fn operand<'e>(
         &self,
         e: &'e Expr,
         f: &Frame<'_, 'a>,
@@ -132,30 +113,74 @@ impl<'c, 'a> Engine<'c, 'a> {
         out: &mut Items<'a>,
         items: Items<'a>,
     ) -> Result<(), EvalError> {
-        if out.is_empty() && items.len() == 1 {
-            out.extend(items);
-            return Ok(());
+        if out.is_empty() {
+            *out = items;
+            return self.dedupe(out);
         }
+        // No reservation up front: duplicates are common, and pushing only the new items often
+        // fits in the capacity `out` already has.
         for item in items {
             self.step(out.len() as u64 / 8 + 1)?;
-            if !out.iter().any(|o| equals(o, &item) == Some(true)) {
+            if !out.iter().any(|o| same(o, &item)) {
                 out.push(item);
             }
         }
         Ok(())
     }
 
+    /// `l | r` in `l`'s buffer: its duplicates dropped in place, then the new items of `r`.
+    pub(super) fn union_of(&self, l: Items<'a>, r: Items<'a>) -> EvalResult<'a> {
+        let mut out = l;
+        self.dedupe(&mut out)?;
+        if out.is_empty() {
+            out = r;
+            self.dedupe(&mut out)?;
+        } else {
+            self.union_into(&mut out, r)?;
+        }
+        Ok(out)
+    }
+
+    /// Drops items equal (by `=`) to an earlier one, keeping the order of first occurrences.
+    fn dedupe(&self, out: &mut Items<'a>) -> Result<(), EvalError> {
+        let mut kept = 0;
+        for i in 0..out.len() {
+            self.step(kept as u64 / 8 + 1)?;
+            let (head, tail) = out.split_at(i);
+            let duplicate = tail
+                .first()
+                .is_some_and(|x| head[..kept].iter().any(|o| same(o, x)));
+            if !duplicate {
+                out.swap(kept, i);
+                kept += 1;
+            }
+        }
+        out.truncate(kept);
+        Ok(())
+    }
+
     fn logic(&self, op: BinOp, a: &Expr, b: &Expr, f: &Frame<'_, 'a>) -> EvalResult<'a> {
-        let l = to_bool(&self.eval(a, f)?)?;
+        Ok(opt_bool(self.logic_bool(op, a, b, f)?))
+    }
+
+    /// `and`, `or`, `xor` and `implies` over the singleton Booleans of their operands.
+    pub(super) fn logic_bool(
+        &self,
+        op: BinOp,
+        a: &Expr,
+        b: &Expr,
+        f: &Frame<'_, 'a>,
+    ) -> Result<Option<bool>, EvalError> {
+        let l = self.eval_bool(a, f)?;
         // Short-circuit where the right operand cannot change the result.
         match (op, l) {
-            (BinOp::And, Some(false)) => return Ok(boolean(false)),
-            (BinOp::Or, Some(true)) => return Ok(boolean(true)),
-            (BinOp::Implies, Some(false)) => return Ok(boolean(true)),
+            (BinOp::And, Some(false)) => return Ok(Some(false)),
+            (BinOp::Or, Some(true)) => return Ok(Some(true)),
+            (BinOp::Implies, Some(false)) => return Ok(Some(true)),
             _ => {}
         }
-        let r = to_bool(&self.eval(b, f)?)?;
-        Ok(opt_bool(match op {
+        let r = self.eval_bool(b, f)?;
+        Ok(match op {
             BinOp::And => match (l, r) {
                 (_, Some(false)) => Some(false),
                 (Some(true), Some(true)) => Some(true),
@@ -172,7 +197,54 @@ impl<'c, 'a> Engine<'c, 'a> {
                 (None, Some(true)) => Some(true),
                 _ => None,
             },
-        }))
+        })
+    }
+}
+
+/// `a = b` is true; two string nodes of the input are compared in place (the common case in
+/// unions of names and codes).
+#[inline]
+fn same(a: &Item<'_>, b: &Item<'_>) -> bool {
+    if let (Item::Node(x), Item::Node(y)) = (a, b) {
+        if let (
+            NodeKind::String,
+            NodeKind::String,
+            Some(JsonRef::Borrowed(Value::String(p))),
+            Some(JsonRef::Borrowed(Value::String(q))),
+        ) = (x.kind, y.kind, &x.value, &y.value)
+        {
+            return p == q;
+        }
+    }
+    equals(a, b) == Some(true)
+}
+
+/// `=`, `!=`, `<`, `<=`, `>` and `>=` over evaluated operands; `None` is the empty result.
+pub(super) fn compare_op(
+    op: BinOp,
+    l: &[Item<'_>],
+    r: &[Item<'_>],
+) -> Result<Option<bool>, EvalError> {
+    match op {
+        BinOp::Eq | BinOp::Ne => {
+            if l.is_empty() || r.is_empty() {
+                return Ok(None);
+            }
+            let eq = collection_equals(l, r);
+            Ok(if op == BinOp::Eq { eq } else { eq.map(|b| !b) })
+        }
+        _ => {
+            let (Some(x), Some(y)) = (single(l)?, single(r)?) else {
+                return Ok(None);
+            };
+            let ord = compare(x, y)?;
+            Ok(ord.map(|o| match op {
+                BinOp::Lt => o == Ordering::Less,
+                BinOp::Le => o != Ordering::Greater,
+                BinOp::Gt => o == Ordering::Greater,
+                _ => o != Ordering::Less,
+            }))
+        }
     }
 }
 

@@ -255,3 +255,67 @@ fn numeric_edges_do_not_panic() {
     check(&p, "9223372036854775807L + 1", &[]);
     check(&p, "1 / 0", &[]);
 }
+
+#[test]
+fn fast_paths_agree_with_the_general_evaluation() {
+    // `children().count()` counts without building the children: it must count what
+    // `children()` returns, nulls and `_name`-only primitives included.
+    let p = patient();
+    let odd = json!({"resourceType":"Patient","id":null,"active":[null,true],
+        "_active":[{"id":"a"},null],"_gender":{"id":"g"},"name":[null,{"family":"X"}]});
+    for input in [&p, &odd] {
+        for path in ["", "name.", "name.given.", "_birthDate.", "contained."] {
+            let counted = run(input, &format!("{path}children().count()")).unwrap();
+            let built = run(input, &format!("{path}children()")).unwrap().len();
+            let expected = if path.is_empty() || !counted.is_empty() {
+                vec![format!("System.Integer:{built}")]
+            } else {
+                Vec::new()
+            };
+            assert_eq!(counted, expected, "{path}children().count()");
+        }
+    }
+    // Unions keep the first occurrence in order, whatever buffer they are built in.
+    check(
+        &p,
+        "name.given | name.family | name.given",
+        &[
+            "FHIR.string:\"Peter\"",
+            r#"FHIR.string:{"extension":[{"url":"http://example.org/x","valueString":"middle"}]}"#,
+            "FHIR.string:\"James\"",
+            "FHIR.string:\"Chalmers\"",
+        ],
+    );
+    check(&p, "(1 | 2 | 1 | 3).count()", &["System.Integer:3"]);
+    // Conditions evaluated as Booleans keep the empty and singleton rules.
+    check(
+        &p,
+        "name.where(family = 'Chalmers' and given.exists()).count()",
+        &["System.Integer:1"],
+    );
+    check(&p, "(name.family = {}) or true", &["System.Boolean:true"]);
+    check(&p, "(name.family = {}) and true", &[]);
+    check(
+        &p,
+        "name.family.where($this > 'A' or false).exists()",
+        &["System.Boolean:true"],
+    );
+    assert!(matches!(
+        run(&p, "name.where(given = 'Peter').exists()"),
+        Ok(v) if v == ["System.Boolean:false"]
+    ));
+    check(&p, "hasValue() or id.hasValue()", &["System.Boolean:true"]);
+    // One compiled expression over roots of different types: the resolution kept from the
+    // first root does not apply to the second.
+    let e = Expression::compile("name.first()").unwrap();
+    let org = json!({"resourceType":"Organization","name":"Acme"});
+    for _ in 0..2 {
+        let got = e.evaluate(&p).unwrap();
+        assert_eq!(got[0].type_name(), "FHIR.HumanName");
+        let got = e.evaluate(&org).unwrap();
+        assert_eq!(got[0].type_name(), "FHIR.string");
+    }
+    // A hint computed for one type is ignored on a node of another type.
+    check(&p, "contained.name", &["FHIR.string:\"Acme\""]);
+    check(&p, "Patient.contained.name", &["FHIR.string:\"Acme\""]);
+}
