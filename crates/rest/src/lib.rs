@@ -60,7 +60,7 @@ impl Default for RestConfig {
             max_bundle_entries: 1000,
             default_page_size: 20,
             max_page_size: 1000,
-            search_total_limit: 10_000,
+            search_total_limit: 1_000,
             parse_limits: crosscare_validation::ParseLimits::default(),
         }
     }

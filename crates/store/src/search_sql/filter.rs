@@ -94,66 +94,9 @@ impl<'d> Compiler<'d> {
                 sql.push(")");
                 Ok(())
             }
-            Filter::Chain {
-                param,
-                target_type,
-                filter,
-            } => {
-                let d = self.d;
-                let (x, t) = (self.alias("x"), self.alias("t"));
-                let (h, part) = (d.hint(), d.part());
-                sql.push(&format!(
-                    "{} IN (SELECT {} FROM idx_reference {x} JOIN resource {t} \
-                     ON {t}.{part} = {x}.{part} AND {t}.rtype = {x}.ttype AND {t}.id = {x}.tid WHERE ",
-                    d.key_in(alias),
-                    d.key(&format!("{x}.")),
-                ));
-                // The inner filter drives: target rows first, then their referrers through
-                // `idx_reference_reverse` (partition, ttype, tid).
-                scope.write_hinted(d, sql, &format!("{x}."), h);
-                sql.push(&format!(" AND {h}{x}.param = "));
-                sql.bind(param.clone());
-                sql.push(&format!(
-                    " AND {h}{x}.cid IS NULL AND {h}{x}.url IS NULL AND {x}.ttype = "
-                ));
-                sql.bind(target_type.clone());
-                sql.push(&format!(" AND {} AND ", d.not_deleted(&format!("{t}."))));
-                self.filter(sql, filter, &t, &scope.with_type(target_type))?;
-                sql.push(")");
-                Ok(())
-            }
-            Filter::Has {
-                resource_type,
-                param,
-                filter,
-            } => {
-                let d = self.d;
-                let (x, s, t) = (self.alias("x"), self.alias("s"), self.alias("t"));
-                let (h, part) = (d.hint(), d.part());
-                sql.push(&format!(
-                    "{} IN (SELECT {} FROM idx_reference {x} \
-                     JOIN resource {s} ON {} \
-                     JOIN resource {t} ON {t}.{part} = {x}.{part} AND {t}.rtype = {x}.ttype AND {t}.id = {x}.tid \
-                     WHERE ",
-                    d.key_in(alias),
-                    d.key(&format!("{t}.")),
-                    d.key_eq(&format!("{s}."), &format!("{x}.")),
-                ));
-                // The inner filter drives: source rows first, then their references through
-                // `idx_reference_rid`, then the referenced rows by `resource_key`.
-                scope
-                    .with_type(resource_type)
-                    .write_hinted(d, sql, &format!("{x}."), h);
-                sql.push(&format!(" AND {h}{x}.param = "));
-                sql.bind(param.clone());
-                sql.push(&format!(" AND {h}{x}.cid IS NULL AND {h}{x}.url IS NULL"));
-                if let [one] = scope.types.as_slice() {
-                    sql.push(&format!(" AND {h}{x}.ttype = "));
-                    sql.bind(one.clone());
-                }
-                sql.push(&format!(" AND {} AND ", d.not_deleted(&format!("{s}."))));
-                self.filter(sql, filter, &s, &scope.with_type(resource_type))?;
-                sql.push(d.has_fence());
+            Filter::Chain { .. } | Filter::Has { .. } => {
+                sql.push(&format!("{} IN (", self.d.key_in(alias)));
+                self.rows(sql, f, scope)?;
                 sql.push(")");
                 Ok(())
             }
@@ -176,6 +119,80 @@ impl<'d> Compiler<'d> {
                 sql.push(&format!(" AND {})", d.not_deleted(&format!("{l}."))));
                 Ok(())
             }
+        }
+    }
+
+    /// The statement listing the keys of the resources a chain or `_has` filter selects:
+    /// index rows of current versions joined to undeleted resources, so like
+    /// [`Compiler::param_rows`] it needs no `resource` row of the searched type.
+    pub(crate) fn rows(&mut self, sql: &mut Sql, f: &Filter, scope: &Scope) -> Result<()> {
+        match f {
+            Filter::Chain {
+                param,
+                target_type,
+                filter,
+            } => {
+                let d = self.d;
+                let (x, t) = (self.alias("x"), self.alias("t"));
+                let (h, part) = (d.hint(), d.part());
+                sql.push(&format!(
+                    "SELECT {} FROM idx_reference {x} JOIN resource {t} \
+                     ON {t}.{part} = {x}.{part} AND {t}.rtype = {x}.ttype AND {t}.id = {x}.tid WHERE ",
+                    d.key(&format!("{x}.")),
+                ));
+                // The inner filter drives: target rows first, then their referrers through
+                // `idx_reference_reverse` (partition, ttype, tid).
+                scope.write_hinted(d, sql, &format!("{x}."), h);
+                sql.push(&format!(" AND {h}{x}.param = "));
+                sql.bind(param.clone());
+                sql.push(&format!(
+                    " AND {h}{x}.cid IS NULL AND {h}{x}.url IS NULL AND {x}.ttype = "
+                ));
+                sql.bind(target_type.clone());
+                sql.push(&format!(" AND {} AND ", d.not_deleted(&format!("{t}."))));
+                self.filter(sql, filter, &t, &scope.with_type(target_type))
+            }
+            Filter::Has {
+                resource_type,
+                param,
+                filter,
+            } => {
+                let d = self.d;
+                let (x, s, t) = (self.alias("x"), self.alias("s"), self.alias("t"));
+                let (h, part) = (d.hint(), d.part());
+                sql.push(&format!(
+                    "SELECT {} FROM idx_reference {x} \
+                     JOIN resource {s} ON {} \
+                     JOIN resource {t} ON {t}.{part} = {x}.{part} AND {t}.rtype = {x}.ttype AND {t}.id = {x}.tid \
+                     WHERE ",
+                    d.key(&format!("{t}.")),
+                    d.key_eq(&format!("{s}."), &format!("{x}.")),
+                ));
+                // The inner filter drives: source rows first, then their references through
+                // `idx_reference_rid`, then the referenced rows by `resource_key`.
+                scope
+                    .with_type(resource_type)
+                    .write_hinted(d, sql, &format!("{x}."), h);
+                sql.push(&format!(" AND {h}{x}.param = "));
+                sql.bind(param.clone());
+                sql.push(&format!(" AND {h}{x}.cid IS NULL AND {h}{x}.url IS NULL"));
+                if let [one] = scope.types.as_slice() {
+                    sql.push(&format!(" AND {h}{x}.ttype = "));
+                    sql.bind(one.clone());
+                }
+                sql.push(&format!(
+                    " AND {} AND {} AND ",
+                    d.not_deleted(&format!("{t}.")),
+                    d.not_deleted(&format!("{s}."))
+                ));
+                self.filter(sql, filter, &s, &scope.with_type(resource_type))?;
+                sql.push(d.has_fence());
+                Ok(())
+            }
+
+            _ => Err(StoreError::UnsupportedSearch(
+                "only chains and _has list their keys".into(),
+            )),
         }
     }
 

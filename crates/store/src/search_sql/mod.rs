@@ -169,13 +169,14 @@ pub struct Plan {
     pub condition: Sql,
     /// `ORDER BY` keys (without the keyword); always ends with the dialect's row tiebreak.
     pub order: Sql,
-    /// When the whole search is one index-backed parameter in row order (no `_sort`), the
+    /// When the whole search is one index-backed filter (a parameter, a chain, `_has`) in row
+    /// order (no `_sort`), the
     /// statements that find its keys in the index alone: see [`Keys`].
     pub keys: Option<Keys>,
 }
 
-/// The matches of a search that is exactly one index-backed parameter, as index rows: one
-/// arm per value (`SELECT <key> FROM idx_… WHERE …`).
+/// The matches of a search that is exactly one index-backed filter, as index rows: one arm per
+/// value of a parameter (`SELECT <key> FROM idx_… WHERE …`), or the join of a chain or `_has`.
 ///
 /// Index rows exist only for the current version of undeleted resources (they are replaced on
 /// update and removed on delete, in the same transaction), so the keys of a page and the
@@ -325,6 +326,16 @@ pub fn compile(d: &dyn Dialect, query: &SearchQuery, scope: &Scope) -> Result<Pl
             Some(Keys {
                 arms: filter::Compiler::new(d).param_arms(pf, scope)?,
             })
+        }
+        [f @ (Filter::Chain { .. } | Filter::Has { .. })]
+            if query.result.sort.is_empty()
+                && (matches!(f, Filter::Chain { .. }) || scope.types.len() == 1) =>
+        {
+            // A `_has` arm lists referenced resources of whatever type the reference names;
+            // it is only the search's type when the scope pins one.
+            let mut arm = Sql::default();
+            filter::Compiler::new(d).rows(&mut arm, f, scope)?;
+            Some(Keys { arms: vec![arm] })
         }
         _ => None,
     };

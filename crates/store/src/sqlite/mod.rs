@@ -40,6 +40,8 @@ pub struct SqliteOptions {
     /// How long a connection waits on a lock held by another process before failing.
     pub busy_timeout: Duration,
     /// Reader connections kept open (more are opened on demand and closed when returned).
+    /// Opening one re-reads the schema and faults the memory map in again, so the pool holds
+    /// as many as concurrent requests usually need.
     pub read_pool_size: usize,
     /// Page cache per connection, in KiB.
     pub cache_size_kib: u32,
@@ -52,7 +54,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             synchronous: Synchronous::Full,
             busy_timeout: Duration::from_secs(5),
-            read_pool_size: 8,
+            read_pool_size: 32,
             cache_size_kib: 16 * 1024,
             index: true,
         }
