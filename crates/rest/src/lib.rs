@@ -18,6 +18,7 @@ pub mod error;
 pub mod guard;
 pub mod headers;
 pub mod interaction;
+pub mod logical;
 pub mod operation;
 pub mod outcome;
 pub mod paging;
