@@ -209,24 +209,49 @@ fn parquet_columns_are_typed_and_exact() {
     let bytes = parquet_of(&temporal_view(), &resources).unwrap();
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
     let schema = builder.schema().clone();
-    let types: Vec<DataType> = schema.fields().iter().map(|f| f.data_type().clone()).collect();
+    let types: Vec<DataType> = schema
+        .fields()
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
     let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     assert_eq!(
         types,
-        [DataType::Date32, utc.clone(), utc, DataType::Decimal128(38, 18)]
+        [
+            DataType::Date32,
+            utc.clone(),
+            utc,
+            DataType::Decimal128(38, 18)
+        ]
     );
     let batches: Vec<_> = builder.build().unwrap().map(|b| b.unwrap()).collect();
     let batch = arrow::compute::concat_batches(&schema, &batches).unwrap();
-    let born = batch.column(0).as_any().downcast_ref::<Date32Array>().unwrap();
+    let born = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<Date32Array>()
+        .unwrap();
     assert_eq!(born.value(0), -1);
     assert!(born.is_null(1));
-    let died = batch.column(1).as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
+    let died = batch
+        .column(1)
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .unwrap();
     // 2020-05-17T08:30:00.123456Z
     assert_eq!(died.value(0), 1_589_704_200_123_456);
-    let updated = batch.column(2).as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
+    let updated = batch
+        .column(2)
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .unwrap();
     assert_eq!(updated.value(0), 1_000_000);
     assert!(updated.is_null(1));
-    let score = batch.column(3).as_any().downcast_ref::<Decimal128Array>().unwrap();
+    let score = batch
+        .column(3)
+        .as_any()
+        .downcast_ref::<Decimal128Array>()
+        .unwrap();
     assert_eq!(
         score.value_as_string(0),
         "12345678901234567890.123456789012345678"

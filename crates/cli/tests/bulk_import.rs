@@ -297,9 +297,11 @@ fn valid_lines_load_and_bad_lines_are_reported_by_line(backend: Backend) {
     );
     dirs.write(
         "obs.ndjson",
-        &[json!({"resourceType": "Observation", "id": "o1", "status": "final",
+        &[
+            json!({"resourceType": "Observation", "id": "o1", "status": "final",
                   "code": {"text": "weight"}, "subject": {"reference": "Patient/p1"}})
-        .to_string()],
+            .to_string(),
+        ],
     );
     let server = Server::start(store, Some(dirs.config(2)));
     let obs_url = format!("file://{}/obs.ndjson", dirs.input().display());
@@ -320,7 +322,10 @@ fn valid_lines_load_and_bad_lines_are_reported_by_line(backend: Backend) {
     let at = |l| ("patients.ndjson".to_string(), l);
     assert_eq!(positions, [at(2), at(4), at(7)]);
     let diagnostics = errors[1]["issue"][0]["diagnostics"].as_str().unwrap();
-    assert!(diagnostics.contains("line 4") && diagnostics.contains("colour"), "{diagnostics}");
+    assert!(
+        diagnostics.contains("line 4") && diagnostics.contains("colour"),
+        "{diagnostics}"
+    );
     assert!(errors[2]["issue"][0]["diagnostics"]
         .as_str()
         .unwrap()
@@ -372,7 +377,11 @@ fn inputs_outside_the_import_folder_are_refused(backend: Backend) {
     // Other malformed kick-offs.
     let bad = [
         (parameters(&[("Patient", "ok.ndjson")]), "", 400),
-        (parameters(&[("Pationt", "ok.ndjson")]), "respond-async", 400),
+        (
+            parameters(&[("Pationt", "ok.ndjson")]),
+            "respond-async",
+            400,
+        ),
         (parameters(&[]), "respond-async", 400),
         (
             json!({"resourceType": "Parameters", "parameter": [
@@ -438,7 +447,10 @@ fn an_interrupted_import_resumes_after_a_restart(backend: Backend) {
     assert_eq!(error_position(&errors[0]).1, n as u64 - 2);
     for i in [0, committed as usize, n - 1] {
         assert_eq!(server.status_of(&format!("Patient/q{i:05}")), 200);
-        assert_eq!(server.status_of(&format!("Patient/q{i:05}/_history/2")), 404);
+        assert_eq!(
+            server.status_of(&format!("Patient/q{i:05}/_history/2")),
+            404
+        );
     }
     server.stop();
 }
@@ -456,9 +468,18 @@ fn a_cancelled_import_stops_at_a_batch_boundary(backend: Backend) {
     let outcome: Value = resp.json().unwrap();
     assert_eq!(outcome["resourceType"], "OperationOutcome");
     assert!(!job_dir(&dirs, &status).exists());
-    assert_eq!(server.client.get(&status).send().unwrap().status().as_u16(), 404);
     assert_eq!(
-        server.client.delete(&status).send().unwrap().status().as_u16(),
+        server.client.get(&status).send().unwrap().status().as_u16(),
+        404
+    );
+    assert_eq!(
+        server
+            .client
+            .delete(&status)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
         404
     );
     // The worker left the job: what it committed stays, the rest never comes.

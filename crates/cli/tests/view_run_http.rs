@@ -334,11 +334,19 @@ fn stored_views_are_resources_and_run_by_id_or_reference() {
         "status=active",
         "resource=Patient",
     ] {
-        let (status, body) = send(reqwest::Method::GET, &format!("ViewDefinition?{query}"), None);
+        let (status, body) = send(
+            reqwest::Method::GET,
+            &format!("ViewDefinition?{query}"),
+            None,
+        );
         assert_eq!(status, 200);
         assert_eq!(json_of(&body)["total"], 1, "{query}");
     }
-    let (_, body) = send(reqwest::Method::GET, "ViewDefinition?resource=Observation", None);
+    let (_, body) = send(
+        reqwest::Method::GET,
+        "ViewDefinition?resource=Observation",
+        None,
+    );
     assert_eq!(json_of(&body)["total"], 0);
 
     // Run by id (GET and POST) and by reference: the same rows as the inline view.
@@ -351,7 +359,11 @@ fn stored_views_are_resources_and_run_by_id_or_reference() {
             .map(|l| json_of(l.as_bytes())["id"].as_str().unwrap().to_string())
             .collect()
     };
-    let (status, body) = send(reqwest::Method::GET, "ViewDefinition/v1/$run?_format=ndjson", None);
+    let (status, body) = send(
+        reqwest::Method::GET,
+        "ViewDefinition/v1/$run?_format=ndjson",
+        None,
+    );
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(ids(&body), want);
     let limited = json!({"resourceType": "Parameters", "parameter": [

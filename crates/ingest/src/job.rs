@@ -140,7 +140,12 @@ pub fn error_line(url: &str, line: u64, message: &str) -> serde_json::Value {
 }
 
 impl JobSink<'_, '_> {
-    fn persist(&mut self, file: &Path, through_line: u64, batch: &BatchOutcome) -> Result<(), BulkError> {
+    fn persist(
+        &mut self,
+        file: &Path,
+        through_line: u64,
+        batch: &BatchOutcome,
+    ) -> Result<(), BulkError> {
         let io = |source| BulkError::Io {
             path: "import error report".into(),
             source,

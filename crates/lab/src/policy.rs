@@ -155,9 +155,7 @@ impl Interaction {
             Interaction::Delete | Interaction::ConditionalDelete => "delete",
             Interaction::ConditionalMatch => "search-type",
             Interaction::Bundle => "transaction",
-            Interaction::BulkExport | Interaction::BulkImport | Interaction::ViewRun => {
-                "operation"
-            }
+            Interaction::BulkExport | Interaction::BulkImport | Interaction::ViewRun => "operation",
         }
     }
 

@@ -357,7 +357,12 @@ mod tests {
         check(Post, "ViewDefinition/$run", false, Ok(Route::ViewRun(None)));
         check(Post, "$import", false, Ok(Route::Import));
         check(Get, "_import/j1", false, Ok(Route::ImportStatus(s("j1"))));
-        check(Delete, "_import/j1", false, Ok(Route::ImportCancel(s("j1"))));
+        check(
+            Delete,
+            "_import/j1",
+            false,
+            Ok(Route::ImportCancel(s("j1"))),
+        );
         check(
             Get,
             "_import/j1/errors.ndjson",
@@ -365,7 +370,9 @@ mod tests {
             Ok(Route::ImportFile(s("j1"), s("errors.ndjson"))),
         );
         assert_eq!(
-            route(Get, &["$import".to_string()], false).unwrap_err().status,
+            route(Get, &["$import".to_string()], false)
+                .unwrap_err()
+                .status,
             405
         );
         check(

@@ -77,7 +77,9 @@ fn bulk_operations_and_view_run_are_advertised() {
     // Without job queues: no Bulk Data operation, but $run (it needs none).
     let cs = body(&send(&rest(), "GET", "metadata", &[], None)).clone();
     assert!(operations(&cs, None).is_empty());
-    assert!(!operations(&cs, Some("Patient")).iter().any(|(n, _)| n == "export"));
+    assert!(!operations(&cs, Some("Patient"))
+        .iter()
+        .any(|(n, _)| n == "export"));
     assert!(operations(&cs, Some("ViewDefinition")).contains(&run));
 
     let rest = rest_with(RestConfig {
@@ -92,19 +94,29 @@ fn bulk_operations_and_view_run_are_advertised() {
         operations(&cs, None),
         [
             pair("export", &format!("{bulk}export")),
-            pair("import", "https://crosscare.dev/fhir/OperationDefinition/import"),
+            pair(
+                "import",
+                "https://crosscare.dev/fhir/OperationDefinition/import"
+            ),
         ]
     );
     assert!(operations(&cs, Some("Patient"))
         .contains(&pair("export", &format!("{bulk}patient-export"))));
-    assert!(operations(&cs, Some("Patient")).iter().any(|(n, _)| n == "everything"));
+    assert!(operations(&cs, Some("Patient"))
+        .iter()
+        .any(|(n, _)| n == "everything"));
     assert_eq!(
         operations(&cs, Some("Group")),
         [
-            pair("validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate"),
+            pair(
+                "validate",
+                "http://hl7.org/fhir/OperationDefinition/Resource-validate"
+            ),
             pair("export", &format!("{bulk}group-export")),
         ]
     );
     assert!(operations(&cs, Some("ViewDefinition")).contains(&run));
-    assert!(operations(&cs, Some("Observation")).iter().all(|(n, _)| n != "export"));
+    assert!(operations(&cs, Some("Observation"))
+        .iter()
+        .all(|(n, _)| n != "export"));
 }

@@ -50,6 +50,7 @@ pub(crate) fn register(data: &mut SpecData) -> Result<(), SpecError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::Spec;
@@ -63,13 +64,18 @@ mod tests {
                 assert!(plain.type_def(&t.name).is_none(), "{what}: {}", t.name);
             }
             for p in &extra.search_params {
-                assert!(plain.search_param_by_url(&p.url).is_none(), "{what}: {}", p.url);
+                assert!(
+                    plain.search_param_by_url(&p.url).is_none(),
+                    "{what}: {}",
+                    p.url
+                );
             }
         }
         let spec = Spec::r4();
         assert!(spec.is_resource_type("ViewDefinition"));
         assert_eq!(
-            spec.search_param("ViewDefinition", "resource").map(|p| p.expression.clone()),
+            spec.search_param("ViewDefinition", "resource")
+                .map(|p| p.expression.clone()),
             Some(Some("ViewDefinition.resource".to_string()))
         );
         assert!(spec.element("ViewDefinition.select.column.path").is_some());

@@ -199,7 +199,9 @@ impl JobQueue<ImportWork> {
     /// Persists a new import job and queues it.
     pub fn submit(&self, spec: ImportSpec, request_url: String) -> Result<ImportRecord, BulkError> {
         if spec.inputs.is_empty() {
-            return Err(BulkError::Invalid("$import needs at least one input".into()));
+            return Err(BulkError::Invalid(
+                "$import needs at least one input".into(),
+            ));
         }
         self.enqueue(spec, request_url)
     }

@@ -291,24 +291,32 @@ impl RowWriter for ParquetWriter {
                 Builder::Decimal(b) => match value {
                     Value::Null => b.append_null(),
                     v => b.append_value(decimal_of(v).ok_or_else(|| {
-                        mismatch(column, v, "decimal (at most 20 integer and 18 fractional digits)")
+                        mismatch(
+                            column,
+                            v,
+                            "decimal (at most 20 integer and 18 fractional digits)",
+                        )
                     })?),
                 },
                 Builder::Date(b) => match value {
                     Value::Null => b.append_null(),
-                    v => b.append_value(v.as_str().and_then(date_days).ok_or_else(|| {
-                        mismatch(column, v, "date (a full YYYY-MM-DD date)")
-                    })?),
+                    v => b.append_value(
+                        v.as_str()
+                            .and_then(date_days)
+                            .ok_or_else(|| mismatch(column, v, "date (a full YYYY-MM-DD date)"))?,
+                    ),
                 },
                 Builder::Timestamp(b) => match value {
                     Value::Null => b.append_null(),
-                    v => b.append_value(v.as_str().and_then(timestamp_micros).ok_or_else(|| {
-                        mismatch(
-                            column,
-                            v,
-                            "dateTime (with time to the second and a time zone)",
-                        )
-                    })?),
+                    v => {
+                        b.append_value(v.as_str().and_then(timestamp_micros).ok_or_else(|| {
+                            mismatch(
+                                column,
+                                v,
+                                "dateTime (with time to the second and a time zone)",
+                            )
+                        })?)
+                    }
                 },
                 Builder::Boolean(b) => match value {
                     Value::Null => b.append_null(),
@@ -341,18 +349,25 @@ mod tests {
     #[test]
     fn decimals_are_exact_or_refused() {
         let e18 = 10i128.pow(18);
-        let check = |text: &str, want: Option<i128>| assert_eq!(decimal_units(text), want, "{text}");
+        let check =
+            |text: &str, want: Option<i128>| assert_eq!(decimal_units(text), want, "{text}");
         check("0", Some(0));
         check("-0.0000000000000000000000", Some(0));
         check("1.50", Some(15 * e18 / 10));
         check("-0.000000000000000001", Some(-1));
-        check("123456789012345678.123456789012345678", Some(123456789012345678 * e18 + 123456789012345678));
+        check(
+            "123456789012345678.123456789012345678",
+            Some(123456789012345678 * e18 + 123456789012345678),
+        );
         check("1e3", Some(1000 * e18));
         check("1.5E-7", Some(15 * 10i128.pow(10)));
         check("2.0000000000000000000000", Some(2 * e18));
         check("0.0000000000000000001", None);
         check("100000000000000000000", None);
-        check("99999999999999999999.999999999999999999", Some(10i128.pow(38) - 1));
+        check(
+            "99999999999999999999.999999999999999999",
+            Some(10i128.pow(38) - 1),
+        );
         check("abc", None);
         check("", None);
         check(".", None);
@@ -367,7 +382,10 @@ mod tests {
         assert_eq!(date_days("2020"), None);
         assert_eq!(date_days("2020-02-30"), None);
         assert_eq!(timestamp_micros("1970-01-01T00:00:01Z"), Some(1_000_000));
-        assert_eq!(timestamp_micros("1970-01-01T02:00:00.5+02:00"), Some(500_000));
+        assert_eq!(
+            timestamp_micros("1970-01-01T02:00:00.5+02:00"),
+            Some(500_000)
+        );
         assert_eq!(timestamp_micros("2020-05-17"), None);
         assert_eq!(timestamp_micros("2020-05-17T10:00:00"), None);
         assert_eq!(timestamp_micros("2020-05-17T10:00:00.0000001Z"), None);

@@ -79,7 +79,9 @@ fn bulk_operations_for(bulk: crate::BulkOperations, resource_type: &str) -> Vec<
         "Patient" if bulk.export => {
             vec![json!({ "name": "export", "definition": BULK_PATIENT_EXPORT })]
         }
-        "Group" if bulk.export => vec![json!({ "name": "export", "definition": BULK_GROUP_EXPORT })],
+        "Group" if bulk.export => {
+            vec![json!({ "name": "export", "definition": BULK_GROUP_EXPORT })]
+        }
         _ => Vec::new(),
     }
 }
