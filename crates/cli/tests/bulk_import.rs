@@ -303,24 +303,39 @@ fn valid_lines_load_and_bad_lines_are_reported_by_line(backend: Backend) {
             .to_string(),
         ],
     );
+    // A logical model stored like a resource goes through its own rule too.
+    let view = |name: &str| {
+        json!({"resourceType": "ViewDefinition", "id": "v1", "status": "active",
+               "resource": "Patient", "select": [{"column": [{"name": name, "path": "id"}]}]})
+        .to_string()
+    };
+    dirs.write("views.ndjson", &[view("not a name"), view("id")]);
     let server = Server::start(store, Some(dirs.config(2)));
     let obs_url = format!("file://{}/obs.ndjson", dirs.input().display());
-    let status = server.kickoff(&[("Patient", "patients.ndjson"), ("Observation", &obs_url)]);
+    let status = server.kickoff(&[
+        ("Patient", "patients.ndjson"),
+        ("Observation", &obs_url),
+        ("ViewDefinition", "views.ndjson"),
+    ]);
     let manifest = server.wait(&status);
     assert_eq!(manifest["output"][0]["type"], "Patient");
     assert_eq!(manifest["output"][0]["inputUrl"], "patients.ndjson");
     assert_eq!(manifest["output"][0]["count"], 3, "{manifest}");
     assert_eq!(manifest["output"][0]["rejected"], 3);
     assert_eq!(manifest["output"][1]["count"], 1);
+    assert_eq!(manifest["output"][2]["count"], 1);
     assert_eq!(
         manifest["extension"]["countByType"],
-        json!({"Patient": 3, "Observation": 1})
+        json!({"Observation": 1, "Patient": 3, "ViewDefinition": 1})
     );
-    assert_eq!(manifest["error"][0]["count"], 3);
+    assert_eq!(manifest["error"][0]["count"], 4);
     let errors = error_lines(&server, &manifest);
     let positions: Vec<(String, u64)> = errors.iter().map(error_position).collect();
     let at = |l| ("patients.ndjson".to_string(), l);
-    assert_eq!(positions, [at(2), at(4), at(7)]);
+    assert_eq!(
+        positions,
+        [at(2), at(4), at(7), ("views.ndjson".to_string(), 1)]
+    );
     let diagnostics = errors[1]["issue"][0]["diagnostics"].as_str().unwrap();
     assert!(
         diagnostics.contains("line 4") && diagnostics.contains("colour"),
@@ -330,7 +345,13 @@ fn valid_lines_load_and_bad_lines_are_reported_by_line(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("declared as Patient"));
-    for ok in ["Patient/p1", "Patient/p2", "Patient/p4", "Observation/o1"] {
+    for ok in [
+        "Patient/p1",
+        "Patient/p2",
+        "Patient/p4",
+        "Observation/o1",
+        "ViewDefinition/v1",
+    ] {
         assert_eq!(server.status_of(ok), 200, "{ok}");
     }
     for missing in ["Patient/p3", "Observation/o9"] {
@@ -397,6 +418,7 @@ fn inputs_outside_the_import_folder_are_refused(backend: Backend) {
         assert_eq!(outcome["resourceType"], "OperationOutcome");
     }
     assert_eq!(server.status_of("_import/0123abcd"), 404);
+    assert!(system_operations(&server).contains(&"import".to_string()));
     assert_eq!(server.status_of("Patient/secret"), 404);
     server.stop();
 
@@ -409,7 +431,25 @@ fn inputs_outside_the_import_folder_are_refused(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("--import-dir"));
+    assert!(!system_operations(&server).contains(&"import".to_string()));
     server.stop();
+}
+
+/// The names in the CapabilityStatement's `rest.operation`.
+fn system_operations(server: &Server) -> Vec<String> {
+    let cs: Value = server
+        .client
+        .get(server.url("metadata"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    cs["rest"][0]["operation"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| o["name"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn read_record(dir: &Path) -> Value {
