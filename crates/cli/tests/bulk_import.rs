@@ -354,6 +354,15 @@ fn valid_lines_load_and_bad_lines_are_reported_by_line(backend: Backend) {
     ] {
         assert_eq!(server.status_of(ok), 200, "{ok}");
     }
+    // The imported view is searchable by the parameters the spec extra defines.
+    let found: Value = server
+        .client
+        .get(server.url("ViewDefinition?resource=Patient&status=active"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(found["total"], 1, "{found}");
     for missing in ["Patient/p3", "Observation/o9"] {
         assert_eq!(server.status_of(missing), 404, "{missing}");
     }
