@@ -5,8 +5,11 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{Array, BooleanArray, Float64Array, Int64Array, StringArray};
-use arrow::datatypes::DataType;
+use arrow::array::{
+    Array, BooleanArray, Date32Array, Decimal128Array, Int64Array, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, TimeUnit};
 use crosscare_analytics::output::parquet::ParquetWriter;
 use crosscare_analytics::{run_files, writer_for, Format, RowWriter, ViewPlan};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -136,7 +139,7 @@ fn parquet_round_trip() {
             ("id".to_string(), DataType::Utf8),
             ("active".to_string(), DataType::Boolean),
             ("births".to_string(), DataType::Int64),
-            ("weight".to_string(), DataType::Float64),
+            ("weight".to_string(), DataType::Decimal128(38, 18)),
             ("given".to_string(), DataType::Utf8),
             ("family".to_string(), DataType::Utf8),
         ]
@@ -156,8 +159,9 @@ fn parquet_round_trip() {
     assert_eq!(births.value(1), 2);
     assert!(births.is_null(2));
     let weight = col(3);
-    let weight = weight.as_any().downcast_ref::<Float64Array>().unwrap();
-    assert_eq!(weight.value(0), 72.5);
+    let weight = weight.as_any().downcast_ref::<Decimal128Array>().unwrap();
+    assert_eq!(weight.value(0), 7250 * 10i128.pow(16));
+    assert_eq!(weight.value_as_string(0), "72.500000000000000000");
     let given = col(4);
     let given = given.as_any().downcast_ref::<StringArray>().unwrap();
     assert_eq!(given.value(0), "[\"Ann\",\"Marie\"]");
@@ -165,6 +169,118 @@ fn parquet_round_trip() {
     let family = family.as_any().downcast_ref::<StringArray>().unwrap();
     assert_eq!(family.value(1), "Line\nBreak");
     assert!(family.is_null(2));
+}
+
+/// Writes `rows` of a view over Patients to Parquet; the bytes or the writer's error.
+fn parquet_of(view: &Value, resources: &[Value]) -> Result<bytes::Bytes, String> {
+    let plan = ViewPlan::compile(view).unwrap();
+    let out = Shared::default();
+    let mut w: Box<dyn RowWriter> = Box::new(ParquetWriter::new(Box::new(out.clone())));
+    w.start(plan.columns()).unwrap();
+    for r in resources {
+        for row in plan.rows(r).unwrap() {
+            w.write_row(&row).map_err(|e| e.to_string())?;
+        }
+    }
+    w.finish().map_err(|e| e.to_string())?;
+    Ok(bytes::Bytes::from(out.bytes()))
+}
+
+fn temporal_view() -> Value {
+    json!({"resourceType": "ViewDefinition", "resource": "Patient", "select": [{"column": [
+        {"name": "born", "path": "birthDate", "type": "date"},
+        {"name": "died", "path": "deceased.ofType(dateTime)", "type": "dateTime"},
+        {"name": "updated", "path": "meta.lastUpdated", "type": "instant"},
+        {"name": "score", "path": "extension('http://x/score').value.ofType(decimal)", "type": "decimal"}]}]})
+}
+
+#[test]
+fn parquet_columns_are_typed_and_exact() {
+    // Parsed from text, so the decimal keeps every digit (`arbitrary_precision`).
+    let first: Value = serde_json::from_str(
+        r#"{"resourceType": "Patient", "birthDate": "1969-12-31",
+            "deceasedDateTime": "2020-05-17T10:30:00.123456+02:00",
+            "meta": {"lastUpdated": "1970-01-01T00:00:01Z"},
+            "extension": [{"url": "http://x/score",
+                           "valueDecimal": 12345678901234567890.123456789012345678}]}"#,
+    )
+    .unwrap();
+    let resources = [first, json!({"resourceType": "Patient"})];
+    let bytes = parquet_of(&temporal_view(), &resources).unwrap();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
+    let schema = builder.schema().clone();
+    let types: Vec<DataType> = schema
+        .fields()
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
+    let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    assert_eq!(
+        types,
+        [
+            DataType::Date32,
+            utc.clone(),
+            utc,
+            DataType::Decimal128(38, 18)
+        ]
+    );
+    let batches: Vec<_> = builder.build().unwrap().map(|b| b.unwrap()).collect();
+    let batch = arrow::compute::concat_batches(&schema, &batches).unwrap();
+    let born = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<Date32Array>()
+        .unwrap();
+    assert_eq!(born.value(0), -1);
+    assert!(born.is_null(1));
+    let died = batch
+        .column(1)
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .unwrap();
+    // 2020-05-17T08:30:00.123456Z
+    assert_eq!(died.value(0), 1_589_704_200_123_456);
+    let updated = batch
+        .column(2)
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .unwrap();
+    assert_eq!(updated.value(0), 1_000_000);
+    assert!(updated.is_null(1));
+    let score = batch
+        .column(3)
+        .as_any()
+        .downcast_ref::<Decimal128Array>()
+        .unwrap();
+    assert_eq!(
+        score.value_as_string(0),
+        "12345678901234567890.123456789012345678"
+    );
+}
+
+#[test]
+fn parquet_refuses_values_its_types_cannot_hold_exactly() {
+    let patient = |field: &str, value: Value| {
+        let mut p = json!({"resourceType": "Patient"});
+        p[field] = value;
+        p
+    };
+    let decimal = |text: &str| {
+        json!({"resourceType": "Patient", "extension": [
+            {"url": "http://x/score", "valueDecimal": serde_json::from_str::<Value>(text).unwrap()}]})
+    };
+    for (resource, column) in [
+        (patient("birthDate", json!("1970-05")), "born"),
+        (patient("deceasedDateTime", json!("2020-05-17")), "died"),
+        (decimal("0.0000000000000000001"), "score"),
+        (decimal("123456789012345678901"), "score"),
+    ] {
+        let err = parquet_of(&temporal_view(), &[resource]).unwrap_err();
+        assert!(
+            err.contains(&format!("{column:?}")) && err.contains("exactly"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `crosscare serve`: open the store, build the REST layer, serve HTTP until a signal.
 
 use anyhow::Context;
-use crosscare_analytics::bulk::{ExportConfig, ExportJobs, Limits};
+use crosscare_analytics::bulk::{ExportConfig, ExportJobs, ImportConfig, ImportJobs, Limits};
 use crosscare_rest::{Rest, RestConfig};
 use crosscare_server::ServerConfig;
 use crosscare_store::sqlite::{SqliteOptions, SqliteStore};
@@ -66,6 +66,9 @@ pub struct ServeArgs {
     /// Seconds an `$export` job and its files are kept after it finished.
     #[arg(long, env = "CROSSCARE_EXPORT_EXPIRY_SECS", default_value_t = 86_400)]
     pub export_expiry_secs: u64,
+    /// The only folder `$import` may read input files from; without it `$import` is disabled.
+    #[arg(long, env = "CROSSCARE_IMPORT_DIR")]
+    pub import_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -93,6 +96,18 @@ impl ServeArgs {
         }
     }
 
+    /// The `$import` settings, when an import folder is configured. Job records and error
+    /// reports live in `imports` in the data folder; they expire like export jobs.
+    pub fn import_config(&self) -> Option<ImportConfig> {
+        let source_dir = self.import_dir.clone()?;
+        Some(ImportConfig {
+            dir: self.data.join("imports"),
+            source_dir,
+            expiry: Duration::from_secs(self.export_expiry_secs),
+            batch_size: 1000,
+        })
+    }
+
     pub fn rest_config(&self) -> RestConfig {
         RestConfig {
             max_bundle_entries: self.max_bundle_entries,
@@ -103,6 +118,8 @@ impl ServeArgs {
                 max_depth: self.max_json_depth,
                 max_string_len: self.max_string_bytes,
             },
+            // Set by `Rest::with_exports` / `with_imports` when the queues are opened.
+            bulk: Default::default(),
         }
     }
 }
@@ -166,7 +183,24 @@ pub async fn serve_until_signal(
     let exports = ExportJobs::open(store.clone(), args.export_config())
         .context("opening the $export job folder")?;
     let exports = Arc::new(exports);
-    let rest = Arc::new(Rest::new(store, args.rest_config()).with_exports(exports.clone()));
+    let mut rest = Rest::new(store.clone(), args.rest_config()).with_exports(exports.clone());
+    let imports = match args.import_config() {
+        Some(config) => {
+            anyhow::ensure!(
+                config.source_dir.is_dir(),
+                "--import-dir {} is not a folder",
+                config.source_dir.display()
+            );
+            let runner = Arc::new(crosscare_ingest::StoreImporter::new(store));
+            let imports = Arc::new(
+                ImportJobs::open(config, runner).context("opening the $import job folder")?,
+            );
+            rest = rest.with_imports(imports.clone());
+            Some(imports)
+        }
+        None => None,
+    };
+    let rest = Arc::new(rest);
     let listener = crosscare_server::bind(&config).await?;
     let addr = listener.local_addr()?;
     tracing::info!(
@@ -179,8 +213,11 @@ pub async fn serve_until_signal(
         f(addr);
     }
     crosscare_server::serve(listener, rest, config, crosscare_server::shutdown_signal()).await?;
-    // Unfinished export jobs stop at a batch boundary and resume at the next start.
+    // Unfinished export and import jobs stop at a batch boundary and resume at the next start.
     exports.shutdown();
+    if let Some(imports) = imports {
+        imports.shutdown();
+    }
     tracing::info!("server stopped; closing the store");
     Ok(())
 }

@@ -298,6 +298,14 @@ fn authorisation_matrix() {
         ("Patient $export", "GET", "Patient/$export", None, 403),
         ("export status", "GET", "_export/some-job", None, 403),
         (
+            "system $import",
+            "POST",
+            "$import",
+            Some(|_| json!({"resourceType": "Parameters"})),
+            403,
+        ),
+        ("import status", "GET", "_import/some-job", None, 403),
+        (
             "ViewDefinition/$run",
             "POST",
             "ViewDefinition/$run",

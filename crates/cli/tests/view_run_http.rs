@@ -263,10 +263,17 @@ fn bad_runs_are_operation_outcomes() {
         400,
     );
     check("ViewDefinition/$run?foo=1", params(patient_view()), 400);
+    // No stored view of that id, or a reference to another type.
     check(
         "ViewDefinition/v1/$run",
         json!({"resourceType": "Parameters"}),
-        501,
+        404,
+    );
+    check(
+        "ViewDefinition/$run",
+        json!({"resourceType": "Parameters", "parameter": [
+            {"name": "viewReference", "valueReference": {"reference": "Patient/p1"}}]}),
+        400,
     );
     let practitioners = json!({"resourceType": "ViewDefinition", "resource": "Practitioner",
         "select": [{"column": [{"name": "id", "path": "id"}]}]});
@@ -276,4 +283,112 @@ fn bad_runs_are_operation_outcomes() {
         .unwrap()
         .push(json!({"name": "patient", "valueReference": {"reference": "Patient/p1"}}));
     check("ViewDefinition/$run", body, 400);
+}
+
+#[test]
+fn stored_views_are_resources_and_run_by_id_or_reference() {
+    let server = start();
+    load(&server);
+    let mut view = patient_view();
+    view["id"] = json!("v1");
+    view["name"] = json!("patients");
+    view["url"] = json!("http://example.org/views/patients");
+    let send = |method: reqwest::Method, path: &str, body: Option<&Value>| {
+        let mut req = server
+            .client
+            .request(method, format!("{}/{path}", server.base))
+            .header("content-type", "application/fhir+json");
+        if let Some(b) = body {
+            req = req.body(b.to_string());
+        }
+        let resp = req.send().unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.bytes().unwrap().to_vec())
+    };
+    let json_of = |bytes: &[u8]| serde_json::from_slice::<Value>(bytes).unwrap();
+    let (status, body) = send(reqwest::Method::PUT, "ViewDefinition/v1", Some(&view));
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+
+    // Writes are validated structurally (status is required) and by the SQL-on-FHIR rules.
+    let mut no_status = view.clone();
+    no_status.as_object_mut().unwrap().remove("status");
+    let (status, body) = send(reqwest::Method::PUT, "ViewDefinition/v2", Some(&no_status));
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
+    let mut bad_name = view.clone();
+    bad_name["select"][0]["column"][0]["name"] = json!("not a name");
+    let (status, body) = send(reqwest::Method::PUT, "ViewDefinition/v2", Some(&bad_name));
+    assert_eq!(status, 422);
+    assert_eq!(json_of(&body)["resourceType"], "OperationOutcome");
+    let mut bad_path = view.clone();
+    bad_path["select"][0]["column"][1]["path"] = json!("name.(");
+    let (status, _) = send(reqwest::Method::POST, "ViewDefinition", Some(&bad_path));
+    assert_eq!(status, 422);
+
+    // Read and search by name, url, status and resource.
+    let (status, body) = send(reqwest::Method::GET, "ViewDefinition/v1", None);
+    assert_eq!(status, 200);
+    assert_eq!(json_of(&body)["name"], "patients");
+    for query in [
+        "name=patients",
+        "url=http://example.org/views/patients",
+        "status=active",
+        "resource=Patient",
+    ] {
+        let (status, body) = send(
+            reqwest::Method::GET,
+            &format!("ViewDefinition?{query}"),
+            None,
+        );
+        assert_eq!(status, 200);
+        assert_eq!(json_of(&body)["total"], 1, "{query}");
+    }
+    let (_, body) = send(
+        reqwest::Method::GET,
+        "ViewDefinition?resource=Observation",
+        None,
+    );
+    assert_eq!(json_of(&body)["total"], 0);
+
+    // Run by id (GET and POST) and by reference: the same rows as the inline view.
+    let want = server.run_ids("_format=ndjson", &patient_view(), &[]);
+    assert_eq!(want.len(), 5);
+    let ids = |bytes: &[u8]| -> BTreeSet<String> {
+        String::from_utf8(bytes.to_vec())
+            .unwrap()
+            .lines()
+            .map(|l| json_of(l.as_bytes())["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (status, body) = send(
+        reqwest::Method::GET,
+        "ViewDefinition/v1/$run?_format=ndjson",
+        None,
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(ids(&body), want);
+    let limited = json!({"resourceType": "Parameters", "parameter": [
+        {"name": "_limit", "valueInteger": 2}]});
+    let (status, body) = send(
+        reqwest::Method::POST,
+        "ViewDefinition/v1/$run?_format=ndjson",
+        Some(&limited),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(ids(&body).len(), 2);
+    let by_reference = json!({"resourceType": "Parameters", "parameter": [
+        {"name": "viewReference", "valueReference": {"reference": "ViewDefinition/v1"}}]});
+    let (status, body) = send(
+        reqwest::Method::POST,
+        "ViewDefinition/$run?_format=ndjson",
+        Some(&by_reference),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(ids(&body), want);
+
+    // A deleted view cannot be run.
+    let (status, _) = send(reqwest::Method::DELETE, "ViewDefinition/v1", None);
+    assert!(status == 200 || status == 204);
+    let (status, body) = send(reqwest::Method::GET, "ViewDefinition/v1/$run", None);
+    assert_eq!(status, 404);
+    assert_eq!(json_of(&body)["resourceType"], "OperationOutcome");
 }

@@ -50,16 +50,17 @@ impl Checkpoint {
             .to_string()
     }
 
-    /// Records that `file` is committed up to `line` and saves the checkpoint to `path` (no-op
-    /// without a checkpoint file). Called after each committed batch, offline or over HTTP.
+    /// Records that `file` is committed up to `line` and saves the checkpoint to `path` (kept in
+    /// memory only without a checkpoint file). Called after each committed batch, offline, over
+    /// HTTP or in a server's `$import` job (whose record carries the lines instead of a file).
     pub fn record(
         &mut self,
         path: Option<&Path>,
         file: &Path,
         line: u64,
     ) -> Result<(), IngestError> {
+        self.files.insert(Checkpoint::key(file), line);
         if let Some(path) = path {
-            self.files.insert(Checkpoint::key(file), line);
             self.save(path)?;
         }
         Ok(())

@@ -5,17 +5,25 @@
 //! Both paths share the same guarantees: an invalid resource is reported with its file and line
 //! and never stops the rest; progress is reported as bytes read and resources loaded; a
 //! checkpoint records how far each file was committed, so an interrupted import resumes where it
-//! stopped instead of starting again.
+//! stopped instead of starting again. The same batch loop ([`load_file`]) is the loader of the
+//! server's `$import` jobs ([`StoreImporter`]).
 
 mod checkpoint;
 mod http;
+pub mod job;
 mod offline;
 mod source;
 
 pub use checkpoint::Checkpoint;
 pub use http::import_over_http;
-pub use offline::import_into_store;
-pub use source::{input_files, read_resources, SourceItem};
+pub use job::StoreImporter;
+
+/// The extension on each `OperationOutcome` of an `$import` error report that names the input
+/// (`input`, its URL as given) and the 1-based line (`line`).
+pub const IMPORT_LINE_EXTENSION: &str =
+    "https://crosscare.dev/fhir/StructureDefinition/import-line";
+pub use offline::{import_into_store, load_file, BatchOutcome, BatchSink, FileLoad};
+pub use source::{input_files, read_ndjson, read_resources, SourceItem};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -141,4 +149,8 @@ pub enum IngestError {
     Server { url: String, message: String },
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
+    /// The load was asked to stop at a batch boundary (cancellation, shutdown); internal to the
+    /// batch loop, which returns `Ok(false)` instead.
+    #[error("the import was stopped")]
+    Stopped,
 }

@@ -1,7 +1,7 @@
 //! Offline import into a store: validate, index and write in batches, one write transaction per
 //! batch, the same checks as the REST layer applies to every write.
 
-use crate::source::{input_files, read_resources};
+use crate::source::{input_files, read_ndjson, read_resources, SourceItem};
 use crate::{Checkpoint, ImportOptions, ImportSummary, IngestError, Progress, Rejected};
 use crosscare_rest::context::strip_server_meta;
 use crosscare_rest::FhirError;
@@ -27,50 +27,179 @@ pub fn import_into_store(
         .map(|m| m.len())
         .sum();
     progress.start(total);
-    let mut checkpoint = match &options.checkpoint {
-        Some(path) => Checkpoint::load(path)?,
-        None => Checkpoint::default(),
+    let mut sink = SummarySink {
+        checkpoint: match &options.checkpoint {
+            Some(path) => Checkpoint::load(path)?,
+            None => Checkpoint::default(),
+        },
+        checkpoint_path: options.checkpoint.as_deref(),
+        summary: ImportSummary {
+            files: files.len(),
+            ..ImportSummary::default()
+        },
+        progress,
+        bytes_before: 0,
     };
-    let mut summary = ImportSummary {
-        files: files.len(),
-        ..ImportSummary::default()
-    };
-    let mut bytes_before = 0u64;
     for file in &files {
-        let skip = checkpoint.committed(file);
-        summary.resumed_past += skip;
-        let mut batch: Vec<(u64, Value)> = Vec::with_capacity(options.batch_size);
-        let mut last_offset = 0u64;
-        read_resources(file, skip, &mut |item| {
-            last_offset = item.offset;
-            match item.resource {
-                Ok(resource) => batch.push((item.line, resource)),
-                Err(message) => summary.rejected.push(Rejected {
-                    file: file.clone(),
-                    line: item.line,
-                    message,
-                }),
-            }
-            if batch.len() >= options.batch_size {
-                let last_line = item.line;
-                write_batch(store, partition, file, &mut batch, &mut summary)?;
-                checkpoint.record(options.checkpoint.as_deref(), file, last_line)?;
-                progress.update(bytes_before + item.offset, summary.loaded);
-            }
-            Ok(())
-        })?;
-        let last_line = batch.last().map(|(l, _)| *l);
-        write_batch(store, partition, file, &mut batch, &mut summary)?;
-        if let Some(line) = last_line {
-            checkpoint.record(options.checkpoint.as_deref(), file, line)?;
-        }
-        bytes_before += std::fs::metadata(file)
-            .map(|m| m.len())
-            .unwrap_or(last_offset);
-        progress.update(bytes_before, summary.loaded);
+        let skip = sink.checkpoint.committed(file);
+        sink.summary.resumed_past += skip;
+        let load = FileLoad {
+            file,
+            skip_lines: skip,
+            expected_type: None,
+            ndjson_only: false,
+        };
+        load_file(store, partition, &load, options.batch_size, &mut sink)?;
+        sink.bytes_before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+        progress.update(sink.bytes_before, sink.summary.loaded);
     }
+    let mut summary = sink.summary;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// The offline importer's sink: a summary, a checkpoint file, a progress bar.
+struct SummarySink<'a> {
+    checkpoint: Checkpoint,
+    checkpoint_path: Option<&'a Path>,
+    summary: ImportSummary,
+    progress: &'a dyn Progress,
+    /// Bytes of the files before the current one.
+    bytes_before: u64,
+}
+
+impl BatchSink for SummarySink<'_> {
+    fn committed(
+        &mut self,
+        file: &Path,
+        through_line: u64,
+        offset: u64,
+        batch: BatchOutcome,
+    ) -> Result<(), IngestError> {
+        let summary = &mut self.summary;
+        summary.loaded += batch.loaded;
+        summary.unchanged += batch.unchanged;
+        summary.rejected.extend(batch.rejected);
+        for ty in batch.by_type {
+            *summary.by_type.entry(ty).or_default() += 1;
+        }
+        self.checkpoint
+            .record(self.checkpoint_path, file, through_line)?;
+        self.progress
+            .update(self.bytes_before + offset, self.summary.loaded);
+        Ok(())
+    }
+}
+
+/// What one committed batch did.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// Resources written as new versions.
+    pub loaded: u64,
+    /// Resources identical to their stored current version, left alone.
+    pub unchanged: u64,
+    /// The type of each loaded resource.
+    pub by_type: Vec<String>,
+    /// Lines of the batch that were not loaded, in line order.
+    pub rejected: Vec<Rejected>,
+}
+
+/// Where [`load_file`] reports: once per committed batch, and asked between batches whether
+/// to stop.
+pub trait BatchSink {
+    /// A batch is committed: every line up to `through_line` is done (loaded, unchanged or
+    /// rejected), and `offset` bytes of the file are read.
+    fn committed(
+        &mut self,
+        file: &Path,
+        through_line: u64,
+        offset: u64,
+        batch: BatchOutcome,
+    ) -> Result<(), IngestError>;
+
+    /// Checked after each batch: `true` stops the load at that boundary.
+    fn should_stop(&self) -> bool {
+        false
+    }
+}
+
+/// One file to load.
+#[derive(Debug, Clone, Copy)]
+pub struct FileLoad<'a> {
+    pub file: &'a Path,
+    /// Lines already committed by an earlier run.
+    pub skip_lines: u64,
+    /// When set, a line holding another resource type is rejected.
+    pub expected_type: Option<&'a str>,
+    /// Read the file as NDJSON whatever its name (else `.json` files are Bundles).
+    pub ndjson_only: bool,
+}
+
+/// Loads one file into `partition`, one write transaction per `batch_size` resources, through
+/// the checks of an HTTP write. Returns `false` when the sink asked to stop (the lines of the
+/// committed batches are reported; nothing after them is written).
+pub fn load_file(
+    store: &dyn Store,
+    partition: &PartitionId,
+    load: &FileLoad<'_>,
+    batch_size: usize,
+    sink: &mut dyn BatchSink,
+) -> Result<bool, IngestError> {
+    let file = load.file;
+    let mut batch: Vec<(u64, Value)> = Vec::with_capacity(batch_size.min(10_000));
+    let mut early: Vec<Rejected> = Vec::new();
+    let mut last = (0u64, 0u64);
+    let mut flush = |batch: &mut Vec<(u64, Value)>,
+                     early: &mut Vec<Rejected>,
+                     (line, offset): (u64, u64)|
+     -> Result<(), IngestError> {
+        let mut outcome = write_batch(store, partition, file, batch)?;
+        outcome.rejected.append(early);
+        outcome.rejected.sort_by_key(|r| r.line);
+        sink.committed(file, line, offset, outcome)?;
+        if sink.should_stop() {
+            return Err(IngestError::Stopped);
+        }
+        Ok(())
+    };
+    let mut on_item = |item: SourceItem| -> Result<(), IngestError> {
+        last = (item.line, item.offset);
+        let reject = |message: String| Rejected {
+            file: file.to_path_buf(),
+            line: item.line,
+            message,
+        };
+        match item.resource {
+            Ok(resource) => match (load.expected_type, resource.get("resourceType")) {
+                (Some(want), Some(Value::String(got))) if got != want => early.push(reject(
+                    format!("this line holds a {got}, but the input is declared as {want}"),
+                )),
+                _ => batch.push((item.line, resource)),
+            },
+            Err(message) => early.push(reject(message)),
+        }
+        if batch.len() + early.len() >= batch_size {
+            flush(&mut batch, &mut early, last)?;
+        }
+        Ok(())
+    };
+    let read = if load.ndjson_only {
+        read_ndjson(file, load.skip_lines, &mut on_item)
+    } else {
+        read_resources(file, load.skip_lines, &mut on_item)
+    };
+    match read {
+        Ok(()) => {}
+        Err(IngestError::Stopped) => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    if !batch.is_empty() || !early.is_empty() {
+        match flush(&mut batch, &mut early, last) {
+            Ok(()) | Err(IngestError::Stopped) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
 }
 
 /// Writes one batch in one transaction. Invalid resources are rejected one by one; a storage
@@ -80,18 +209,15 @@ fn write_batch(
     partition: &PartitionId,
     file: &Path,
     batch: &mut Vec<(u64, Value)>,
-    summary: &mut ImportSummary,
-) -> Result<(), IngestError> {
+) -> Result<BatchOutcome, IngestError> {
+    let mut outcome = BatchOutcome::default();
     if batch.is_empty() {
-        return Ok(());
+        return Ok(outcome);
     }
     // Validation and index extraction need only the resource: they run on worker threads
     // ahead of the write transaction, which only reads, compares and writes.
     let items: Vec<Item> = batch.drain(..).map(Item::new).collect();
     let mut tx = store.write_tx()?;
-    let (mut loaded, mut unchanged) = (0u64, 0u64);
-    let mut by_type: Vec<String> = Vec::new();
-    let mut rejected = Vec::new();
     let prepare = |mut item: Item| {
         item.prepare();
         item
@@ -104,35 +230,29 @@ fn write_batch(
         };
         let (ty, id, index) = match item.state {
             State::Rejected(message) => {
-                rejected.push(reject(message));
+                outcome.rejected.push(reject(message));
                 return Ok(());
             }
             State::Ready { ty, id, index } => (ty, id, index),
         };
         if let Some(current) = tx.read(partition, &ty, &id)? {
             if is_same_content(current.body.as_deref(), &item.resource) {
-                unchanged += 1;
+                outcome.unchanged += 1;
                 return Ok(());
             }
         }
         match tx.put(partition, item.resource, index) {
             Ok(_) => {
-                loaded += 1;
-                by_type.push(ty);
+                outcome.loaded += 1;
+                outcome.by_type.push(ty);
             }
-            Err(StoreError::InvalidResource(message)) => rejected.push(reject(message)),
+            Err(StoreError::InvalidResource(message)) => outcome.rejected.push(reject(message)),
             Err(e) => return Err(IngestError::from(e)),
         }
         Ok(())
     })?;
     tx.commit()?;
-    summary.loaded += loaded;
-    summary.unchanged += unchanged;
-    summary.rejected.extend(rejected);
-    for ty in by_type {
-        *summary.by_type.entry(ty).or_default() += 1;
-    }
-    Ok(())
+    Ok(outcome)
 }
 
 /// One resource of a batch and what the checks decided for it.

@@ -53,31 +53,10 @@ pub fn read_resources(
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
     if is_ndjson(path) {
-        let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
-        let mut line = Vec::new();
-        let (mut number, mut offset) = (0u64, 0u64);
-        loop {
-            line.clear();
-            let n = reader.read_until(b'\n', &mut line).map_err(io)?;
-            if n == 0 {
-                return Ok(());
-            }
-            number += 1;
-            offset += n as u64;
-            if number <= skip_lines || line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let resource =
-                serde_json::from_slice::<Value>(&line).map_err(|e| format!("not valid JSON: {e}"));
-            f(SourceItem {
-                line: number,
-                offset,
-                resource,
-            })?;
-        }
+        return read_ndjson(path, skip_lines, f);
     }
+    let file = std::fs::File::open(path).map_err(io)?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let value: Value = match serde_json::from_reader(std::io::BufReader::new(file)) {
         Ok(v) => v,
@@ -124,4 +103,40 @@ pub fn read_resources(
         })?;
     }
     Ok(())
+}
+
+/// Calls `f` for every line of an NDJSON file (whatever its name), starting after `skip_lines`;
+/// blank lines are skipped.
+pub fn read_ndjson(
+    path: &Path,
+    skip_lines: u64,
+    f: &mut dyn FnMut(SourceItem) -> Result<(), IngestError>,
+) -> Result<(), IngestError> {
+    let io = |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut line = Vec::new();
+    let (mut number, mut offset) = (0u64, 0u64);
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).map_err(io)?;
+        if n == 0 {
+            return Ok(());
+        }
+        number += 1;
+        offset += n as u64;
+        if number <= skip_lines || line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let resource =
+            serde_json::from_slice::<Value>(&line).map_err(|e| format!("not valid JSON: {e}"));
+        f(SourceItem {
+            line: number,
+            offset,
+            resource,
+        })?;
+    }
 }

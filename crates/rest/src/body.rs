@@ -110,7 +110,7 @@ pub fn check_for_write(resource_type: &str, resource: &Value) -> Result<(), Fhir
     {
         return Err(FhirError::with_issues(422, issues));
     }
-    Ok(())
+    crate::logical::check(resource_type, resource)
 }
 
 #[cfg(test)]

@@ -63,6 +63,10 @@ fn read_authorised<T: ReadTx + ?Sized>(
         | Route::ExportStatus(_)
         | Route::ExportCancel(_)
         | Route::ExportFile(..)
+        | Route::Import
+        | Route::ImportStatus(_)
+        | Route::ImportCancel(_)
+        | Route::ImportFile(..)
         | Route::ViewRun(_) => Err(FhirError::bad_request(
             "Bulk Data and $run operations are not available inside a Bundle",
         )),

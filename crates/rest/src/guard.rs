@@ -47,6 +47,10 @@ pub fn describe(route: &Route) -> (Interaction, Option<&str>, Option<&str>, Opti
         | Route::ExportStatus(_)
         | Route::ExportCancel(_)
         | Route::ExportFile(_, _) => (I::BulkExport, None, None, None),
+        Route::Import
+        | Route::ImportStatus(_)
+        | Route::ImportCancel(_)
+        | Route::ImportFile(_, _) => (I::BulkImport, None, None, None),
         Route::ViewRun(_) => (I::ViewRun, Some("ViewDefinition"), None, None),
     }
 }

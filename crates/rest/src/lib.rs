@@ -18,6 +18,7 @@ pub mod error;
 pub mod guard;
 pub mod headers;
 pub mod interaction;
+pub mod logical;
 pub mod operation;
 pub mod outcome;
 pub mod paging;
@@ -31,7 +32,7 @@ pub use error::{FhirError, IssueCode, IssueSeverity};
 pub use request::{FhirRequest, FhirResponse, Method, Prefer, RawBody, ReturnPreference};
 
 use context::{is_format_param, Call, Ctx};
-use crosscare_analytics::bulk::ExportJobs;
+use crosscare_analytics::bulk::{ExportJobs, ImportJobs};
 use crosscare_store::Store;
 use router::Route;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -52,6 +53,18 @@ pub struct RestConfig {
     pub search_total_limit: u64,
     /// Nesting depth and string length limits for request bodies (over them: 413).
     pub parse_limits: crosscare_validation::ParseLimits,
+    /// The Bulk Data operations this server answers; set by [`Rest::with_exports`] and
+    /// [`Rest::with_imports`] so that the CapabilityStatement says what is really there.
+    pub bulk: BulkOperations,
+}
+
+/// Which asynchronous Bulk Data operations are configured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BulkOperations {
+    /// `$export` at system, Patient and Group level.
+    pub export: bool,
+    /// `$import` at system level.
+    pub import: bool,
 }
 
 impl Default for RestConfig {
@@ -62,6 +75,7 @@ impl Default for RestConfig {
             max_page_size: 1000,
             search_total_limit: 1_000,
             parse_limits: crosscare_validation::ParseLimits::default(),
+            bulk: BulkOperations::default(),
         }
     }
 }
@@ -71,6 +85,7 @@ pub struct Rest {
     store: Arc<dyn Store>,
     config: RestConfig,
     exports: Option<Arc<ExportJobs>>,
+    imports: Option<Arc<ImportJobs>>,
 }
 
 /// What [`Rest::run`] produced: an interaction outcome, or an operation's own response.
@@ -88,6 +103,10 @@ fn dispatch_handles(route: &Route) -> bool {
             | Route::ExportStatus(_)
             | Route::ExportCancel(_)
             | Route::ExportFile(_, _)
+            | Route::Import
+            | Route::ImportStatus(_)
+            | Route::ImportCancel(_)
+            | Route::ImportFile(_, _)
             | Route::ViewRun(_)
     )
 }
@@ -98,12 +117,21 @@ impl Rest {
             store,
             config,
             exports: None,
+            imports: None,
         }
     }
 
     /// Enables Bulk Data `$export` with this job queue.
     pub fn with_exports(mut self, exports: Arc<ExportJobs>) -> Rest {
         self.exports = Some(exports);
+        self.config.bulk.export = true;
+        self
+    }
+
+    /// Enables Bulk Data `$import` with this job queue (without one, `$import` is refused).
+    pub fn with_imports(mut self, imports: Arc<ImportJobs>) -> Rest {
+        self.imports = Some(imports);
+        self.config.bulk.import = true;
         self
     }
 
@@ -169,6 +197,12 @@ impl Rest {
             Route::ExportStatus(id) => export::status(exports, &ctx, id),
             Route::ExportCancel(id) => export::cancel(exports, id),
             Route::ExportFile(id, file) => export::file(exports, id, file),
+            Route::Import => operation::import::kickoff(self.imports.as_deref(), &ctx, &call),
+            Route::ImportStatus(id) => operation::import::status(self.imports.as_deref(), &ctx, id),
+            Route::ImportCancel(id) => operation::import::cancel(self.imports.as_deref(), id),
+            Route::ImportFile(id, file) => {
+                operation::import::file(self.imports.as_deref(), id, file)
+            }
             Route::ViewRun(id) => {
                 let format = req.query.iter().filter(|(k, _)| k == "_format").cloned();
                 call.query.extend(format);

@@ -44,6 +44,14 @@ pub enum Route {
     ExportCancel(String),
     /// `GET _export/[job]/[file]`: one output file.
     ExportFile(String, String),
+    /// `POST [base]/$import`: kick-off of an asynchronous NDJSON import.
+    Import,
+    /// `GET _import/[job]`: the status of an import job (202 running, 200 outcome).
+    ImportStatus(String),
+    /// `DELETE _import/[job]`: cancels the job (what it committed stays).
+    ImportCancel(String),
+    /// `GET _import/[job]/[file]`: the job's error report.
+    ImportFile(String, String),
     /// `ViewDefinition/$run` (view inline) or `ViewDefinition/[id]/$run`.
     ViewRun(Option<String>),
 }
@@ -139,6 +147,14 @@ pub fn route(method: Method, path: &[String], has_query: bool) -> Result<Route, 
             Route::ExportFile(job.to_string(), file.to_string())
         }
         (_, ["_export", ..]) => return Err(not_allowed(method, path)),
+        (Post, ["$import"]) => Route::Import,
+        (_, ["$import"]) => return Err(not_allowed(method, path)),
+        (Get | Head, ["_import", job]) => Route::ImportStatus(job.to_string()),
+        (Delete, ["_import", job]) => Route::ImportCancel(job.to_string()),
+        (Get | Head, ["_import", job, file]) => {
+            Route::ImportFile(job.to_string(), file.to_string())
+        }
+        (_, ["_import", ..]) => return Err(not_allowed(method, path)),
         // ViewDefinition (SQL-on-FHIR) is not an R4 resource type, so it is matched here.
         (Get | Post, ["ViewDefinition", "$run"]) => Route::ViewRun(None),
         (Get | Post, ["ViewDefinition", i, "$run"]) => Route::ViewRun(Some(id(i)?)),
@@ -339,6 +355,26 @@ mod tests {
         );
         check(Put, "_export/abc", false, Err(405));
         check(Post, "ViewDefinition/$run", false, Ok(Route::ViewRun(None)));
+        check(Post, "$import", false, Ok(Route::Import));
+        check(Get, "_import/j1", false, Ok(Route::ImportStatus(s("j1"))));
+        check(
+            Delete,
+            "_import/j1",
+            false,
+            Ok(Route::ImportCancel(s("j1"))),
+        );
+        check(
+            Get,
+            "_import/j1/errors.ndjson",
+            false,
+            Ok(Route::ImportFile(s("j1"), s("errors.ndjson"))),
+        );
+        assert_eq!(
+            route(Get, &["$import".to_string()], false)
+                .unwrap_err()
+                .status,
+            405
+        );
         check(
             Get,
             "ViewDefinition/v1/$run",

@@ -7,6 +7,7 @@
 //! Entry point: [`Spec::r4`]. Element navigation: [`Spec::child`], which resolves a JSON
 //! property name (including choice types such as `valueQuantity`) under an element path.
 
+pub mod extra;
 pub mod model;
 
 use model::*;
@@ -16,7 +17,7 @@ use std::sync::LazyLock;
 
 static R4_DATA: &[u8] = include_bytes!("../data/r4-core.json.gz");
 
-static R4: LazyLock<Spec> = LazyLock::new(|| match Spec::decode(R4_DATA) {
+static R4: LazyLock<Spec> = LazyLock::new(|| match Spec::decode_with_extras(R4_DATA) {
     Ok(spec) => spec,
     // The table is produced by our own generator and checked by this crate's tests, so a
     // failure here is a build defect, never a consequence of user input.
@@ -69,7 +70,8 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// The official R4 4.0.1 definitions.
+    /// The official R4 4.0.1 definitions, plus the logical models this server stores like
+    /// resources ([`extra`]: SQL-on-FHIR's `ViewDefinition`).
     pub fn r4() -> &'static Spec {
         &R4
     }
@@ -79,6 +81,15 @@ impl Spec {
         let mut json = Vec::new();
         flate2::read::GzDecoder::new(gz).read_to_end(&mut json)?;
         let data: SpecData = serde_json::from_slice(&json)?;
+        Ok(Spec::from_data(data))
+    }
+
+    /// Like [`Spec::decode`], with the [`extra`] types, search parameters and operations added.
+    pub fn decode_with_extras(gz: &[u8]) -> Result<Spec, SpecError> {
+        let mut json = Vec::new();
+        flate2::read::GzDecoder::new(gz).read_to_end(&mut json)?;
+        let mut data: SpecData = serde_json::from_slice(&json)?;
+        extra::register(&mut data)?;
         Ok(Spec::from_data(data))
     }
 

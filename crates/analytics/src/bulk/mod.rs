@@ -1,17 +1,22 @@
-//! FHIR Bulk Data export (Bulk Data Access IG v2): what to export ([`ExportRequest`]), the
-//! streaming NDJSON writer shared by the HTTP `$export` jobs and `crosscare export`
-//! ([`writer`]), and the persisted, resumable job queue behind `$export` ([`jobs`]).
+//! FHIR Bulk Data export (Bulk Data Access IG v2) and import: what to export
+//! ([`ExportRequest`]), the streaming NDJSON writer shared by the HTTP `$export` jobs and
+//! `crosscare export` ([`writer`]), the persisted, resumable job queue behind `$export` and
+//! `$import` ([`queue`]), export jobs ([`jobs`]) and import jobs ([`import`]).
 //!
 //! **Invariants**: an export never holds more than one scan batch and one output buffer in
 //! memory; every file is written from versions current at the export's transaction time
 //! (`ScanQuery::until`); patient and group exports take compartment membership from the
 //! spec's `Patient` CompartmentDefinition (`crosscare_search::compartment_params`).
 
+pub mod import;
 pub mod jobs;
+pub mod queue;
 pub mod request;
 pub mod writer;
 
-pub use jobs::{ExportConfig, ExportJobs, JobRecord, JobState};
+pub use import::{ImportConfig, ImportInput, ImportJobs, ImportRecord, ImportRunner, ImportSpec};
+pub use jobs::{ExportConfig, ExportJobs, ExportSpec, JobRecord};
+pub use queue::{JobContext, JobQueue, JobState, JobWork, Record};
 pub use request::{ExportLevel, ExportRequest, TypeFilter};
 pub use writer::{export_all, ExportControl, Limits, OutputFile, Position};
 

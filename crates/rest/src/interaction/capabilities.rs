@@ -1,7 +1,9 @@
 //! `capabilities`: `GET metadata`, a CapabilityStatement generated from what this server
 //! really implements: every concrete resource type of the spec, its interactions, its search
 //! parameters (type and documentation from the spec), and the operations routed in
-//! [`crate::router`].
+//! [`crate::router`]: the spec's own (SQL-on-FHIR's `ViewDefinition/$run` among them, from the
+//! spec's extra types) and the Bulk Data operations that are configured
+//! ([`crate::BulkOperations`]).
 
 use crate::outcome::instant;
 use crate::RestConfig;
@@ -24,8 +26,20 @@ const TYPE_INTERACTIONS: &[&str] = &[
 
 /// Operations implemented by [`crate::interaction`], by spec `OperationDefinition` code and the
 /// types they are routed for (`None`: every type).
-const OPERATIONS: &[(&str, Option<&str>)] = &[("validate", None), ("everything", Some("Patient"))];
+const OPERATIONS: &[(&str, Option<&str>)] = &[
+    ("validate", None),
+    ("everything", Some("Patient")),
+    ("run", Some("ViewDefinition")),
+];
 
+/// Bulk Data IG (v2) operation definitions.
+const BULK_EXPORT: &str = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export";
+const BULK_PATIENT_EXPORT: &str =
+    "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export";
+const BULK_GROUP_EXPORT: &str = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export";
+/// `$import` has no published OperationDefinition yet (it is a proposal of the Bulk Data IG);
+/// this canonical names CrossCare's (`docs/api/import.md`).
+pub const IMPORT_DEFINITION: &str = "https://crosscare.dev/fhir/OperationDefinition/import";
 fn param_type(t: SearchParamType) -> &'static str {
     match t {
         SearchParamType::Number => "number",
@@ -55,6 +69,31 @@ fn operations_for(spec: &Spec, resource_type: &str) -> Vec<Value> {
         if let Some(def) = def {
             out.push(json!({ "name": code, "definition": def.url }));
         }
+    }
+    out
+}
+
+/// The Bulk Data operations on one resource type (`Patient/$export`, `Group/[id]/$export`).
+fn bulk_operations_for(bulk: crate::BulkOperations, resource_type: &str) -> Vec<Value> {
+    match resource_type {
+        "Patient" if bulk.export => {
+            vec![json!({ "name": "export", "definition": BULK_PATIENT_EXPORT })]
+        }
+        "Group" if bulk.export => {
+            vec![json!({ "name": "export", "definition": BULK_GROUP_EXPORT })]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The system-level operations (`[base]/$export`, `[base]/$import`).
+fn system_operations(bulk: crate::BulkOperations) -> Vec<Value> {
+    let mut out = Vec::new();
+    if bulk.export {
+        out.push(json!({ "name": "export", "definition": BULK_EXPORT }));
+    }
+    if bulk.import {
+        out.push(json!({ "name": "import", "definition": IMPORT_DEFINITION }));
     }
     out
 }
@@ -94,13 +133,14 @@ pub fn capability_statement(
             "conditionalDelete": "single",
             "searchParam": params,
         });
-        let ops = operations_for(spec, name);
+        let mut ops = operations_for(spec, name);
+        ops.extend(bulk_operations_for(config.bulk, name));
         if !ops.is_empty() {
             r["operation"] = json!(ops);
         }
         resources.push(r);
     }
-    json!({
+    let mut statement = json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
         "date": instant(now),
@@ -125,5 +165,10 @@ pub fn capability_statement(
                 { "code": "history-system" },
             ],
         }],
-    })
+    });
+    let system = system_operations(config.bulk);
+    if !system.is_empty() {
+        statement["rest"][0]["operation"] = json!(system);
+    }
+    statement
 }

@@ -51,7 +51,7 @@ fn exports(jobs: Option<&ExportJobs>) -> Result<&ExportJobs, FhirError> {
 }
 
 /// The kick-off request as a URL (the manifest's `request`).
-fn request_url(ctx: &Ctx<'_>, call: &Call) -> String {
+pub(crate) fn request_url(ctx: &Ctx<'_>, call: &Call) -> String {
     let mut url = ctx.url(&call.path.join("/"));
     if !call.query.is_empty() {
         let q: Vec<String> = call

@@ -1,9 +1,10 @@
 //! `ViewDefinition/$run` (SQL-on-FHIR v2): runs a view over the store and streams its rows as
-//! CSV, NDJSON, JSON or Parquet. The view comes inline (`viewResource` in a `Parameters` body);
+//! CSV, NDJSON, JSON or Parquet. The view comes inline (`viewResource` in a `Parameters` body),
+//! from the store (`ViewDefinition/[id]/$run`, or `viewReference` to `ViewDefinition/[id]`);
 //! `patient`, `group`, `_since` and `_limit` narrow what is read.
 
 use crate::context::{Call, Ctx};
-use crate::error::{FhirError, IssueCode};
+use crate::error::FhirError;
 use crate::operation::parameters::operation_params;
 use crate::request::{FhirResponse, RawBody};
 use crosscare_analytics::bulk::request::parse_instant;
@@ -50,6 +51,22 @@ fn reference_id(value: &str, ty: &str) -> Result<String, FhirError> {
     }
 }
 
+/// The current version of a stored ViewDefinition.
+fn stored_view(store: &dyn Store, ctx: &Ctx<'_>, id: &str) -> Result<Value, FhirError> {
+    let mut tx = store.read_tx()?;
+    let stored = tx
+        .read(ctx.partition, "ViewDefinition", id)?
+        .filter(|v| !v.is_deleted())
+        .ok_or_else(|| FhirError::not_found(format!("ViewDefinition/{id} does not exist")))?;
+    stored
+        .body
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| FhirError::internal(format!("stored ViewDefinition/{id} is not JSON: {e}")))?
+        .ok_or_else(|| FhirError::not_found(format!("ViewDefinition/{id} does not exist")))
+}
+
 /// `POST ViewDefinition/$run` (and `GET`/`POST ViewDefinition/[id]/$run`).
 pub fn run(
     store: &Arc<dyn Store>,
@@ -57,20 +74,13 @@ pub fn run(
     call: &Call,
     id: Option<&str>,
 ) -> Result<FhirResponse, FhirError> {
-    if let Some(id) = id {
-        return Err(FhirError::new(
-            501,
-            IssueCode::NotSupported,
-            format!(
-                "ViewDefinition/{id}/$run: this R4 server cannot store ViewDefinitions yet; \
-                 POST the view inline as the 'viewResource' parameter of ViewDefinition/$run"
-            ),
-        ));
-    }
     let mut params = operation_params(&[], call.body.as_ref())?;
     // `_format` is dropped from the query by the request decoder; read it from the original.
     params.extend(call.query.iter().cloned());
-    let mut view: Option<Value> = None;
+    let mut view: Option<Value> = match id {
+        Some(id) => Some(stored_view(store.as_ref(), ctx, id)?),
+        None => None,
+    };
     let mut out = (Format::Csv, "text/csv");
     let mut since = None;
     let mut limit = None;
@@ -78,6 +88,11 @@ pub fn run(
     for (name, value) in &params {
         match name.as_str() {
             "viewResource" => {
+                if view.is_some() {
+                    return Err(FhirError::bad_request(
+                        "$run takes one view: viewReference, viewResource or the URL's id",
+                    ));
+                }
                 view = Some(serde_json::from_str(value).map_err(|e| {
                     FhirError::bad_request(format!("viewResource is not JSON: {e}"))
                 })?)
@@ -98,12 +113,13 @@ pub fn run(
                 patients.get_or_insert_with(Vec::new).extend(members);
             }
             "viewReference" => {
-                return Err(FhirError::new(
-                    400,
-                    IssueCode::NotSupported,
-                    "viewReference: this R4 server cannot store ViewDefinitions yet; send \
-                     the view inline as viewResource",
-                ))
+                if view.is_some() {
+                    return Err(FhirError::bad_request(
+                        "$run takes one view: viewReference, viewResource or the URL's id",
+                    ));
+                }
+                let vid = reference_id(value, "ViewDefinition")?;
+                view = Some(stored_view(store.as_ref(), ctx, &vid)?);
             }
             _ if ctx.prefer.lenient => {}
             other => {
@@ -115,7 +131,8 @@ pub fn run(
     }
     let view = view.ok_or_else(|| {
         FhirError::bad_request(
-            "$run needs the view: a 'viewResource' parameter in a Parameters body",
+            "$run needs the view: ViewDefinition/[id]/$run, or a 'viewResource' or \
+             'viewReference' parameter in a Parameters body",
         )
     })?;
     let plan = ViewPlan::compile(&view)?;
