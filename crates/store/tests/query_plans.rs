@@ -56,7 +56,19 @@ fn main_search_shapes_use_indexes() {
         &store,
         "Observation",
         "subject=Patient/a",
+        &["idx_reference_reverse"],
+    );
+    check(
+        &store,
+        "Observation",
+        "subject=a",
         &["idx_reference_target"],
+    );
+    check(
+        &store,
+        "Observation",
+        "subject=http://other.org/fhir/Patient/a",
+        &["idx_reference_url"],
     );
     check(
         &store,
@@ -127,7 +139,7 @@ fn includes_seek_from_the_page_rows() {
         (&forward[0], "idx_reference_rid (rid=?)"),
         (
             &reverse[0],
-            "idx_reference_reverse (pid=? AND ttype=? AND tid=?)",
+            "idx_reference_reverse (ttype=? AND tid=? AND pid=?)",
         ),
     ] {
         let text = steps.join("\n");
@@ -195,4 +207,22 @@ fn token_pages_walk_the_covering_index_in_row_order() {
         );
         assert!(!text.contains("TEMP B-TREE"), "Observation?{qs}:\n{text}");
     }
+}
+
+#[test]
+fn reference_pages_walk_the_reverse_index_in_row_order() {
+    let store = SqliteStore::temporary().unwrap();
+    load(&store, &PartitionId::default_partition(), &data());
+    let text = plan(&store, "Observation", "subject=Patient/a").join("\n");
+    assert!(
+        text.contains("COVERING INDEX idx_reference_reverse (ttype=? AND tid=? AND pid=? AND rtype=? AND param=? AND cid=? AND url=?)"),
+        "{text}"
+    );
+    assert!(!text.contains("TEMP B-TREE"), "{text}");
+    // A chain reads the referring entries from the same index without visiting the table.
+    let text = plan(&store, "Observation", "subject:Patient.family=smi").join("\n");
+    assert!(
+        text.contains("COVERING INDEX idx_reference_reverse"),
+        "{text}"
+    );
 }

@@ -141,7 +141,7 @@ impl<'d> Compiler<'d> {
                     d.key(&format!("{x}.")),
                 ));
                 // The inner filter drives: target rows first, then their referrers through
-                // `idx_reference_reverse` (partition, ttype, tid).
+                // `idx_reference_reverse` (ttype, tid, partition, …, covering on SQLite).
                 scope.write_hinted(d, sql, &format!("{x}."), h);
                 sql.push(&format!(" AND {h}{x}.param = "));
                 sql.bind(param.clone());

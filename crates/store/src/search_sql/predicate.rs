@@ -284,8 +284,12 @@ fn reference(d: &dyn Dialect, sql: &mut Sql, col: &str, r: &ReferencePredicate) 
             if let Some(t) = resource_type {
                 sql.push(&format!(" AND {col}ttype = "));
                 sql.bind(t.clone());
+                sql.push(&format!(" AND {col}url IS NULL"));
+            } else {
+                // Every local reference of the type has `url IS NULL`: without the hint SQLite
+                // seeks `idx_reference_url` with it and walks them all instead of seeking the id.
+                sql.push(&format!(" AND {}{col}url IS NULL", d.hint()));
             }
-            sql.push(&format!(" AND {col}url IS NULL"));
             if let Some(v) = version {
                 sql.push(&format!(" AND {col}tversion = "));
                 sql.bind(v.clone());

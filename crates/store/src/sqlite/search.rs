@@ -296,7 +296,7 @@ fn includes(
 /// statistics SQLite otherwise preferred `idx_reference_url (pid, rtype, param, url)`, whose
 /// `url IS NULL` matches every local reference of the type — a walk over all of them (360 ms
 /// for one page at 200k resources). Forward includes seek `idx_reference_rid`, reverse includes
-/// `idx_reference_reverse (pid, ttype, tid)` from each page row.
+/// `idx_reference_reverse (ttype, tid, pid, …)` from each page row.
 pub(crate) fn include_sql(pids: &[i64], include: &Include, reverse: bool, from: &[i64]) -> Sql {
     let mut sql = Sql::default();
     let (source, join_t, where_from) = if reverse {
