@@ -146,7 +146,7 @@ impl<'d> Compiler<'d> {
                 sql.push(&format!(" AND {h}{x}.param = "));
                 sql.bind(param.clone());
                 sql.push(&format!(
-                    " AND {h}{x}.cid IS NULL AND {h}{x}.url IS NULL AND {x}.ttype = "
+                    " AND {h}{x}.cid IS NULL AND {h}{x}.url IS NULL AND {h}{x}.ttype = "
                 ));
                 sql.bind(target_type.clone());
                 sql.push(&format!(" AND {} AND ", d.not_deleted(&format!("{t}."))));
