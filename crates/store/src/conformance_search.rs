@@ -548,6 +548,16 @@ fn many_matches_paged(s: &dyn Store) {
         q.result.total = Some(TotalMode::Accurate);
         let total = ok(r.search(parts, &q)).total;
         assert_eq!(total, Some(want.len() as u64), "total of {qs}");
+        // The bounded default: exact up to the limit, absent beyond, whatever the page size.
+        for (limit, expect) in [(100, Some(want.len() as u64)), (3, None)] {
+            let mut q = query(Some("Observation"), &format!("{qs}&_count=2"));
+            q.result.total = Some(TotalMode::UpTo(limit));
+            assert_eq!(
+                ok(r.search(parts, &q)).total,
+                expect,
+                "{qs}, total up to {limit}"
+            );
+        }
         let mut got = Vec::new();
         for offset in (0..40).step_by(4) {
             let page = ok(r.search(
@@ -591,6 +601,9 @@ fn many_matches_paged(s: &dyn Store) {
     let mut r = ok(s.read_tx());
     let count = ok(r.search(parts, &query(Some("Patient"), "family=dup&_summary=count")));
     assert_eq!(count.total, Some(2), "family=dup&_summary=count");
+    let mut q = query(Some("Patient"), "family=dup&_count=1");
+    q.result.total = Some(TotalMode::UpTo(2));
+    assert_eq!(ok(r.search(parts, &q)).total, Some(2), "family=dup up to 2");
     let page = ok(r.search(parts, &query(Some("Patient"), "family=dup&_count=1")));
     assert_eq!(page.matches.len(), 1);
     let page = ok(r.search(

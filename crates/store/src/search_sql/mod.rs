@@ -216,7 +216,17 @@ impl Keys {
     /// `limit` when given.
     pub fn count(&self, limit: Option<u64>) -> Sql {
         let mut sql = Sql::default();
-        if let Some(n) = limit {
+        if let (Some(n), [arm]) = (limit, self.arms.as_slice()) {
+            // No order: an unordered arm (a range, a chain) stops after `n` distinct keys
+            // instead of sorting every match first.
+            let mut arm = arm.clone();
+            arm.text = arm.text.replacen("SELECT ", "SELECT DISTINCT ", 1);
+            sql.push("SELECT count(*) FROM (");
+            sql.append(arm);
+            sql.push(" LIMIT ");
+            sql.bind(i64::try_from(n).unwrap_or(i64::MAX));
+            sql.push(")");
+        } else if let Some(n) = limit {
             sql.push("SELECT count(*) FROM (");
             sql.append(self.page(usize::try_from(n).unwrap_or(usize::MAX), 0));
             sql.push(")");
