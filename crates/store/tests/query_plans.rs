@@ -74,7 +74,18 @@ fn main_search_shapes_use_indexes() {
         &store,
         "Observation",
         "subject:Patient.family=smi",
-        &["idx_string_norm", "idx_reference_reverse"],
+        &["idx_reference_reverse"],
+    );
+    // With `_sort` the chain is not rewritten into its targets: the inner filter drives and
+    // the referrers are sought by (type, id), never walked by type.
+    check(
+        &store,
+        "Observation",
+        "subject:Patient.family=smi&_sort=-date",
+        &[
+            "idx_string_norm",
+            "idx_reference_reverse (ttype=? AND tid=? AND pid=?)",
+        ],
     );
     check(
         &store,
@@ -220,11 +231,13 @@ fn reference_pages_walk_the_reverse_index_in_row_order() {
     );
     assert!(!text.contains("TEMP B-TREE"), "{text}");
     // A chain reads the referring entries from the same index without visiting the table.
-    // It starts from the inner filter's targets and seeks their referrers by (type, id): a seek
-    // by `ttype` alone walks every reference to the type (this hung at 1 M resources).
+    // It starts from the inner filter's targets (here few: the chain becomes one reference
+    // value per target, merged in row order) and seeks their referrers by (type, id): a seek by
+    // `ttype` alone walks every reference to the type (this hung at 1 M resources).
     let text = plan(&store, "Observation", "subject:Patient.family=smi").join("\n");
     assert!(
-        text.contains("COVERING INDEX idx_reference_reverse (ttype=? AND tid=? AND pid=?)"),
+        text.contains("COVERING INDEX idx_reference_reverse (ttype=? AND tid=? AND pid=?"),
         "{text}"
     );
+    assert!(!text.contains("TEMP B-TREE"), "{text}");
 }

@@ -193,7 +193,10 @@ impl SqliteStore {
                 _ => None,
             })
             .collect();
-        let pinned = search::pin_systems(&conn, &ids, query);
+        let pinned = match search::pin_targets(&conn, &ids, query) {
+            Ok(None) => search::pin_systems(&conn, &ids, query),
+            other => other,
+        };
         self.return_reader(conn);
         let pinned = pinned?;
         let query = pinned.as_ref().unwrap_or(query);
