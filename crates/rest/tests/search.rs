@@ -264,3 +264,60 @@ fn default_total_is_exact_up_to_the_limit_and_absent_beyond() {
         .get("total")
         .is_none());
 }
+
+#[test]
+fn everything_pages_across_types_without_gaps_or_repeats() {
+    let rest = rest();
+    send(
+        &rest,
+        "PUT",
+        "Patient/pe",
+        &[],
+        Some(json!({"resourceType": "Patient", "id": "pe"})),
+    );
+    for i in 0..4 {
+        create(
+            &rest,
+            json!({"resourceType": "Observation", "status": "final", "code": {"text": format!("o{i}")},
+                "subject": {"reference": "Patient/pe"}}),
+        );
+        create(
+            &rest,
+            json!({"resourceType": "Condition", "subject": {"reference": "Patient/pe"},
+                "code": {"text": format!("c{i}")}}),
+        );
+    }
+    create(
+        &rest,
+        json!({"resourceType": "Encounter", "status": "finished",
+            "class": {"code": "AMB"}, "subject": {"reference": "Patient/pe"}}),
+    );
+    let mut seen = Vec::new();
+    for offset in (0..12).step_by(3) {
+        let resp = send(
+            &rest,
+            "GET",
+            &format!("Patient/pe/$everything?_count=3&_offset={offset}"),
+            &[],
+            None,
+        );
+        expect_status(&resp, 200);
+        let b = body(&resp);
+        assert_eq!(
+            b["total"], 10,
+            "1 patient, 4 observations, 4 conditions, 1 encounter"
+        );
+        for e in b["entry"].as_array().unwrap() {
+            let r = &e["resource"];
+            seen.push(format!(
+                "{}/{}",
+                r["resourceType"].as_str().unwrap(),
+                r["id"].as_str().unwrap()
+            ));
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (10, 10), "{seen:?}");
+}

@@ -149,8 +149,13 @@ fn search_compartment<T: ReadTx + ?Sized>(
         q.filters.extend(compartment_filter(compartment, id, only));
         return Ok(tx.search(std::slice::from_ref(ctx.partition), &q)?);
     }
+    // Each type is counted, and only the types the page overlaps are searched, from the
+    // page's offset within them: the cost follows the page, not the compartment's size (a
+    // patient's `$everything` page of 50 used to load all of its 1,400 resources).
+    let count = query.result.count.unwrap_or(ctx.config.default_page_size);
+    let mut skip = query.result.offset;
     let mut all = SearchPage::default();
-    let mut total = Some(0u64);
+    let mut total = 0u64;
     for t in types {
         let Some(filter) = compartment_filter(compartment, id, t) else {
             continue;
@@ -158,29 +163,34 @@ fn search_compartment<T: ReadTx + ?Sized>(
         let mut q = query.clone();
         q.resource_type = Some(t.clone());
         q.filters.push(filter);
-        q.result.count = Some(ctx.config.max_page_size);
-        q.result.offset = 0;
+        q.result.cursor = None;
+        let mut counting = q.clone();
+        counting.result.summary = Some(crosscare_search::SummaryMode::Count);
+        counting.result.include.clear();
+        counting.result.revinclude.clear();
+        let n = tx
+            .search(std::slice::from_ref(ctx.partition), &counting)?
+            .total
+            .unwrap_or(0);
+        total += n;
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        if skip >= n {
+            skip -= n;
+            continue;
+        }
+        let wanted = count.saturating_sub(all.matches.len());
+        if wanted == 0 {
+            continue;
+        }
+        q.result.offset = skip;
+        q.result.count = Some(wanted);
+        q.result.total = Some(TotalMode::None);
+        skip = 0;
         let page = tx.search(std::slice::from_ref(ctx.partition), &q)?;
-        // Each type is searched whole, so its page proves its total unless it hit the page
-        // limit and its count was not given.
-        total = match (total, page.total) {
-            (Some(t), Some(n)) => Some(t + n),
-            (Some(t), None) if page.matches.len() < ctx.config.max_page_size => {
-                Some(t + page.matches.len() as u64)
-            }
-            _ => None,
-        };
         all.matches.extend(page.matches);
         all.included.extend(page.included);
     }
-    let count = query.result.count.unwrap_or(ctx.config.default_page_size);
-    all.matches = all
-        .matches
-        .into_iter()
-        .skip(query.result.offset)
-        .take(count)
-        .collect();
-    all.total = total;
+    all.total = Some(total);
     Ok(all)
 }
 
