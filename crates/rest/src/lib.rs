@@ -10,6 +10,7 @@
 //! [`interaction`], [`bundle`]), and renders the [`outcome::Outcome`] with its headers.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod audit_trail;
 pub mod body;
 pub mod bundle;
 pub mod context;
@@ -66,6 +67,8 @@ pub struct Rest {
     store: Arc<dyn Store>,
     config: RestConfig,
     exports: Option<Arc<ExportJobs>>,
+    /// The lab whose audit trail answers `AuditEvent` reads and searches.
+    lab: Option<Arc<crosscare_lab::Lab>>,
 }
 
 /// What [`Rest::run`] produced: an interaction outcome, or an operation's own response.
@@ -84,6 +87,7 @@ fn dispatch_handles(route: &Route) -> bool {
             | Route::ExportCancel(_)
             | Route::ExportFile(_, _)
             | Route::ViewRun(_)
+            | Route::Reset
     )
 }
 
@@ -93,12 +97,19 @@ impl Rest {
             store,
             config,
             exports: None,
+            lab: None,
         }
     }
 
     /// Enables Bulk Data `$export` with this job queue.
     pub fn with_exports(mut self, exports: Arc<ExportJobs>) -> Rest {
         self.exports = Some(exports);
+        self
+    }
+
+    /// Answers `AuditEvent` reads and searches from this lab's audit trail.
+    pub fn with_lab(mut self, lab: Arc<crosscare_lab::Lab>) -> Rest {
+        self.lab = Some(lab);
         self
     }
 
@@ -148,6 +159,10 @@ impl Rest {
         let route = router::route(call.method, &call.path, !call.query.is_empty())?;
         let exports = self.exports.as_deref();
         use operation::export;
+        if let Some(lab) = self.lab.as_deref().filter(|_| audit_trail::answers(&route)) {
+            guard::check(&ctx, &route, &call)?;
+            return audit_trail::answer(lab, &ctx, &route, &call).map(Reply::Outcome);
+        }
         if dispatch_handles(&route) {
             return dispatch::run_entry(self.store.as_ref(), &ctx, &mut call).map(Reply::Outcome);
         }
@@ -157,6 +172,9 @@ impl Rest {
         let response = match &route {
             Route::Bundle => {
                 return bundle::process(self.store.as_ref(), &ctx, &mut call).map(Reply::Outcome)
+            }
+            Route::Reset => {
+                return operation::reset::reset(self.store.as_ref(), &ctx).map(Reply::Outcome)
             }
             Route::Export(level) => {
                 export::kickoff(exports, self.store.as_ref(), &ctx, &call, level)

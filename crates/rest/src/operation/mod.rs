@@ -1,9 +1,10 @@
 //! Operations that are not store interactions: Bulk Data `$export` (kick-off, status, files,
-//! cancel) and, later, asynchronous or streamed operations. Each answers a [`FhirResponse`]
+//! cancel), the training `$reset` and, later, asynchronous or streamed operations. Each answers a [`FhirResponse`]
 //! directly, because their bodies are not always FHIR JSON.
 //!
 //! [`FhirResponse`]: crate::FhirResponse
 
 pub mod export;
 pub mod parameters;
+pub mod reset;
 pub mod run;
