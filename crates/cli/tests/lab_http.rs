@@ -1108,8 +1108,8 @@ fn training_reset_and_end_of_course() {
     s.trainee("trainee-1", "course");
     s.trainee("trainee-2", "course");
     let teacher = s.client(Some("course"), "system/Patient.cruds");
-    let teacher = s.token(&teacher, "system/Patient.cruds");
-    let teacher = Some(teacher.as_str());
+    let teacher_token = s.token(&teacher, "system/Patient.cruds");
+    let teacher = Some(teacher_token.as_str());
     assert_eq!(
         s.fhir(teacher, "PUT", "Patient/p1", Some(patient("p1"))).0,
         201
@@ -1119,8 +1119,8 @@ fn training_reset_and_end_of_course() {
         201
     );
     let c1 = s.client(Some("trainee-1"), "system/Patient.cruds");
-    let t1 = s.token(&c1, "system/Patient.cruds");
-    let t1 = Some(t1.as_str());
+    let t1_token = s.token(&c1, "system/Patient.cruds");
+    let t1 = Some(t1_token.as_str());
 
     // The trainee's partition starts empty; the first $reset loads the course's data.
     assert!(ids_in(&s.fhir(t1, "GET", "Patient", None).1).is_empty());
@@ -1157,7 +1157,7 @@ fn training_reset_and_end_of_course() {
         assert_eq!(status, expected, "{what}: {body}");
         assert!(is_outcome(&body), "{what}: {body}");
     };
-    refused(teacher.unwrap(), 400, "the template");
+    refused(&teacher_token, 400, "the template");
     let read_only = s.token(&c1, "system/Patient.rs");
     refused(&read_only, 403, "read-only token");
     for (id, class) in [
@@ -1179,7 +1179,7 @@ fn training_reset_and_end_of_course() {
     // End of the course: deleting the template deletes the trainees' workspaces with it.
     let deleted = s.lab.registry().delete_workspace("course").unwrap();
     assert_eq!(deleted, ["course", "trainee-1", "trainee-2"]);
-    for t in [t1.unwrap(), t2.as_str()] {
+    for t in [t1_token.as_str(), t2.as_str()] {
         assert_eq!(s.fhir(Some(t), "GET", "Patient", None).0, 401);
     }
 }
@@ -1209,8 +1209,8 @@ fn administrators_search_the_audit_trail() {
         assert!(is_outcome(&body), "{body}");
     }
     let admin = s.client(None, "system/*.cruds");
-    let at = s.token(&admin, "system/*.cruds");
-    let at = Some(at.as_str());
+    let admin_token = s.token(&admin, "system/*.cruds");
+    let at = Some(admin_token.as_str());
     // Nobody writes an AuditEvent.
     let fake = json!({"resourceType": "AuditEvent", "id": "f", "type": {"code": "rest"},
                       "recorded": "2026-01-01T00:00:00Z", "agent": [], "source": {}});
@@ -1268,7 +1268,7 @@ fn administrators_search_the_audit_trail() {
     let rest = s
         .http
         .get(&next)
-        .bearer_auth(at.unwrap())
+        .bearer_auth(&admin_token)
         .send()
         .unwrap()
         .json::<Value>()

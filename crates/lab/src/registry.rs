@@ -186,8 +186,10 @@ impl Registry {
 
     pub fn workspace(&self, id: &str) -> Result<Option<Workspace>, LabError> {
         let conn = self.conn.lock();
+        // Cached statements: the server looks a client and its workspace up on every request.
         let raw = conn
-            .query_row("SELECT * FROM workspace WHERE id = ?1", [id], raw_workspace)
+            .prepare_cached("SELECT * FROM workspace WHERE id = ?1")?
+            .query_row([id], raw_workspace)
             .optional()?;
         raw.map(workspace_of).transpose()
     }
@@ -431,25 +433,24 @@ impl Registry {
     ) -> Result<Option<(Client, String, String)>, LabError> {
         let conn = self.conn.lock();
         let row = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT client_id, workspace, allowed_scopes, admin, revoked, created, salt, hash,
                         rate_limit
                  FROM client WHERE client_id = ?1",
-                [client_id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, bool>(3)?,
-                        r.get::<_, bool>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, String>(7)?,
-                        r.get::<_, Option<f64>>(8)?,
-                    ))
-                },
-            )
+            )?
+            .query_row([client_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, bool>(3)?,
+                    r.get::<_, bool>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, Option<f64>>(8)?,
+                ))
+            })
             .optional()?;
         row.map(
             |(client_id, workspace, allowed_scopes, admin, revoked, created, salt, hash, rate)| {
