@@ -1334,7 +1334,13 @@ fn restricted_scopes_in_the_matrix() {
     let t = body["access_token"].as_str().unwrap().to_string();
     let t = Some(t.as_str());
     // (path, expected status, expected Observation ids when 200)
-    let rows: [(&str, u16, &[&str]); 11] = [
+    let rows: [(&str, u16, &[&str]); 12] = [
+        // Looking through the restricted type would tell which patients have vital signs.
+        (
+            "Patient?_has:Observation:subject:category=vital-signs",
+            403,
+            &[],
+        ),
         ("Observation", 200, &["lab1", "lab2"]),
         ("Observation?_id=vs1", 200, &[]),
         ("Observation?_id=vs1,lab2", 200, &["lab2"]),

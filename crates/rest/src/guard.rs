@@ -225,14 +225,21 @@ pub fn check_resource(
 /// would reveal, through which resources match, what it holds. Refused with 403.
 pub fn check_query(ctx: &Ctx<'_>, query: &SearchQuery) -> Result<(), FhirError> {
     fn walk(ctx: &Ctx<'_>, filter: &Filter) -> Result<(), FhirError> {
+        // Looking through a type needs access to all of it: a restricted scope
+        // (`?category=laboratory`) would otherwise leak, through which resources match, what
+        // its other resources hold.
         let seen = |t: &str| {
-            if visible(ctx, t) {
+            let whole = ctx.access.restriction(t, &[Perm::Read, Perm::Search]) == Restriction::All;
+            if visible(ctx, t) && whole {
                 Ok(())
             } else {
                 Err(FhirError::new(
                     403,
                     IssueCode::Forbidden,
-                    format!("this search looks through {t}, which the token grants no access to"),
+                    format!(
+                        "this search looks through {t}, which the token grants no access to \
+                         (or only to some of its resources)"
+                    ),
                 ))
             }
         };
