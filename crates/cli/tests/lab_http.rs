@@ -1391,3 +1391,126 @@ fn restricted_scopes_in_the_matrix() {
         403
     );
 }
+
+/// The administration commands of quotas and templates, on a data folder.
+#[test]
+fn admin_commands_for_quotas_and_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| -> (bool, String) {
+        let out = crosscare(args).wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let create = |id: &str, template: Option<&str>| {
+        let mut args = vec![
+            "admin",
+            "workspace",
+            "create",
+            "--data",
+            data,
+            "--id",
+            id,
+            "--class",
+            "training",
+            "--organisation",
+            "o",
+            "--purpose",
+            "p",
+            "--owner",
+            "w",
+        ];
+        if let Some(t) = template {
+            args.extend(["--template", t]);
+        }
+        run(&args)
+    };
+    assert!(create("course", None).0);
+    let (ok, out) = create("t1", Some("course"));
+    assert!(ok, "{out}");
+    let t1: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(t1["template"], "course");
+    assert!(!create("t2", Some("t1")).0, "a trainee is not a template");
+
+    let (ok, out) = run(&[
+        "admin",
+        "workspace",
+        "quota",
+        "t1",
+        "--data",
+        data,
+        "--rate-limit",
+        "2.5",
+        "--max-resources",
+        "100",
+    ]);
+    assert!(ok, "{out}");
+    let q: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (q["rate_limit"].as_f64(), q["max_resources"].as_u64()),
+        (Some(2.5), Some(100))
+    );
+    let (ok, out) = run(&[
+        "admin",
+        "workspace",
+        "quota",
+        "t1",
+        "--data",
+        data,
+        "--rate-limit",
+        "default",
+    ]);
+    assert!(ok, "{out}");
+    let q: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(
+        q["rate_limit"].is_null() && q["max_resources"] == 100,
+        "{q}"
+    );
+    assert!(
+        !run(&[
+            "admin",
+            "workspace",
+            "quota",
+            "t1",
+            "--data",
+            data,
+            "--rate-limit",
+            "fast"
+        ])
+        .0
+    );
+
+    let (ok, out) = run(&[
+        "admin",
+        "client",
+        "create",
+        "--data",
+        data,
+        "--workspace",
+        "t1",
+        "--scope",
+        "system/*.cruds",
+    ]);
+    assert!(ok, "{out}");
+    let c: Value = serde_json::from_str(out.trim()).unwrap();
+    let id = c["client_id"].as_str().unwrap();
+    let (ok, out) = run(&[
+        "admin",
+        "client",
+        "quota",
+        id,
+        "--data",
+        data,
+        "--rate-limit",
+        "7",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("\"rate_limit\":7.0"), "{out}");
+
+    let (ok, out) = run(&["admin", "workspace", "delete", "course", "--data", data]);
+    assert!(ok && out.contains("t1"), "{out}");
+    let (_, out) = run(&["admin", "workspace", "show", "t1", "--data", data]);
+    assert!(out.contains("\"status\": \"deleted\""), "{out}");
+}
