@@ -7,7 +7,8 @@
 //!   access tokens ([`Lab::token_request`], [`Lab::authenticate`]).
 //! - [`scope`] / [`policy`]: SMART v2 system scopes and the one policy decision point,
 //!   [`policy::authorize`], which `crosscare-rest` calls for every interaction.
-//! - [`audit`]: the hash-chained audit trail of `AuditEvent`s.
+//! - [`quota`]: request rates (a token bucket per client) and the storage quota's defaults.
+//! - [`audit`]: the hash-chained audit trail of `AuditEvent`s; [`audit_query`] searches it.
 //!
 //! **Architecture invariant:** access is decided here and only here; the REST layer asks before
 //! every store access and the HTTP layer only authenticates. **Must not:** depend on the REST or
