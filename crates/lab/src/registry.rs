@@ -9,7 +9,9 @@ use crate::{files, LabError};
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS workspace (
@@ -75,6 +77,21 @@ pub struct QuotaChange {
 
 pub struct Registry {
     conn: Mutex<Connection>,
+    /// Clients and workspaces as last read, for the server's per-request lookups.
+    cache: Mutex<Cache>,
+    /// Writes made through this registry (SQLite's `data_version` counts only the others').
+    writes: AtomicU64,
+}
+
+/// The cache is valid while the database is unchanged: `PRAGMA data_version` (commits by
+/// other connections, e.g. `crosscare admin` on the same folder) and this registry's own write
+/// count are both as they were when it was filled. A suspension or a revocation therefore
+/// still takes effect on the next request.
+#[derive(Default)]
+struct Cache {
+    stamp: Option<(i64, u64)>,
+    clients: HashMap<String, Option<Client>>,
+    workspaces: HashMap<String, Option<Workspace>>,
 }
 
 impl Registry {
@@ -102,6 +119,8 @@ impl Registry {
         }
         Ok(Registry {
             conn: Mutex::new(conn),
+            cache: Mutex::new(Cache::default()),
+            writes: AtomicU64::new(0),
         })
     }
 
@@ -173,6 +192,8 @@ impl Registry {
                 ws.id
             )));
         }
+        drop(conn);
+        self.touch();
         Ok(ws)
     }
 
@@ -185,6 +206,55 @@ impl Registry {
     }
 
     pub fn workspace(&self, id: &str) -> Result<Option<Workspace>, LabError> {
+        let stamp = self.stamp()?;
+        if let Some(hit) = self.cached(stamp, |c| c.workspaces.get(id).cloned()) {
+            return Ok(hit);
+        }
+        let fresh = self.read_workspace(id)?;
+        self.remember(stamp, |c| {
+            c.workspaces.insert(id.to_string(), fresh.clone());
+        });
+        Ok(fresh)
+    }
+
+    /// What the cache is valid for now.
+    fn stamp(&self) -> Result<(i64, u64), LabError> {
+        let writes = self.writes.load(Ordering::SeqCst);
+        let version = self
+            .conn
+            .lock()
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get::<_, i64>(0))?;
+        Ok((version, writes))
+    }
+
+    fn cached<T>(&self, stamp: (i64, u64), get: impl FnOnce(&Cache) -> Option<T>) -> Option<T> {
+        let cache = self.cache.lock();
+        if cache.stamp == Some(stamp) {
+            get(&cache)
+        } else {
+            None
+        }
+    }
+
+    /// Stores what was read at `stamp`; an older cache is dropped first.
+    fn remember(&self, stamp: (i64, u64), put: impl FnOnce(&mut Cache)) {
+        let mut cache = self.cache.lock();
+        if cache.stamp != Some(stamp) {
+            *cache = Cache {
+                stamp: Some(stamp),
+                ..Cache::default()
+            };
+        }
+        put(&mut cache);
+    }
+
+    /// Called after every write through this registry: the cache is stale.
+    fn touch(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn read_workspace(&self, id: &str) -> Result<Option<Workspace>, LabError> {
         let conn = self.conn.lock();
         // Cached statements: the server looks a client and its workspace up on every request.
         let raw = conn
@@ -213,6 +283,7 @@ impl Registry {
             "UPDATE workspace SET status = ?2 WHERE id = ?1",
             params![id, status.as_str()],
         )?;
+        self.touch();
         self.existing(id)
     }
 
@@ -241,6 +312,8 @@ impl Registry {
             tx.execute("UPDATE client SET revoked = 1 WHERE workspace = ?1", [ws])?;
         }
         tx.commit()?;
+        drop(conn);
+        self.touch();
         Ok(ids)
     }
 
@@ -277,6 +350,7 @@ impl Registry {
             )?;
         }
         drop(conn);
+        self.touch();
         self.existing(id)
     }
 
@@ -287,6 +361,7 @@ impl Registry {
             "UPDATE client SET rate_limit = ?2 WHERE client_id = ?1",
             params![client_id, rate],
         )?;
+        self.touch();
         if n == 0 {
             return Err(LabError::NotFound(format!("no client '{client_id}'")));
         }
@@ -334,6 +409,7 @@ impl Registry {
                 client.created.to_rfc3339()
             ],
         )?;
+        self.touch();
         Ok((client, secret))
     }
 
@@ -361,6 +437,7 @@ impl Registry {
             "UPDATE client SET jwks = ?2 WHERE client_id = ?1",
             params![client.client_id, jwks],
         )?;
+        self.touch();
         Ok(client)
     }
 
@@ -409,6 +486,7 @@ impl Registry {
             "UPDATE client SET salt = ?2, hash = ?3 WHERE client_id = ?1",
             params![client_id, salt, hash],
         )?;
+        self.touch();
         Ok(secret)
     }
 
@@ -417,6 +495,7 @@ impl Registry {
             "UPDATE client SET revoked = 1 WHERE client_id = ?1",
             [client_id],
         )?;
+        self.touch();
         if n == 0 {
             return Err(LabError::NotFound(format!("no client '{client_id}'")));
         }
@@ -424,7 +503,15 @@ impl Registry {
     }
 
     pub fn client(&self, client_id: &str) -> Result<Option<Client>, LabError> {
-        Ok(self.client_with_hash(client_id)?.map(|(c, _, _)| c))
+        let stamp = self.stamp()?;
+        if let Some(hit) = self.cached(stamp, |c| c.clients.get(client_id).cloned()) {
+            return Ok(hit);
+        }
+        let fresh = self.client_with_hash(client_id)?.map(|(c, _, _)| c);
+        self.remember(stamp, |c| {
+            c.clients.insert(client_id.to_string(), fresh.clone());
+        });
+        Ok(fresh)
     }
 
     fn client_with_hash(
@@ -705,6 +792,35 @@ mod tests {
             WorkspaceStatus::Deleted
         );
         assert_eq!(reg.delete_workspace("box").unwrap(), ["box"]);
+    }
+
+    #[test]
+    fn the_cache_sees_writes_of_other_connections_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Registry::open(dir.path()).unwrap();
+        server
+            .create_workspace(ws("w3", ServiceClass::Sandbox))
+            .unwrap();
+        let (c, _) = server
+            .create_client(Some("w3"), "system/*.rs", false)
+            .unwrap();
+        assert!(!server.client(&c.client_id).unwrap().unwrap().revoked);
+        assert!(server.workspace("w3").unwrap().is_some());
+        // `crosscare admin` on the same folder: another connection.
+        let admin = Registry::open(dir.path()).unwrap();
+        admin.revoke_client(&c.client_id).unwrap();
+        admin.set_active("w3", false).unwrap();
+        assert!(server.client(&c.client_id).unwrap().unwrap().revoked);
+        assert_eq!(
+            server.workspace("w3").unwrap().unwrap().status,
+            WorkspaceStatus::Suspended
+        );
+        // And its own writes.
+        server.set_active("w3", true).unwrap();
+        assert_eq!(
+            server.workspace("w3").unwrap().unwrap().status,
+            WorkspaceStatus::Active
+        );
     }
 
     #[test]
