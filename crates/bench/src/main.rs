@@ -6,12 +6,15 @@
 //!   idle memory and shutdown time;
 //! - `crosscare-bench territory --patients 1000`: everything in one go — synth, a fresh server
 //!   (embedded or `--database postgres://…`), import over HTTP, then the load scenarios;
+//! - `crosscare-bench lab-overhead`: reads by id without a token and with a bearer token on one
+//!   server, the cost of authentication and the lab's policy;
 //! - `crosscare-bench ingest`: transaction ingest through the REST layer in process, against the
 //!   ceiling, with a phase breakdown (docs/bench/ingest.md).
 //!
 //! See docs/benchmarks.md for the full procedure and the recorded figures.
 
 mod ingest;
+mod lab_overhead;
 mod load;
 mod sample;
 mod server;
@@ -80,6 +83,8 @@ enum Cmd {
     },
     /// Transaction ingest through the REST layer into a fresh SQLite store, against the ceiling.
     Ingest(ingest::IngestArgs),
+    /// Reads by id without and with a bearer token on one server: the lab's overhead.
+    LabOverhead(lab_overhead::OverheadArgs),
     /// Start-up time, idle memory and graceful shutdown of `crosscare serve`.
     Startup {
         /// The `crosscare` binary to measure.
@@ -101,6 +106,10 @@ enum Cmd {
 fn main() -> anyhow::Result<()> {
     match Args::parse().command {
         Cmd::Ingest(args) => ingest::run(&args),
+        Cmd::LabOverhead(args) => {
+            println!("{}", lab_overhead::measure(&args)?);
+            Ok(())
+        }
         Cmd::Load {
             url,
             concurrency,

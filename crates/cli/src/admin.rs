@@ -50,6 +50,22 @@ pub enum WorkspaceCommand {
         /// Expiry: a date (2027-06-30, midnight UTC) or an RFC 3339 instant.
         #[arg(long)]
         expires: Option<String>,
+        /// Training only: the course's template workspace (a training workspace), whose data
+        /// `$reset` copies into this one; deleting the template deletes this workspace too.
+        #[arg(long)]
+        template: Option<String>,
+    },
+    /// Set a workspace's quotas ("default": back to the server's default).
+    Quota {
+        #[command(flatten)]
+        data: DataArg,
+        id: String,
+        /// Requests per second for each of its clients.
+        #[arg(long)]
+        rate_limit: Option<String>,
+        /// Most current resources in its partition (sandbox and training).
+        #[arg(long)]
+        max_resources: Option<String>,
     },
     /// List every workspace (one JSON object per line).
     List {
@@ -111,6 +127,14 @@ pub enum ClientCommand {
         data: DataArg,
         client_id: String,
     },
+    /// Set a client's own rate limit in requests per second ("default": its workspace's).
+    Quota {
+        #[command(flatten)]
+        data: DataArg,
+        client_id: String,
+        #[arg(long)]
+        rate_limit: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -144,6 +168,16 @@ fn parse_expiry(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     Ok(date.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
+/// A quota setting: a number, or "default" (`None`) to use the next level's.
+fn parse_setting<T: std::str::FromStr>(name: &str, s: &str) -> anyhow::Result<Option<T>> {
+    if s == "default" {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
+        .map_err(|_| anyhow::anyhow!("--{name} '{s}' is neither a number nor 'default'"))
+}
+
 fn print_json(v: &serde_json::Value) {
     println!("{v}");
 }
@@ -171,6 +205,7 @@ fn workspace(command: WorkspaceCommand) -> anyhow::Result<()> {
             purpose,
             owner,
             expires,
+            template,
         } => {
             let class: ServiceClass = class.parse()?;
             let expires = expires.as_deref().map(parse_expiry).transpose()?;
@@ -181,8 +216,32 @@ fn workspace(command: WorkspaceCommand) -> anyhow::Result<()> {
                 purpose,
                 owner,
                 expires,
+                template,
             })?;
             print_json(&ws.to_json());
+        }
+        WorkspaceCommand::Quota {
+            data,
+            id,
+            rate_limit,
+            max_resources,
+        } => {
+            let change = crosscare_lab::registry::QuotaChange {
+                rate_limit: rate_limit
+                    .as_deref()
+                    .map(|s| parse_setting("rate-limit", s))
+                    .transpose()?,
+                max_resources: max_resources
+                    .as_deref()
+                    .map(|s| parse_setting("max-resources", s))
+                    .transpose()?,
+            };
+            print_json(
+                &open(&data)?
+                    .registry()
+                    .set_workspace_quota(&id, change)?
+                    .to_json(),
+            );
         }
         WorkspaceCommand::List { data } => {
             for ws in open(&data)?.registry().workspaces()? {
@@ -211,10 +270,16 @@ fn workspace(command: WorkspaceCommand) -> anyhow::Result<()> {
             print_json(&open(&data)?.registry().set_active(&id, true)?.to_json())
         }
         WorkspaceCommand::Delete { data, id } => {
-            open(&data)?.registry().delete_workspace(&id)?;
+            let deleted = open(&data)?.registry().delete_workspace(&id)?;
             println!(
                 "Workspace '{id}' deleted: its clients are revoked and its id will not be reused."
             );
+            if deleted.len() > 1 {
+                println!(
+                    "Its trainee workspaces were deleted with it: {}.",
+                    deleted[1..].join(", ")
+                );
+            }
         }
     }
     Ok(())
@@ -260,6 +325,19 @@ fn client(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Revoke { data, client_id } => {
             open(&data)?.registry().revoke_client(&client_id)?;
             println!("Client '{client_id}' revoked; its tokens stop working at once.");
+        }
+        ClientCommand::Quota {
+            data,
+            client_id,
+            rate_limit,
+        } => {
+            let rate = parse_setting("rate-limit", &rate_limit)?;
+            print_json(
+                &open(&data)?
+                    .registry()
+                    .set_client_rate(&client_id, rate)?
+                    .to_json(),
+            );
         }
     }
     Ok(())

@@ -141,6 +141,7 @@ fn sandbox(args: &DemoArgs) -> anyhow::Result<DemoSandbox> {
                 purpose: "trying the lab's token flow on synthetic data".into(),
                 owner: "demo".into(),
                 expires: None,
+                template: None,
             })?,
     };
     println!("Seeding the sandbox workspace 'demo' with 4 synthetic patients…");

@@ -63,6 +63,15 @@ pub struct ServeArgs {
     /// Most resources in one `$export` output file; a larger type is split into several files.
     #[arg(long, env = "CROSSCARE_EXPORT_MAX_RESOURCES_PER_FILE", default_value_t = Limits::default().max_per_file)]
     pub export_max_resources_per_file: u64,
+    /// Requests per second each workspace client may send (bursts of 2 s worth); beyond, 429
+    /// with `Retry-After`. 0: no limit. A workspace or client may have its own
+    /// (`crosscare admin workspace|client quota`); administrators have none unless set.
+    #[arg(long, env = "CROSSCARE_LAB_RATE_LIMIT", default_value_t = crosscare_lab::quota::QuotaDefaults::default().rate.unwrap_or(0.0))]
+    pub lab_rate_limit: f64,
+    /// Most current resources in a sandbox or training workspace's partition; a write adding
+    /// one more is refused (403). 0: no limit. A workspace may have its own.
+    #[arg(long, env = "CROSSCARE_LAB_MAX_RESOURCES", default_value_t = crosscare_lab::quota::QuotaDefaults::default().max_resources.unwrap_or(0))]
+    pub lab_max_resources: u64,
     /// Seconds an `$export` job and its files are kept after it finished.
     #[arg(long, env = "CROSSCARE_EXPORT_EXPIRY_SECS", default_value_t = 86_400)]
     pub export_expiry_secs: u64,
@@ -79,6 +88,14 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes,
             request_timeout: Duration::from_secs(self.request_timeout_secs),
             auth: crosscare_server::Auth::default(),
+        }
+    }
+
+    pub fn quota_defaults(&self) -> crosscare_lab::quota::QuotaDefaults {
+        crosscare_lab::quota::QuotaDefaults {
+            rate: (self.lab_rate_limit.is_finite() && self.lab_rate_limit > 0.0)
+                .then_some(self.lab_rate_limit),
+            max_resources: (self.lab_max_resources > 0).then_some(self.lab_max_resources),
         }
     }
 
@@ -165,7 +182,8 @@ pub async fn serve_until_signal(
     // The lab (clients, signing keys, audit trail) lives in the data folder, whatever the
     // backend of the resources.
     let lab = crosscare_lab::Lab::open_with_audit(&args.data)
-        .with_context(|| format!("opening the lab in {}", args.data.display()))?;
+        .with_context(|| format!("opening the lab in {}", args.data.display()))?
+        .with_quotas(args.quota_defaults());
     if args.insecure_no_auth {
         tracing::warn!(
             "--insecure-no-auth: requests without a token are served unrestricted (loopback only)"
@@ -176,14 +194,17 @@ pub async fn serve_until_signal(
             "created the first administrator credential (readable by its owner only)"
         );
     }
+    let lab = Arc::new(lab);
     config.auth = crosscare_server::Auth {
-        lab: Some(Arc::new(lab)),
+        lab: Some(lab.clone()),
         required: !args.insecure_no_auth,
     };
     let exports = ExportJobs::open(store.clone(), args.export_config())
         .context("opening the $export job folder")?;
     let exports = Arc::new(exports);
-    let mut rest = Rest::new(store.clone(), args.rest_config()).with_exports(exports.clone());
+    let mut rest = Rest::new(store.clone(), args.rest_config())
+        .with_exports(exports.clone())
+        .with_lab(lab);
     let imports = match args.import_config() {
         Some(config) => {
             anyhow::ensure!(

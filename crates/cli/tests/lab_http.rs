@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use crosscare_lab::model::ServiceClass;
-use crosscare_lab::registry::NewWorkspace;
+use crosscare_lab::quota::QuotaDefaults;
+use crosscare_lab::registry::{NewWorkspace, QuotaChange};
 use crosscare_lab::Lab;
 use crosscare_rest::{Rest, RestConfig};
 use crosscare_server::{Auth, ServerConfig};
@@ -27,10 +28,18 @@ struct Creds {
 }
 
 fn start() -> Server {
+    start_with(QuotaDefaults::UNLIMITED)
+}
+
+fn start_with(quotas: QuotaDefaults) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
-    let lab = Arc::new(Lab::open_with_audit(dir.path()).unwrap());
-    let rest = Arc::new(Rest::new(store, RestConfig::default()));
+    let lab = Arc::new(
+        Lab::open_with_audit(dir.path())
+            .unwrap()
+            .with_quotas(quotas),
+    );
+    let rest = Arc::new(Rest::new(store, RestConfig::default()).with_lab(lab.clone()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -72,6 +81,23 @@ impl Server {
                 purpose: "tests".into(),
                 owner: "tests@example.org".into(),
                 expires: None,
+                template: None,
+            })
+            .unwrap();
+    }
+
+    /// A training workspace created from template `template`.
+    fn trainee(&self, id: &str, template: &str) {
+        self.lab
+            .registry()
+            .create_workspace(NewWorkspace {
+                id: Some(id.into()),
+                organisation: format!("trainee {id}"),
+                class: ServiceClass::Training,
+                purpose: "course".into(),
+                owner: "tests@example.org".into(),
+                expires: None,
+                template: Some(template.into()),
             })
             .unwrap();
     }
@@ -530,11 +556,21 @@ fn token_endpoint_and_refusals() {
             "invalid_scope",
         ),
         (
-            "restricted scope",
+            "restricted write scope",
             Some(&c),
             vec![
                 ("grant_type", "client_credentials"),
-                ("scope", "system/Patient.rs?gender=female"),
+                ("scope", "system/Patient.cruds?gender=female"),
+            ],
+            400,
+            "invalid_scope",
+        ),
+        (
+            "restriction by an unknown parameter",
+            Some(&c),
+            vec![
+                ("grant_type", "client_credentials"),
+                ("scope", "system/Patient.rs?colour=blue"),
             ],
             400,
             "invalid_scope",
@@ -958,4 +994,531 @@ fn private_key_jwt_assertions() {
             "{name}: {body}"
         );
     }
+}
+
+/// Quotas: a client over its rate gets 429 with `Retry-After` and a `throttled`
+/// OperationOutcome, in its own bucket; a workspace whose partition is full cannot add a
+/// resource (403), while reads, updates and deletes go on.
+#[test]
+fn quotas_throttle_requests_and_cap_storage() {
+    let s = start_with(QuotaDefaults {
+        rate: Some(1.0),
+        max_resources: Some(1000),
+    });
+    s.workspace("rated", ServiceClass::Sandbox);
+    let (c1, c2) = (
+        s.client(Some("rated"), "system/Patient.cruds"),
+        s.client(Some("rated"), "system/Patient.cruds"),
+    );
+    let (t1, t2) = (
+        s.token(&c1, "system/Patient.rs"),
+        s.token(&c2, "system/Patient.rs"),
+    );
+    let get = |token: &str| {
+        s.http
+            .get(format!("{}/fhir/Patient?_count=1", s.origin))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+    };
+    // 1 per second, bursts of 2: the third request at once is refused.
+    assert_eq!(get(&t1).status().as_u16(), 200);
+    assert_eq!(get(&t1).status().as_u16(), 200);
+    let refused = get(&t1);
+    assert_eq!(refused.status().as_u16(), 429);
+    assert_eq!(
+        refused.headers()["retry-after"].to_str().unwrap(),
+        "1",
+        "Retry-After in whole seconds"
+    );
+    let body: Value = refused.json().unwrap();
+    assert!(is_outcome(&body), "{body}");
+    assert_eq!(body["issue"][0]["code"], "throttled", "{body}");
+    // Another client of the same workspace has its own bucket.
+    assert_eq!(get(&t2).status().as_u16(), 200);
+    // After Retry-After, the client is served again.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(get(&t1).status().as_u16(), 200);
+    // A client's own rate overrides the workspace's and the server's.
+    s.lab
+        .registry()
+        .set_client_rate(&c2.id, Some(1000.0))
+        .unwrap();
+    for _ in 0..10 {
+        assert_eq!(get(&t2).status().as_u16(), 200);
+    }
+
+    // Storage: a workspace of at most 2 resources (and a rate that does not get in the way).
+    s.workspace("small", ServiceClass::Sandbox);
+    s.lab
+        .registry()
+        .set_workspace_quota(
+            "small",
+            QuotaChange {
+                rate_limit: Some(Some(1000.0)),
+                max_resources: Some(Some(2)),
+            },
+        )
+        .unwrap();
+    let c = s.client(Some("small"), "system/Patient.cruds");
+    let t = s.token(&c, "system/Patient.cruds");
+    let t = Some(t.as_str());
+    assert_eq!(s.fhir(t, "PUT", "Patient/p1", Some(patient("p1"))).0, 201);
+    assert_eq!(s.fhir(t, "POST", "Patient", Some(patient("x"))).0, 201);
+    let (status, body) = s.fhir(t, "PUT", "Patient/p3", Some(patient("p3")));
+    assert_eq!(status, 403, "{body}");
+    assert!(is_outcome(&body), "{body}");
+    assert_eq!(body["issue"][0]["code"], "business-rule", "{body}");
+    assert!(
+        body["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("storage quota"),
+        "{body}"
+    );
+    assert_eq!(s.fhir(t, "POST", "Patient", Some(patient("y"))).0, 403);
+    let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": patient("t1"), "request": {"method": "POST", "url": "Patient"}}]});
+    assert_eq!(s.fhir(t, "POST", "", Some(tx.clone())).0, 403);
+    // Reads and updates of what is there go on.
+    assert_eq!(s.fhir(t, "GET", "Patient/p1", None).0, 200);
+    let (status, bundle) = s.fhir(t, "GET", "Patient", None);
+    assert_eq!((status, types_in(&bundle).len()), (200, 2), "{bundle}");
+    let mut changed = patient("p1");
+    changed["gender"] = json!("female");
+    assert_eq!(s.fhir(t, "PUT", "Patient/p1", Some(changed)).0, 200);
+    // A delete frees room.
+    assert_eq!(s.fhir(t, "DELETE", "Patient/p1", None).0, 204);
+    assert_eq!(s.fhir(t, "POST", "", Some(tx)).0, 200);
+    assert_eq!(s.fhir(t, "PUT", "Patient/p3", Some(patient("p3"))).0, 403);
+}
+
+fn ids_in(bundle: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = bundle["entry"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter_map(|e| e["resource"]["id"].as_str())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// Training: `$reset` brings a trainee's partition back to the course template's data in one
+/// call, and nothing else can be reset; deleting the template ends the course.
+#[test]
+fn training_reset_and_end_of_course() {
+    let s = start();
+    s.workspace("course", ServiceClass::Training);
+    s.trainee("trainee-1", "course");
+    s.trainee("trainee-2", "course");
+    let teacher = s.client(Some("course"), "system/Patient.cruds");
+    let teacher_token = s.token(&teacher, "system/Patient.cruds");
+    let teacher = Some(teacher_token.as_str());
+    assert_eq!(
+        s.fhir(teacher, "PUT", "Patient/p1", Some(patient("p1"))).0,
+        201
+    );
+    assert_eq!(
+        s.fhir(teacher, "PUT", "Patient/p2", Some(patient("p2"))).0,
+        201
+    );
+    let c1 = s.client(Some("trainee-1"), "system/Patient.cruds");
+    let t1_token = s.token(&c1, "system/Patient.cruds");
+    let t1 = Some(t1_token.as_str());
+
+    // The trainee's partition starts empty; the first $reset loads the course's data.
+    assert!(ids_in(&s.fhir(t1, "GET", "Patient", None).1).is_empty());
+    let (status, body) = s.fhir(t1, "POST", "$reset", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["issue"][0]["code"], "informational", "{body}");
+    assert_eq!(ids_in(&s.fhir(t1, "GET", "Patient", None).1), ["p1", "p2"]);
+
+    // The trainee works: creates, changes, deletes; then one call puts everything back.
+    assert_eq!(s.fhir(t1, "PUT", "Patient/p3", Some(patient("p3"))).0, 201);
+    let mut changed = patient("p2");
+    changed["gender"] = json!("male");
+    assert_eq!(s.fhir(t1, "PUT", "Patient/p2", Some(changed)).0, 200);
+    assert_eq!(s.fhir(t1, "DELETE", "Patient/p1", None).0, 204);
+    assert_eq!(ids_in(&s.fhir(t1, "GET", "Patient", None).1), ["p2", "p3"]);
+    let (status, body) = s.fhir(t1, "POST", "$reset", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids_in(&s.fhir(t1, "GET", "Patient", None).1), ["p1", "p2"]);
+    let (_, p2) = s.fhir(t1, "GET", "Patient/p2", None);
+    assert!(p2.get("gender").is_none(), "{p2}");
+    // The template and the other trainee are untouched.
+    assert_eq!(
+        ids_in(&s.fhir(teacher, "GET", "Patient", None).1),
+        ["p1", "p2"]
+    );
+    let c2 = s.client(Some("trainee-2"), "system/Patient.cruds");
+    let t2 = s.token(&c2, "system/Patient.cruds");
+    assert!(ids_in(&s.fhir(Some(&t2), "GET", "Patient", None).1).is_empty());
+
+    // Refused elsewhere, with an OperationOutcome: the template itself, a read-only token,
+    // a sandbox, an integration workspace, an administrator; and a GET.
+    let refused = |token: &str, expected: u16, what: &str| {
+        let (status, body) = s.fhir(Some(token), "POST", "$reset", None);
+        assert_eq!(status, expected, "{what}: {body}");
+        assert!(is_outcome(&body), "{what}: {body}");
+    };
+    refused(&teacher_token, 400, "the template");
+    let read_only = s.token(&c1, "system/Patient.rs");
+    refused(&read_only, 403, "read-only token");
+    for (id, class) in [
+        ("sb", ServiceClass::Sandbox),
+        ("int", ServiceClass::Integration),
+    ] {
+        s.workspace(id, class);
+        let c = s.client(Some(id), "system/Patient.cruds");
+        refused(&s.token(&c, "system/Patient.cruds"), 403, id);
+    }
+    let admin = s.client(None, "system/*.cruds");
+    refused(&s.token(&admin, "system/*.cruds"), 403, "administrator");
+    let (status, _) = s.fhir(t1, "GET", "$reset", None);
+    assert!(status >= 400, "GET $reset: {status}");
+    // The default partition kept nothing of the trainees' resets.
+    let admin_token = s.token(&admin, "system/*.cruds");
+    assert!(ids_in(&s.fhir(Some(&admin_token), "GET", "Patient", None).1).is_empty());
+
+    // End of the course: deleting the template deletes the trainees' workspaces with it.
+    let deleted = s.lab.registry().delete_workspace("course").unwrap();
+    assert_eq!(deleted, ["course", "trainee-1", "trainee-2"]);
+    for t in [t1_token.as_str(), t2.as_str()] {
+        assert_eq!(s.fhir(Some(t), "GET", "Patient", None).0, 401);
+    }
+}
+
+/// The audit trail through the API: administrators search and read AuditEvents (by date,
+/// agent, entity, patient, type, subtype, action, outcome; paged by `_count`); workspace
+/// clients cannot see them; nobody can write one.
+#[test]
+fn administrators_search_the_audit_trail() {
+    let s = start();
+    s.workspace("aud", ServiceClass::Sandbox);
+    let partner = s.client(Some("aud"), "system/*.cruds");
+    let pt = s.token(&partner, "system/*.cruds");
+    let pt = Some(pt.as_str());
+    assert_eq!(s.fhir(pt, "PUT", "Patient/p1", Some(patient("p1"))).0, 201);
+    assert_eq!(s.fhir(pt, "GET", "Patient/p1", None).0, 200);
+    assert_eq!(s.fhir(pt, "GET", "Patient/nope", None).0, 404);
+    // A workspace client sees no AuditEvent, even with system/*.cruds.
+    for path in [
+        "AuditEvent",
+        "AuditEvent/x",
+        "AuditEvent?agent=x",
+        "Patient/p1/AuditEvent",
+    ] {
+        let (status, body) = s.fhir(pt, "GET", path, None);
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(is_outcome(&body), "{body}");
+    }
+    let admin = s.client(None, "system/*.cruds");
+    let admin_token = s.token(&admin, "system/*.cruds");
+    let at = Some(admin_token.as_str());
+    // Nobody writes an AuditEvent.
+    let fake = json!({"resourceType": "AuditEvent", "id": "f", "type": {"code": "rest"},
+                      "recorded": "2026-01-01T00:00:00Z", "agent": [], "source": {}});
+    for token in [at, pt] {
+        for (method, path) in [
+            ("POST", "AuditEvent"),
+            ("PUT", "AuditEvent/f"),
+            ("DELETE", "AuditEvent/f"),
+        ] {
+            let body = (method != "DELETE").then(|| fake.clone());
+            let (status, resp) = s.fhir(token, method, path, body);
+            assert_eq!(status, 405, "{method} {path}: {resp}");
+            assert!(is_outcome(&resp), "{resp}");
+        }
+    }
+
+    let search = |query: &str| -> Value {
+        let (status, body) = s.fhir(at, "GET", &format!("AuditEvent?{query}"), None);
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(body["type"], "searchset", "{body}");
+        body
+    };
+    let total = |query: &str| search(query)["total"].as_u64().unwrap();
+    let agent = format!("agent={}", partner.id);
+    // The partner: its token request, 3 interactions, 4 refused reads, 3 refused writes.
+    assert_eq!(total(&agent), 11);
+    assert_eq!(total(&format!("{agent}&subtype=update")), 2);
+    assert_eq!(total(&format!("{agent}&action=U")), 2);
+    assert_eq!(total(&format!("{agent}&outcome=0")), 3);
+    assert_eq!(total(&format!("{agent}&outcome=4")), 8);
+    assert_eq!(total(&format!("{agent}&subtype=read&outcome=0")), 1);
+    // PUT and GET of Patient/p1, and the refused compartment search Patient/p1/AuditEvent.
+    assert_eq!(total(&format!("{agent}&entity=Patient/p1")), 3);
+    assert_eq!(total(&format!("{agent}&patient=p1")), 3);
+    assert_eq!(total(&format!("{agent}&entity=aud&outcome=0")), 2);
+    assert_eq!(total(&format!("{agent}&type=rest")), 11);
+    assert_eq!(total(&format!("{agent},{}&subtype=read", admin.id)), 3);
+    assert_eq!(total(&format!("{agent}&date=lt2000-01-01")), 0);
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(total(&format!("{agent}&date=ge{today}&date=lt2999")), 11);
+    assert_eq!(total("agent=cc-nobody"), 0);
+
+    // Paging: _count, with a next link that gives the rest.
+    let page = search(&format!("{agent}&_count=10"));
+    assert_eq!(page["entry"].as_array().unwrap().len(), 10);
+    let next = page["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .expect("a next link")["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rest = s
+        .http
+        .get(&next)
+        .bearer_auth(&admin_token)
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap();
+    assert_eq!(rest["entry"].as_array().unwrap().len(), 1, "{rest}");
+    // Read by id.
+    let id = page["entry"][0]["resource"]["id"].as_str().unwrap();
+    let (status, event) = s.fhir(at, "GET", &format!("AuditEvent/{id}"), None);
+    assert_eq!((status, event["id"].as_str()), (200, Some(id)));
+    assert_eq!(s.fhir(at, "GET", "AuditEvent/no-such-event", None).0, 404);
+    // A parameter the trail cannot apply is refused, not ignored.
+    let (status, body) = s.fhir(at, "GET", "AuditEvent?site=x", None);
+    assert_eq!(status, 400, "{body}");
+    assert!(is_outcome(&body));
+}
+
+/// Scopes restricted by search parameters (SMART v2 finer-grained constraints): the token
+/// `system/Observation.rs?category=laboratory` reads and searches laboratory Observations only
+/// — searches are filtered, a read by id of another Observation is refused, `_include` and
+/// `$everything` drop what does not match, and history (which the restriction cannot filter)
+/// is refused.
+#[test]
+fn restricted_scopes_in_the_matrix() {
+    let s = start();
+    let admin = s.client(None, "system/*.cruds");
+    let at = s.token(&admin, "system/*.cruds");
+    let at = Some(at.as_str());
+    let obs = |id: &str, category: &str| {
+        json!({"resourceType": "Observation", "id": id, "status": "final",
+               "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": category}]}],
+               "code": {"text": id}, "subject": {"reference": "Patient/rp"}})
+    };
+    assert_eq!(s.fhir(at, "PUT", "Patient/rp", Some(patient("rp"))).0, 201);
+    for (id, cat) in [
+        ("lab1", "laboratory"),
+        ("lab2", "laboratory"),
+        ("vs1", "vital-signs"),
+    ] {
+        assert_eq!(
+            s.fhir(at, "PUT", &format!("Observation/{id}"), Some(obs(id, cat)))
+                .0,
+            201
+        );
+    }
+    s.workspace("rs", ServiceClass::Integration);
+    let c = s.client(
+        Some("rs"),
+        "system/Observation.rs?category=laboratory system/Patient.rs",
+    );
+    // Asking for the whole type gives the restricted scope the client is allowed.
+    let (status, body) = s.token_request(
+        Some(&c),
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "system/Observation.rs system/Patient.rs"),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["scope"],
+        "system/Observation.rs?category=laboratory system/Patient.rs"
+    );
+    let t = body["access_token"].as_str().unwrap().to_string();
+    let t = Some(t.as_str());
+    // (path, expected status, expected Observation ids when 200)
+    let rows: [(&str, u16, &[&str]); 12] = [
+        // Looking through the restricted type would tell which patients have vital signs.
+        (
+            "Patient?_has:Observation:subject:category=vital-signs",
+            403,
+            &[],
+        ),
+        ("Observation", 200, &["lab1", "lab2"]),
+        ("Observation?_id=vs1", 200, &[]),
+        ("Observation?_id=vs1,lab2", 200, &["lab2"]),
+        ("Observation?category=vital-signs", 200, &[]),
+        ("Observation/lab1", 200, &["lab1"]),
+        ("Observation/vs1", 403, &[]),
+        ("Observation/vs1/_history/1", 403, &[]),
+        ("Observation/lab1/_history", 403, &[]),
+        (
+            "Patient?_revinclude=Observation:subject",
+            200,
+            &["lab1", "lab2"],
+        ),
+        ("Patient/rp/$everything", 200, &["lab1", "lab2"]),
+        ("Patient/rp/Observation", 200, &["lab1", "lab2"]),
+    ];
+    for (path, expected, ids) in rows {
+        let (status, body) = s.fhir(t, "GET", path, None);
+        assert_eq!(status, expected, "{path}: {body}");
+        if status != 200 {
+            assert!(is_outcome(&body), "{path}: {body}");
+            continue;
+        }
+        let mut got: Vec<String> = if body["resourceType"] == "Bundle" {
+            body["entry"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| e["resource"]["resourceType"] == "Observation")
+                .filter_map(|e| e["resource"]["id"].as_str())
+                .map(str::to_string)
+                .collect()
+        } else {
+            vec![body["id"].as_str().unwrap_or_default().to_string()]
+        };
+        got.sort();
+        assert_eq!(got, ids, "{path}: {body}");
+    }
+    // Writes were never granted by this scope.
+    assert_eq!(
+        s.fhir(
+            t,
+            "PUT",
+            "Observation/lab1",
+            Some(obs("lab1", "laboratory"))
+        )
+        .0,
+        403
+    );
+}
+
+/// The administration commands of quotas and templates, on a data folder.
+#[test]
+fn admin_commands_for_quotas_and_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| -> (bool, String) {
+        let out = crosscare(args).wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let create = |id: &str, template: Option<&str>| {
+        let mut args = vec![
+            "admin",
+            "workspace",
+            "create",
+            "--data",
+            data,
+            "--id",
+            id,
+            "--class",
+            "training",
+            "--organisation",
+            "o",
+            "--purpose",
+            "p",
+            "--owner",
+            "w",
+        ];
+        if let Some(t) = template {
+            args.extend(["--template", t]);
+        }
+        run(&args)
+    };
+    assert!(create("course", None).0);
+    let (ok, out) = create("t1", Some("course"));
+    assert!(ok, "{out}");
+    let t1: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(t1["template"], "course");
+    assert!(!create("t2", Some("t1")).0, "a trainee is not a template");
+
+    let (ok, out) = run(&[
+        "admin",
+        "workspace",
+        "quota",
+        "t1",
+        "--data",
+        data,
+        "--rate-limit",
+        "2.5",
+        "--max-resources",
+        "100",
+    ]);
+    assert!(ok, "{out}");
+    let q: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (q["rate_limit"].as_f64(), q["max_resources"].as_u64()),
+        (Some(2.5), Some(100))
+    );
+    let (ok, out) = run(&[
+        "admin",
+        "workspace",
+        "quota",
+        "t1",
+        "--data",
+        data,
+        "--rate-limit",
+        "default",
+    ]);
+    assert!(ok, "{out}");
+    let q: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(
+        q["rate_limit"].is_null() && q["max_resources"] == 100,
+        "{q}"
+    );
+    assert!(
+        !run(&[
+            "admin",
+            "workspace",
+            "quota",
+            "t1",
+            "--data",
+            data,
+            "--rate-limit",
+            "fast"
+        ])
+        .0
+    );
+
+    let (ok, out) = run(&[
+        "admin",
+        "client",
+        "create",
+        "--data",
+        data,
+        "--workspace",
+        "t1",
+        "--scope",
+        "system/*.cruds",
+    ]);
+    assert!(ok, "{out}");
+    let c: Value = serde_json::from_str(out.trim()).unwrap();
+    let id = c["client_id"].as_str().unwrap();
+    let (ok, out) = run(&[
+        "admin",
+        "client",
+        "quota",
+        id,
+        "--data",
+        data,
+        "--rate-limit",
+        "7",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("\"rate_limit\":7.0"), "{out}");
+
+    let (ok, out) = run(&["admin", "workspace", "delete", "course", "--data", data]);
+    assert!(ok && out.contains("t1"), "{out}");
+    let (_, out) = run(&["admin", "workspace", "show", "t1", "--data", data]);
+    assert!(out.contains("\"status\": \"deleted\""), "{out}");
 }

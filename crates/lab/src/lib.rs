@@ -7,7 +7,8 @@
 //!   access tokens ([`Lab::token_request`], [`Lab::authenticate`]).
 //! - [`scope`] / [`policy`]: SMART v2 system scopes and the one policy decision point,
 //!   [`policy::authorize`], which `crosscare-rest` calls for every interaction.
-//! - [`audit`]: the hash-chained audit trail of `AuditEvent`s.
+//! - [`quota`]: request rates (a token bucket per client) and the storage quota's defaults.
+//! - [`audit`]: the hash-chained audit trail of `AuditEvent`s; [`audit_query`] searches it.
 //!
 //! **Architecture invariant:** access is decided here and only here; the REST layer asks before
 //! every store access and the HTTP layer only authenticates. **Must not:** depend on the REST or
@@ -16,9 +17,11 @@
 
 pub mod assertion;
 pub mod audit;
+pub mod audit_query;
 pub mod files;
 pub mod model;
 pub mod policy;
+pub mod quota;
 pub mod registry;
 pub mod scope;
 pub mod secret;
@@ -84,6 +87,8 @@ impl OAuthError {
 pub struct AuthFailure {
     pub status: u16,
     pub message: String,
+    /// With 429: seconds until the client may call again (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 /// The lab's state over one data folder.
@@ -92,6 +97,8 @@ pub struct Lab {
     registry: Registry,
     keys: KeyRing,
     audit: AuditLogSlot,
+    quotas: quota::QuotaDefaults,
+    limiter: quota::RateLimiter,
 }
 
 /// The audit log is opened by the server only (administration commands do not audit).
@@ -105,8 +112,20 @@ impl Lab {
             registry: Registry::open(&dir)?,
             keys: KeyRing::open(&dir)?,
             audit: None,
+            quotas: quota::QuotaDefaults::UNLIMITED,
+            limiter: quota::RateLimiter::default(),
             dir,
         })
+    }
+
+    /// Sets the server-wide default quotas (each workspace or client may override them).
+    pub fn with_quotas(mut self, quotas: quota::QuotaDefaults) -> Lab {
+        self.quotas = quotas;
+        self
+    }
+
+    pub fn quotas(&self) -> quota::QuotaDefaults {
+        self.quotas
     }
 
     /// Like [`Lab::open`], with the audit log open for appending (the server).
@@ -134,6 +153,14 @@ impl Lab {
             Some(log) => log.append(record),
             None => Ok(()),
         }
+    }
+
+    /// One page of the audit trail's events matching `query`, and how many match in all.
+    pub fn audit_search(
+        &self,
+        query: &audit_query::AuditQuery,
+    ) -> Result<(Vec<Value>, usize), LabError> {
+        audit_query::search(&self.dir, query)
     }
 
     /// Creates the first administrator client if there is none, writing its id and secret to
@@ -325,6 +352,7 @@ impl Lab {
         let unauthorized = |m: String| AuthFailure {
             status: 401,
             message: m,
+            retry_after: None,
         };
         let claims = self.keys.verify(bearer).map_err(|e| match e {
             TokenError::Expired => unauthorized("the access token has expired".into()),
@@ -341,17 +369,39 @@ impl Lab {
         }
         let workspace = match &client.workspace {
             None => None,
-            Some(id) => {
-                let ws = self.usable_workspace(id).map_err(|m| AuthFailure {
-                    status: 403,
-                    message: m,
-                })?;
-                Some(WorkspaceGrant {
-                    id: ws.id,
-                    class: ws.class,
-                })
-            }
+            Some(id) => Some(self.usable_workspace(id).map_err(|m| AuthFailure {
+                status: 403,
+                message: m,
+                retry_after: None,
+            })?),
         };
+        // Administrators have no default rate: they are the hospital's operators and loaders.
+        let rate = client.rate_limit.or_else(|| {
+            workspace
+                .as_ref()
+                .and_then(|ws| ws.rate_limit.or(self.quotas.rate))
+        });
+        if let Some(rate) = rate {
+            let now = std::time::Instant::now();
+            if let Err(wait) = self.limiter.take(&client.client_id, rate, now) {
+                let secs = quota::retry_after_secs(wait);
+                return Err(AuthFailure {
+                    status: 429,
+                    message: format!(
+                        "too many requests: this client may send {rate} per second (bursts of \
+                         up to {} seconds' worth); retry after {secs} s",
+                        quota::BURST_SECONDS
+                    ),
+                    retry_after: Some(secs),
+                });
+            }
+        }
+        let workspace = workspace.map(|ws| WorkspaceGrant {
+            max_resources: ws.max_resources.or(self.quotas.max_resources),
+            id: ws.id,
+            class: ws.class,
+            template: ws.template,
+        });
         let token_scopes =
             Scopes::parse(&claims.scope).map_err(|_| unauthorized("malformed scope".into()))?;
         let allowed = Scopes::parse(&client.allowed_scopes).unwrap_or_default();

@@ -13,7 +13,7 @@ use std::str::FromStr;
 pub enum ServiceClass {
     /// The partner's own writable partition; never the hospital's data; no real INS-NIR.
     Sandbox,
-    /// Like a sandbox, one per trainee (reset and templates come later).
+    /// Like a sandbox, one per trainee, reset to its template's data by `$reset`.
     Training,
     /// The hospital's own data (the default partition), within the client's scopes.
     Integration,
@@ -98,6 +98,13 @@ pub struct Workspace {
     pub expires: Option<DateTime<Utc>>,
     pub status: WorkspaceStatus,
     pub created: DateTime<Utc>,
+    /// Requests per second for each of its clients (`None`: the server default).
+    pub rate_limit: Option<f64>,
+    /// Most current resources in its partition (`None`: the server default).
+    pub max_resources: Option<u64>,
+    /// A training workspace's template: the training workspace whose partition holds the
+    /// starting data, copied in at creation and again by `$reset`.
+    pub template: Option<String>,
 }
 
 impl Workspace {
@@ -113,6 +120,9 @@ impl Workspace {
             "status": self.status.as_str(),
             "created": self.created.to_rfc3339(),
             "partition": self.partition().0,
+            "rate_limit": self.rate_limit,
+            "max_resources": self.max_resources,
+            "template": self.template,
         })
     }
 
@@ -150,6 +160,8 @@ pub struct Client {
     pub admin: bool,
     pub revoked: bool,
     pub created: DateTime<Utc>,
+    /// Requests per second (`None`: its workspace's, else the server default).
+    pub rate_limit: Option<f64>,
 }
 
 impl Client {
@@ -162,6 +174,7 @@ impl Client {
             "admin": self.admin,
             "revoked": self.revoked,
             "created": self.created.to_rfc3339(),
+            "rate_limit": self.rate_limit,
         })
     }
 }

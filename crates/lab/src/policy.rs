@@ -7,7 +7,7 @@
 //! searches, `$everything`). Nothing else in the server decides access.
 
 use crate::model::{partition_of, ServiceClass};
-use crate::scope::{Perm, Scopes};
+use crate::scope::{Perm, Restriction, Scopes};
 use crosscare_store::PartitionId;
 use serde_json::Value;
 
@@ -42,6 +42,10 @@ pub struct Principal {
 pub struct WorkspaceGrant {
     pub id: String,
     pub class: ServiceClass,
+    /// Most current resources in its partition (sandbox and training only); `None`: no limit.
+    pub max_resources: Option<u64>,
+    /// A training workspace's template workspace, whose partition `$reset` copies.
+    pub template: Option<String>,
 }
 
 impl Access {
@@ -60,15 +64,62 @@ impl Access {
         }
     }
 
-    /// Whether a resource of `resource_type` may appear in a response (granted `r` or `s`).
+    /// Whether a resource of `resource_type` may appear in a response (granted `r` or `s`;
+    /// AuditEvents only to administrators).
     pub fn may_see(&self, resource_type: &str) -> bool {
         match self {
             Access::Unrestricted => true,
             Access::Client(p) => {
-                p.scopes.allows(resource_type, Perm::Read)
-                    || p.scopes.allows(resource_type, Perm::Search)
+                (p.workspace.is_none() || resource_type != "AuditEvent")
+                    && (p.scopes.allows(resource_type, Perm::Read)
+                        || p.scopes.allows(resource_type, Perm::Search))
             }
         }
+    }
+
+    /// Which resources of `resource_type` the request may see through any of `perms`: all,
+    /// those matching one of the scopes' restrictions (applied by the REST layer), or none.
+    pub fn restriction(&self, resource_type: &str, perms: &[Perm]) -> Restriction<'_> {
+        match self {
+            Access::Unrestricted => Restriction::All,
+            Access::Client(p) if p.workspace.is_some() && resource_type == "AuditEvent" => {
+                Restriction::Denied
+            }
+            Access::Client(p) => p.scopes.restriction(resource_type, perms),
+        }
+    }
+
+    /// The storage quota of the request's partition: most current resources it may hold, for a
+    /// sandbox or training workspace with a limit (integration writes to the hospital's data).
+    pub fn storage_quota(&self) -> Option<u64> {
+        match self {
+            Access::Client(Principal {
+                workspace: Some(ws),
+                ..
+            }) if matches!(ws.class, ServiceClass::Sandbox | ServiceClass::Training) => {
+                ws.max_resources
+            }
+            _ => None,
+        }
+    }
+
+    /// The workspace of the request, if it has one.
+    pub fn workspace(&self) -> Option<&WorkspaceGrant> {
+        match self {
+            Access::Client(Principal { workspace, .. }) => workspace.as_ref(),
+            Access::Unrestricted => None,
+        }
+    }
+
+    /// Whether this is an administrator client (no workspace: the hospital's own operators).
+    pub fn is_admin(&self) -> bool {
+        matches!(
+            self,
+            Access::Client(Principal {
+                workspace: None,
+                ..
+            })
+        )
     }
 
     pub fn client_id(&self) -> Option<&str> {
@@ -134,6 +185,8 @@ pub enum Interaction {
     BulkImport,
     /// SQL-on-FHIR `ViewDefinition/$run` over the store.
     ViewRun,
+    /// `$reset`: a training workspace's partition back to its template's data.
+    Reset,
 }
 
 impl Interaction {
@@ -155,7 +208,10 @@ impl Interaction {
             Interaction::Delete | Interaction::ConditionalDelete => "delete",
             Interaction::ConditionalMatch => "search-type",
             Interaction::Bundle => "transaction",
-            Interaction::BulkExport | Interaction::BulkImport | Interaction::ViewRun => "operation",
+            Interaction::BulkExport
+            | Interaction::BulkImport
+            | Interaction::ViewRun
+            | Interaction::Reset => "operation",
         }
     }
 
@@ -173,7 +229,8 @@ impl Interaction {
             | Interaction::Bundle
             | Interaction::BulkExport
             | Interaction::BulkImport
-            | Interaction::ViewRun => "E",
+            | Interaction::ViewRun
+            | Interaction::Reset => "E",
             _ => "R",
         }
     }
@@ -248,6 +305,13 @@ pub fn authorize(access: &Access, req: &Request<'_>) -> Decision {
     let Access::Client(p) = access else {
         return Decision::Permit;
     };
+    if p.workspace.is_some() && (ty == "AuditEvent" || req.target_type == Some("AuditEvent")) {
+        return deny(
+            403,
+            "forbidden",
+            "AuditEvents (the audit trail) are for the hospital's administrators only".into(),
+        );
+    }
     if access.class() == Some(ServiceClass::Sandbox) {
         if let Some(d) = production_ins_nir(req) {
             return d;
@@ -311,6 +375,51 @@ pub fn authorize(access: &Access, req: &Request<'_>) -> Decision {
                     .into(),
             );
         }
+        Reset => {
+            return match &p.workspace {
+                Some(ws) if ws.class == ServiceClass::Training && ws.template.is_none() => deny(
+                    400,
+                    "business-rule",
+                    format!(
+                        "training workspace '{}' has no template to reset to (a course's \
+                         template workspace is never reset; trainee workspaces are created \
+                         with --template)",
+                        ws.id
+                    ),
+                ),
+                Some(ws) if ws.class == ServiceClass::Training => {
+                    if p.scopes.allows_some_write() {
+                        Decision::Permit
+                    } else {
+                        deny(
+                            403,
+                            "forbidden",
+                            format!(
+                                "$reset rewrites the workspace: it needs a token with some \
+                                 c, u or d scope; this one grants '{}'",
+                                p.scopes
+                            ),
+                        )
+                    }
+                }
+                Some(ws) => deny(
+                    403,
+                    "forbidden",
+                    format!(
+                        "$reset is only available in a training workspace; '{}' is a {} \
+                         workspace",
+                        ws.id, ws.class
+                    ),
+                ),
+                None => deny(
+                    403,
+                    "forbidden",
+                    "$reset is only available in a training workspace; administrators work \
+                     on the hospital's own data, which is never reset"
+                        .into(),
+                ),
+            };
+        }
         Validate => {
             if p.scopes.mentions(ty) {
                 Vec::new()
@@ -338,6 +447,26 @@ pub fn authorize(access: &Access, req: &Request<'_>) -> Decision {
                 format!(
                     "{} on {t} needs the scope system/{t}.{letter}; the token grants '{}'",
                     req.interaction.code(),
+                    p.scopes
+                ),
+            );
+        }
+    }
+    // A restriction by search parameter cannot be applied to past versions: the history of a
+    // type or a resource needs a scope on the whole type.
+    let history = match req.interaction {
+        HistoryInstance => Some(Perm::Read),
+        HistoryType => Some(Perm::Search),
+        _ => None,
+    };
+    if let Some(perm) = history {
+        if p.scopes.restriction(ty, &[perm]) != Restriction::All {
+            return deny(
+                403,
+                "forbidden",
+                format!(
+                    "the history of {ty} needs a scope on the whole type; the token's scopes \
+                     on {ty} are restricted by search parameters ('{}')",
                     p.scopes
                 ),
             );
@@ -395,6 +524,8 @@ mod tests {
             workspace: class.map(|class| WorkspaceGrant {
                 id: "w".into(),
                 class,
+                max_resources: None,
+                template: None,
             }),
             scopes: Scopes::parse(scopes).unwrap(),
             token_id: "t".into(),
@@ -447,10 +578,20 @@ mod tests {
                     "{i:?}"
                 );
             }
-            assert_eq!(
-                status(&access, Request::new(Interaction::Read, Some("AuditEvent"))),
-                200
-            );
+        }
+        for (access, read) in [
+            (Access::Unrestricted, 200),
+            (client(None, "system/*.cruds"), 200),
+            (client(Some(ServiceClass::Sandbox), "system/*.cruds"), 403),
+            (
+                client(Some(ServiceClass::Integration), "system/*.cruds"),
+                403,
+            ),
+        ] {
+            for i in [Interaction::Read, Interaction::SearchType] {
+                assert_eq!(status(&access, Request::new(i, Some("AuditEvent"))), read);
+            }
+            assert_eq!(access.may_see("AuditEvent"), read == 200);
         }
     }
 

@@ -9,7 +9,9 @@ use crate::{files, LabError};
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS workspace (
@@ -41,6 +43,15 @@ CREATE TABLE IF NOT EXISTS assertion_jti (
 );
 ";
 
+/// Columns added after the first release, as `(table, column, type)`: added to an older
+/// `lab.db` when it is opened.
+const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
+    ("workspace", "rate_limit", "REAL"),
+    ("workspace", "max_resources", "INTEGER"),
+    ("workspace", "template", "TEXT"),
+    ("client", "rate_limit", "REAL"),
+];
+
 /// What `workspace create` takes.
 #[derive(Debug, Clone)]
 pub struct NewWorkspace {
@@ -51,10 +62,36 @@ pub struct NewWorkspace {
     pub purpose: String,
     pub owner: String,
     pub expires: Option<DateTime<Utc>>,
+    /// A training workspace's template (another training workspace).
+    pub template: Option<String>,
+}
+
+/// What `workspace quota` changes; `None` leaves a setting as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuotaChange {
+    /// Requests per second per client; `Some(None)` goes back to the server default.
+    pub rate_limit: Option<Option<f64>>,
+    /// Most current resources in the partition; `Some(None)` goes back to the server default.
+    pub max_resources: Option<Option<u64>>,
 }
 
 pub struct Registry {
     conn: Mutex<Connection>,
+    /// Clients and workspaces as last read, for the server's per-request lookups.
+    cache: Mutex<Cache>,
+    /// Writes made through this registry (SQLite's `data_version` counts only the others').
+    writes: AtomicU64,
+}
+
+/// The cache is valid while the database is unchanged: `PRAGMA data_version` (commits by
+/// other connections, e.g. `crosscare admin` on the same folder) and this registry's own write
+/// count are both as they were when it was filled. A suspension or a revocation therefore
+/// still takes effect on the next request.
+#[derive(Default)]
+struct Cache {
+    stamp: Option<(i64, u64)>,
+    clients: HashMap<String, Option<Client>>,
+    workspaces: HashMap<String, Option<Workspace>>,
 }
 
 impl Registry {
@@ -70,8 +107,20 @@ impl Registry {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.execute_batch(SCHEMA)?;
+        for (table, column, ty) in ADDED_COLUMNS {
+            let present: bool = conn.query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+                [table, column],
+                |r| r.get(0),
+            )?;
+            if !present {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
+            }
+        }
         Ok(Registry {
             conn: Mutex::new(conn),
+            cache: Mutex::new(Cache::default()),
+            writes: AtomicU64::new(0),
         })
     }
 
@@ -90,6 +139,24 @@ impl Registry {
                 return Err(LabError::Invalid(format!("a workspace needs an {name}")));
             }
         }
+        if let Some(t) = &new.template {
+            let template = self.existing(t)?;
+            if new.class != ServiceClass::Training
+                || template.class != ServiceClass::Training
+                || template.template.is_some()
+            {
+                return Err(LabError::Invalid(format!(
+                    "a template is a training workspace without a template of its own, for a \
+                     training workspace ('{t}' is a {} workspace{})",
+                    template.class,
+                    if template.template.is_some() {
+                        " with a template"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+        }
         let ws = Workspace {
             id,
             organisation: new.organisation,
@@ -99,11 +166,14 @@ impl Registry {
             expires: new.expires,
             status: WorkspaceStatus::Active,
             created: Utc::now(),
+            rate_limit: None,
+            max_resources: None,
+            template: new.template,
         };
         let conn = self.conn.lock();
         let inserted = conn.execute(
-            "INSERT OR IGNORE INTO workspace (id, organisation, class, purpose, owner, expires, status, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT OR IGNORE INTO workspace (id, organisation, class, purpose, owner, expires, status, created, template)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 ws.id,
                 ws.organisation,
@@ -113,6 +183,7 @@ impl Registry {
                 ws.expires.map(|e| e.to_rfc3339()),
                 ws.status.as_str(),
                 ws.created.to_rfc3339(),
+                ws.template,
             ],
         )?;
         if inserted == 0 {
@@ -121,6 +192,8 @@ impl Registry {
                 ws.id
             )));
         }
+        drop(conn);
+        self.touch();
         Ok(ws)
     }
 
@@ -133,9 +206,60 @@ impl Registry {
     }
 
     pub fn workspace(&self, id: &str) -> Result<Option<Workspace>, LabError> {
+        let stamp = self.stamp()?;
+        if let Some(hit) = self.cached(stamp, |c| c.workspaces.get(id).cloned()) {
+            return Ok(hit);
+        }
+        let fresh = self.read_workspace(id)?;
+        self.remember(stamp, |c| {
+            c.workspaces.insert(id.to_string(), fresh.clone());
+        });
+        Ok(fresh)
+    }
+
+    /// What the cache is valid for now.
+    fn stamp(&self) -> Result<(i64, u64), LabError> {
+        let writes = self.writes.load(Ordering::SeqCst);
+        let version = self
+            .conn
+            .lock()
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get::<_, i64>(0))?;
+        Ok((version, writes))
+    }
+
+    fn cached<T>(&self, stamp: (i64, u64), get: impl FnOnce(&Cache) -> Option<T>) -> Option<T> {
+        let cache = self.cache.lock();
+        if cache.stamp == Some(stamp) {
+            get(&cache)
+        } else {
+            None
+        }
+    }
+
+    /// Stores what was read at `stamp`; an older cache is dropped first.
+    fn remember(&self, stamp: (i64, u64), put: impl FnOnce(&mut Cache)) {
+        let mut cache = self.cache.lock();
+        if cache.stamp != Some(stamp) {
+            *cache = Cache {
+                stamp: Some(stamp),
+                ..Cache::default()
+            };
+        }
+        put(&mut cache);
+    }
+
+    /// Called after every write through this registry: the cache is stale.
+    fn touch(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn read_workspace(&self, id: &str) -> Result<Option<Workspace>, LabError> {
         let conn = self.conn.lock();
+        // Cached statements: the server looks a client and its workspace up on every request.
         let raw = conn
-            .query_row("SELECT * FROM workspace WHERE id = ?1", [id], raw_workspace)
+            .prepare_cached("SELECT * FROM workspace WHERE id = ?1")?
+            .query_row([id], raw_workspace)
             .optional()?;
         raw.map(workspace_of).transpose()
     }
@@ -159,21 +283,90 @@ impl Registry {
             "UPDATE workspace SET status = ?2 WHERE id = ?1",
             params![id, status.as_str()],
         )?;
+        self.touch();
         self.existing(id)
     }
 
     /// Marks the workspace deleted (a tombstone: its id is never reused) and revokes its clients.
-    pub fn delete_workspace(&self, id: &str) -> Result<(), LabError> {
+    /// Deleting a training template deletes its trainees' workspaces with it (the end of the
+    /// course). Returns the ids deleted, the workspace's own first.
+    pub fn delete_workspace(&self, id: &str) -> Result<Vec<String>, LabError> {
         self.existing(id)?;
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
-        tx.execute(
-            "UPDATE workspace SET status = 'deleted' WHERE id = ?1",
-            [id],
-        )?;
-        tx.execute("UPDATE client SET revoked = 1 WHERE workspace = ?1", [id])?;
+        let mut ids = vec![id.to_string()];
+        {
+            let mut stmt = tx.prepare(
+                "SELECT id FROM workspace WHERE template = ?1 AND status != 'deleted' ORDER BY id",
+            )?;
+            let trainees = stmt.query_map([id], |r| r.get::<_, String>(0))?;
+            for t in trainees {
+                ids.push(t?);
+            }
+        }
+        for ws in &ids {
+            tx.execute(
+                "UPDATE workspace SET status = 'deleted' WHERE id = ?1",
+                [ws],
+            )?;
+            tx.execute("UPDATE client SET revoked = 1 WHERE workspace = ?1", [ws])?;
+        }
         tx.commit()?;
-        Ok(())
+        drop(conn);
+        self.touch();
+        Ok(ids)
+    }
+
+    /// The live workspaces created from template `id`.
+    pub fn trainees(&self, id: &str) -> Result<Vec<String>, LabError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id FROM workspace WHERE template = ?1 AND status != 'deleted' ORDER BY id",
+        )?;
+        let rows = stmt.query_map([id], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Changes a workspace's quotas.
+    pub fn set_workspace_quota(
+        &self,
+        id: &str,
+        change: QuotaChange,
+    ) -> Result<Workspace, LabError> {
+        self.existing(id)?;
+        check_quota(change.rate_limit.flatten())?;
+        let conn = self.conn.lock();
+        if let Some(rate) = change.rate_limit {
+            conn.execute(
+                "UPDATE workspace SET rate_limit = ?2 WHERE id = ?1",
+                params![id, rate],
+            )?;
+        }
+        if let Some(max) = change.max_resources {
+            let max = max.map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+            conn.execute(
+                "UPDATE workspace SET max_resources = ?2 WHERE id = ?1",
+                params![id, max],
+            )?;
+        }
+        drop(conn);
+        self.touch();
+        self.existing(id)
+    }
+
+    /// Sets (or, with `None`, clears) a client's own rate limit.
+    pub fn set_client_rate(&self, client_id: &str, rate: Option<f64>) -> Result<Client, LabError> {
+        check_quota(rate)?;
+        let n = self.conn.lock().execute(
+            "UPDATE client SET rate_limit = ?2 WHERE client_id = ?1",
+            params![client_id, rate],
+        )?;
+        self.touch();
+        if n == 0 {
+            return Err(LabError::NotFound(format!("no client '{client_id}'")));
+        }
+        self.client(client_id)?
+            .ok_or_else(|| LabError::NotFound(format!("no client '{client_id}'")))
     }
 
     /// Registers a client and returns it with its secret (shown once, stored only hashed).
@@ -199,6 +392,7 @@ impl Registry {
             admin,
             revoked: false,
             created: Utc::now(),
+            rate_limit: None,
         };
         let secret = new_secret();
         let (salt, hash) = hash_secret(&secret);
@@ -215,6 +409,7 @@ impl Registry {
                 client.created.to_rfc3339()
             ],
         )?;
+        self.touch();
         Ok((client, secret))
     }
 
@@ -242,6 +437,7 @@ impl Registry {
             "UPDATE client SET jwks = ?2 WHERE client_id = ?1",
             params![client.client_id, jwks],
         )?;
+        self.touch();
         Ok(client)
     }
 
@@ -290,6 +486,7 @@ impl Registry {
             "UPDATE client SET salt = ?2, hash = ?3 WHERE client_id = ?1",
             params![client_id, salt, hash],
         )?;
+        self.touch();
         Ok(secret)
     }
 
@@ -298,6 +495,7 @@ impl Registry {
             "UPDATE client SET revoked = 1 WHERE client_id = ?1",
             [client_id],
         )?;
+        self.touch();
         if n == 0 {
             return Err(LabError::NotFound(format!("no client '{client_id}'")));
         }
@@ -305,7 +503,15 @@ impl Registry {
     }
 
     pub fn client(&self, client_id: &str) -> Result<Option<Client>, LabError> {
-        Ok(self.client_with_hash(client_id)?.map(|(c, _, _)| c))
+        let stamp = self.stamp()?;
+        if let Some(hit) = self.cached(stamp, |c| c.clients.get(client_id).cloned()) {
+            return Ok(hit);
+        }
+        let fresh = self.client_with_hash(client_id)?.map(|(c, _, _)| c);
+        self.remember(stamp, |c| {
+            c.clients.insert(client_id.to_string(), fresh.clone());
+        });
+        Ok(fresh)
     }
 
     fn client_with_hash(
@@ -314,26 +520,27 @@ impl Registry {
     ) -> Result<Option<(Client, String, String)>, LabError> {
         let conn = self.conn.lock();
         let row = conn
-            .query_row(
-                "SELECT client_id, workspace, allowed_scopes, admin, revoked, created, salt, hash
+            .prepare_cached(
+                "SELECT client_id, workspace, allowed_scopes, admin, revoked, created, salt, hash,
+                        rate_limit
                  FROM client WHERE client_id = ?1",
-                [client_id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, bool>(3)?,
-                        r.get::<_, bool>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, String>(7)?,
-                    ))
-                },
-            )
+            )?
+            .query_row([client_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, bool>(3)?,
+                    r.get::<_, bool>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, Option<f64>>(8)?,
+                ))
+            })
             .optional()?;
         row.map(
-            |(client_id, workspace, allowed_scopes, admin, revoked, created, salt, hash)| {
+            |(client_id, workspace, allowed_scopes, admin, revoked, created, salt, hash, rate)| {
                 Ok((
                     Client {
                         client_id,
@@ -342,6 +549,7 @@ impl Registry {
                         admin,
                         revoked,
                         created: parse_time(&created)?,
+                        rate_limit: rate,
                     },
                     salt,
                     hash,
@@ -386,32 +594,47 @@ impl Registry {
     }
 }
 
+/// A rate must be a positive, finite number of requests per second.
+fn check_quota(rate: Option<f64>) -> Result<(), LabError> {
+    match rate {
+        Some(r) if !(r.is_finite() && r > 0.0) => Err(LabError::Invalid(format!(
+            "a rate limit is a positive number of requests per second, not {r}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 type RawWorkspace = (
-    String,
-    String,
-    String,
-    String,
-    String,
+    (String, String, String, String, String),
     Option<String>,
     String,
     String,
+    Option<f64>,
+    Option<i64>,
+    Option<String>,
 );
 
 fn raw_workspace(r: &Row<'_>) -> rusqlite::Result<RawWorkspace> {
     Ok((
-        r.get("id")?,
-        r.get("organisation")?,
-        r.get("class")?,
-        r.get("purpose")?,
-        r.get("owner")?,
+        (
+            r.get("id")?,
+            r.get("organisation")?,
+            r.get("class")?,
+            r.get("purpose")?,
+            r.get("owner")?,
+        ),
         r.get("expires")?,
         r.get("status")?,
         r.get("created")?,
+        r.get("rate_limit")?,
+        r.get("max_resources")?,
+        r.get("template")?,
     ))
 }
 
 fn workspace_of(raw: RawWorkspace) -> Result<Workspace, LabError> {
-    let (id, organisation, class, purpose, owner, expires, status, created) = raw;
+    let ((id, organisation, class, purpose, owner), expires, status, created, rate, max, template) =
+        raw;
     Ok(Workspace {
         id,
         organisation,
@@ -423,6 +646,9 @@ fn workspace_of(raw: RawWorkspace) -> Result<Workspace, LabError> {
         expires: expires.as_deref().map(parse_time).transpose()?,
         status: WorkspaceStatus::parse(&status)?,
         created: parse_time(&created)?,
+        rate_limit: rate,
+        max_resources: max.map(|m| u64::try_from(m).unwrap_or(0)),
+        template,
     })
 }
 
@@ -444,6 +670,7 @@ mod tests {
             purpose: "testing".into(),
             owner: "owner@example.org".into(),
             expires: None,
+            template: None,
         }
     }
 
@@ -495,6 +722,123 @@ mod tests {
             .is_err());
         assert!(reg.create_client(Some("w1"), "system/*.rs", false).is_err());
         assert!(reg.create_client(None, "", true).is_err());
+    }
+
+    #[test]
+    fn templates_quotas_and_the_end_of_a_course() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(dir.path()).unwrap();
+        reg.create_workspace(ws("course", ServiceClass::Training))
+            .unwrap();
+        reg.create_workspace(ws("box", ServiceClass::Sandbox))
+            .unwrap();
+        let trainee = |id: &str, template: &str| NewWorkspace {
+            template: Some(template.into()),
+            ..ws(id, ServiceClass::Training)
+        };
+        let t1 = reg.create_workspace(trainee("t1", "course")).unwrap();
+        assert_eq!(t1.template.as_deref(), Some("course"));
+        reg.create_workspace(trainee("t2", "course")).unwrap();
+        // A template is a training workspace without a template, for a training workspace.
+        assert!(reg.create_workspace(trainee("t3", "t1")).is_err());
+        assert!(reg.create_workspace(trainee("t4", "box")).is_err());
+        assert!(reg.create_workspace(trainee("t5", "nope")).is_err());
+        assert!(reg
+            .create_workspace(NewWorkspace {
+                template: Some("course".into()),
+                ..ws("s1", ServiceClass::Sandbox)
+            })
+            .is_err());
+        assert_eq!(reg.trainees("course").unwrap(), ["t1", "t2"]);
+
+        let q = reg
+            .set_workspace_quota(
+                "t1",
+                QuotaChange {
+                    rate_limit: Some(Some(5.0)),
+                    max_resources: Some(Some(10)),
+                },
+            )
+            .unwrap();
+        assert_eq!((q.rate_limit, q.max_resources), (Some(5.0), Some(10)));
+        let q = reg
+            .set_workspace_quota(
+                "t1",
+                QuotaChange {
+                    rate_limit: Some(None),
+                    max_resources: None,
+                },
+            )
+            .unwrap();
+        assert_eq!((q.rate_limit, q.max_resources), (None, Some(10)));
+        let (c, secret) = reg.create_client(Some("t2"), "system/*.rs", false).unwrap();
+        assert_eq!(
+            reg.set_client_rate(&c.client_id, Some(2.5))
+                .unwrap()
+                .rate_limit,
+            Some(2.5)
+        );
+        assert!(reg.set_client_rate(&c.client_id, Some(0.0)).is_err());
+        assert!(reg.set_client_rate("cc-none", Some(1.0)).is_err());
+
+        // Deleting the template ends the course: its trainees go with it.
+        assert_eq!(
+            reg.delete_workspace("course").unwrap(),
+            ["course", "t1", "t2"]
+        );
+        assert!(reg.authenticate(&c.client_id, &secret).unwrap().is_none());
+        assert_eq!(
+            reg.workspace("t2").unwrap().unwrap().status,
+            WorkspaceStatus::Deleted
+        );
+        assert_eq!(reg.delete_workspace("box").unwrap(), ["box"]);
+    }
+
+    #[test]
+    fn the_cache_sees_writes_of_other_connections_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Registry::open(dir.path()).unwrap();
+        server
+            .create_workspace(ws("w3", ServiceClass::Sandbox))
+            .unwrap();
+        let (c, _) = server
+            .create_client(Some("w3"), "system/*.rs", false)
+            .unwrap();
+        assert!(!server.client(&c.client_id).unwrap().unwrap().revoked);
+        assert!(server.workspace("w3").unwrap().is_some());
+        // `crosscare admin` on the same folder: another connection.
+        let admin = Registry::open(dir.path()).unwrap();
+        admin.revoke_client(&c.client_id).unwrap();
+        admin.set_active("w3", false).unwrap();
+        assert!(server.client(&c.client_id).unwrap().unwrap().revoked);
+        assert_eq!(
+            server.workspace("w3").unwrap().unwrap().status,
+            WorkspaceStatus::Suspended
+        );
+        // And its own writes.
+        server.set_active("w3", true).unwrap();
+        assert_eq!(
+            server.workspace("w3").unwrap().unwrap().status,
+            WorkspaceStatus::Active
+        );
+    }
+
+    #[test]
+    fn older_databases_gain_the_new_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join("lab.db")).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute(
+                "INSERT INTO workspace VALUES ('old', 'o', 'sandbox', 'p', 'w', NULL, 'active', \
+                 '2026-01-01T00:00:00Z')",
+                [],
+            )
+            .unwrap();
+        }
+        let reg = Registry::open(dir.path()).unwrap();
+        let old = reg.workspace("old").unwrap().unwrap();
+        assert_eq!((old.rate_limit, old.template), (None, None));
     }
 
     #[test]

@@ -118,9 +118,45 @@ pub fn put(
         .as_str()
         .unwrap_or_default()
         .to_string();
+    check_storage_quota(ctx, tx, &resource_type, &resource)?;
     let prepared = ctx.prepared.and_then(|p| p.index.borrow_mut().take());
     let index = prepared.unwrap_or_else(|| crosscare_search::extract(&resource_type, &resource));
     Ok(tx.put(ctx.partition, resource, index)?)
+}
+
+/// A workspace's storage quota: a write that would add one more current resource to a full
+/// partition is refused (403: waiting does not help, deleting or a larger quota does). A new
+/// version of a live resource adds none. Counted inside the write transaction, so the entries
+/// of a transaction Bundle count one by one.
+fn check_storage_quota(
+    ctx: &Ctx<'_>,
+    tx: &mut dyn WriteTx,
+    resource_type: &str,
+    resource: &Value,
+) -> Result<(), FhirError> {
+    let Some(max) = ctx.access.storage_quota() else {
+        return Ok(());
+    };
+    let id = resource["id"].as_str().unwrap_or_default();
+    let live = tx
+        .read(ctx.partition, resource_type, id)?
+        .is_some_and(|v| !v.is_deleted());
+    if live {
+        return Ok(());
+    }
+    let held = tx.count(ctx.partition, None)?;
+    if held >= max {
+        return Err(FhirError::new(
+            403,
+            crate::error::IssueCode::BusinessRule,
+            format!(
+                "the workspace's storage quota is full: it holds {held} resources of at most \
+                 {max}; delete some (or ask for a larger quota) before creating more. Reads, \
+                 updates and deletes are still allowed"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Sets `id`, placing it right after `resourceType` as FHIR JSON conventionally orders them.
@@ -185,6 +221,7 @@ pub fn find_matches<T: ReadTx + ?Sized>(
     crate::guard::check_match(ctx, resource_type, &params)?;
     let mut query = SearchQuery::parse(Some(resource_type), &params, false)?;
     crate::guard::check_query(ctx, &query)?;
+    crate::guard::restrict_search(ctx, resource_type, &mut query)?;
     query.result.count = Some(2);
     query.result.offset = 0;
     let page = tx.search(std::slice::from_ref(ctx.partition), &query)?;

@@ -70,6 +70,9 @@ fn read_authorised<T: ReadTx + ?Sized>(
         | Route::ViewRun(_) => Err(FhirError::bad_request(
             "Bulk Data and $run operations are not available inside a Bundle",
         )),
+        Route::Reset => Err(FhirError::bad_request(
+            "$reset is not available inside a Bundle",
+        )),
         Route::Bundle
         | Route::Create(_)
         | Route::ConditionalUpdate(_)
@@ -110,6 +113,9 @@ pub fn run_write(
         Route::ConditionalPatch(t) => patch::conditional_patch(ctx, tx, t, call),
         Route::Bundle => Err(FhirError::bad_request(
             "a Bundle entry cannot itself be a batch or transaction",
+        )),
+        Route::Reset => Err(FhirError::bad_request(
+            "$reset is not available inside a Bundle",
         )),
         read_only => read_authorised(ctx, tx, read_only, call),
     }

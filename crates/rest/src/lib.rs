@@ -10,6 +10,7 @@
 //! [`interaction`], [`bundle`]), and renders the [`outcome::Outcome`] with its headers.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod audit_trail;
 pub mod body;
 pub mod bundle;
 pub mod context;
@@ -86,6 +87,8 @@ pub struct Rest {
     config: RestConfig,
     exports: Option<Arc<ExportJobs>>,
     imports: Option<Arc<ImportJobs>>,
+    /// The lab whose audit trail answers `AuditEvent` reads and searches.
+    lab: Option<Arc<crosscare_lab::Lab>>,
 }
 
 /// What [`Rest::run`] produced: an interaction outcome, or an operation's own response.
@@ -108,6 +111,7 @@ fn dispatch_handles(route: &Route) -> bool {
             | Route::ImportCancel(_)
             | Route::ImportFile(_, _)
             | Route::ViewRun(_)
+            | Route::Reset
     )
 }
 
@@ -118,6 +122,7 @@ impl Rest {
             config,
             exports: None,
             imports: None,
+            lab: None,
         }
     }
 
@@ -132,6 +137,12 @@ impl Rest {
     pub fn with_imports(mut self, imports: Arc<ImportJobs>) -> Rest {
         self.imports = Some(imports);
         self.config.bulk.import = true;
+        self
+    }
+
+    /// Answers `AuditEvent` reads and searches from this lab's audit trail.
+    pub fn with_lab(mut self, lab: Arc<crosscare_lab::Lab>) -> Rest {
+        self.lab = Some(lab);
         self
     }
 
@@ -181,6 +192,10 @@ impl Rest {
         let route = router::route(call.method, &call.path, !call.query.is_empty())?;
         let exports = self.exports.as_deref();
         use operation::export;
+        if let Some(lab) = self.lab.as_deref().filter(|_| audit_trail::answers(&route)) {
+            guard::check(&ctx, &route, &call)?;
+            return audit_trail::answer(lab, &ctx, &route, &call).map(Reply::Outcome);
+        }
         if dispatch_handles(&route) {
             return dispatch::run_entry(self.store.as_ref(), &ctx, &mut call).map(Reply::Outcome);
         }
@@ -190,6 +205,9 @@ impl Rest {
         let response = match &route {
             Route::Bundle => {
                 return bundle::process(self.store.as_ref(), &ctx, &mut call).map(Reply::Outcome)
+            }
+            Route::Reset => {
+                return operation::reset::reset(self.store.as_ref(), &ctx).map(Reply::Outcome)
             }
             Route::Export(level) => {
                 export::kickoff(exports, self.store.as_ref(), &ctx, &call, level)

@@ -54,6 +54,8 @@ pub enum Route {
     ImportFile(String, String),
     /// `ViewDefinition/$run` (view inline) or `ViewDefinition/[id]/$run`.
     ViewRun(Option<String>),
+    /// `POST [base]/$reset`: a training workspace back to its template's data.
+    Reset,
 }
 
 impl Route {
@@ -62,6 +64,7 @@ impl Route {
         !matches!(
             self,
             Route::Bundle
+                | Route::Reset
                 | Route::Create(_)
                 | Route::ConditionalUpdate(_)
                 | Route::ConditionalDelete(_)
@@ -141,6 +144,7 @@ pub fn route(method: Method, path: &[String], has_query: bool) -> Result<Route, 
         (Post, ["_search"]) => Route::SearchSystem,
         (_, ["metadata" | "_history" | "_search"]) => return Err(not_allowed(method, path)),
         (Get | Post, ["$export"]) => Route::Export(ExportLevel::System),
+        (Post, ["$reset"]) => Route::Reset,
         (Get | Head, ["_export", job]) => Route::ExportStatus(job.to_string()),
         (Delete, ["_export", job]) => Route::ExportCancel(job.to_string()),
         (Get | Head, ["_export", job, file]) => {

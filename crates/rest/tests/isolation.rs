@@ -28,6 +28,8 @@ fn access(tenant: usize) -> Access {
         workspace: Some(WorkspaceGrant {
             id: id.into(),
             class,
+            max_resources: None,
+            template: None,
         }),
         scopes: Scopes::parse("system/*.cruds").unwrap(),
         token_id: "t".into(),

@@ -49,8 +49,9 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .then_some(token.trim())
 }
 
-/// A refusal of the FHIR API: an `OperationOutcome` with `WWW-Authenticate` on 401.
-pub(crate) struct Refusal(pub FhirError);
+/// A refusal of the FHIR API: an `OperationOutcome` with `WWW-Authenticate` on 401 and
+/// `Retry-After` on 429.
+pub(crate) struct Refusal(pub FhirError, pub Option<u64>);
 
 impl Refusal {
     pub(crate) fn into_response(self) -> Response {
@@ -60,6 +61,10 @@ impl Refusal {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"crosscare\", error=\"invalid_token\""),
             );
+        }
+        if let Some(secs) = self.1 {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         r
     }
@@ -74,24 +79,30 @@ pub(crate) fn authenticate(
     let auth = &state.config.auth;
     match (bearer(headers), &auth.lab) {
         (Some(token), Some(lab)) => lab.authenticate(token).map_err(|f| {
-            let code = if f.status == 401 {
-                IssueCode::Login
-            } else {
-                IssueCode::Forbidden
+            let code = match f.status {
+                401 => IssueCode::Login,
+                429 => IssueCode::Throttled,
+                _ => IssueCode::Forbidden,
             };
-            Refusal(FhirError::new(f.status, code, f.message))
+            Refusal(FhirError::new(f.status, code, f.message), f.retry_after)
         }),
-        (Some(_), None) => Err(Refusal(FhirError::new(
-            401,
-            IssueCode::Login,
-            "this server issues no access tokens (started without a lab)",
-        ))),
-        (None, _) if auth.required && !public => Err(Refusal(FhirError::new(
-            401,
-            IssueCode::Login,
-            "authentication required: send 'Authorization: Bearer <token>' (tokens from POST \
-             /auth/token, see /.well-known/smart-configuration)",
-        ))),
+        (Some(_), None) => Err(Refusal(
+            FhirError::new(
+                401,
+                IssueCode::Login,
+                "this server issues no access tokens (started without a lab)",
+            ),
+            None,
+        )),
+        (None, _) if auth.required && !public => Err(Refusal(
+            FhirError::new(
+                401,
+                IssueCode::Login,
+                "authentication required: send 'Authorization: Bearer <token>' (tokens from \
+                 POST /auth/token, see /.well-known/smart-configuration)",
+            ),
+            None,
+        )),
         (None, _) => Ok(Access::Unrestricted),
     }
 }

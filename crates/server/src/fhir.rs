@@ -96,7 +96,9 @@ pub(crate) async fn endpoint(State(state): State<AppState>, request: Request) ->
             }
         }
         let handler = state.handler.clone();
-        if interaction.is_point_read() && handler.point_reads_inline() {
+        // `AuditEvent/[id]` is answered from the audit trail file, not a store lookup.
+        let from_audit_trail = parts.uri.path().starts_with("/fhir/AuditEvent/");
+        if interaction.is_point_read() && handler.point_reads_inline() && !from_audit_trail {
             // A read by id is one primary-key lookup (tens of µs, readers never wait for the
             // writer): handing it to the blocking pool cost more in thread hand-offs than the
             // read itself. Everything that can take long still goes there, under the timeout.

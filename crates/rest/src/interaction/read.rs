@@ -18,12 +18,15 @@ pub fn read<T: ReadTx + ?Sized>(
     call: &Call,
 ) -> Result<Outcome, FhirError> {
     let version = current(ctx, tx, resource_type, id)?;
+    let mut outcome = Outcome::read(&version)?;
+    if let Some(body) = &outcome.body {
+        crate::guard::check_resource(ctx, resource_type, body)?;
+    }
     if not_modified(&version, call) {
         let mut o = Outcome::plain(304, None);
         o.version = Some(VersionMeta::of(&version));
         return Ok(o);
     }
-    let mut outcome = Outcome::read(&version)?;
     if let Some(body) = outcome.body.as_mut() {
         subset(body, call)?;
     }

@@ -57,6 +57,9 @@ pub fn search<T: ReadTx + ?Sized>(
     };
     let mut query = SearchQuery::parse(resource_type, &params, ctx.prefer.lenient)?;
     crate::guard::check_query(ctx, &query)?;
+    if let Some(t) = resource_type {
+        crate::guard::restrict_search(ctx, t, &mut query)?;
+    }
     let count = match query.result.count {
         None => ctx.config.default_page_size,
         Some(c) => c.min(ctx.config.max_page_size),
@@ -79,9 +82,9 @@ pub fn search<T: ReadTx + ?Sized>(
     page.matches.retain(|v| !v.is_deleted());
     // Whatever the query (`_include`, `_revinclude`, `*` compartments), nothing out of scope.
     page.matches
-        .retain(|v| crate::guard::visible(ctx, &v.resource_type));
+        .retain(|v| crate::guard::visible_version(ctx, v));
     page.included
-        .retain(|v| crate::guard::visible(ctx, &v.resource_type));
+        .retain(|v| crate::guard::visible_version(ctx, v));
     let links_params: Vec<(String, String)> = query
         .applied
         .iter()

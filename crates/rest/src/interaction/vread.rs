@@ -24,6 +24,12 @@ pub fn vread<T: ReadTx + ?Sized>(
         Some(v) if v.is_deleted() => Err(FhirError::gone(format!(
             "{resource_type}/{id}/_history/{vid} is a deletion"
         ))),
-        Some(v) => Outcome::read(&v),
+        Some(v) => {
+            let outcome = Outcome::read(&v)?;
+            if let Some(body) = &outcome.body {
+                crate::guard::check_resource(ctx, resource_type, body)?;
+            }
+            Ok(outcome)
+        }
     }
 }

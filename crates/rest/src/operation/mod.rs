@@ -1,5 +1,6 @@
 //! Operations that are not store interactions: Bulk Data `$export` and `$import` (kick-off,
-//! status, files, cancel) and the streamed `ViewDefinition/$run`. Each answers a [`FhirResponse`]
+//! status, files, cancel), the streamed `ViewDefinition/$run` and the training `$reset`. Each
+//! answers a [`FhirResponse`]
 //! directly, because their bodies are not always FHIR JSON.
 //!
 //! [`FhirResponse`]: crate::FhirResponse
@@ -7,4 +8,5 @@
 pub mod export;
 pub mod import;
 pub mod parameters;
+pub mod reset;
 pub mod run;
