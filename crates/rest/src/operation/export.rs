@@ -229,23 +229,10 @@ pub fn kickoff(
     level: &ExportLevel,
 ) -> Result<FhirResponse, FhirError> {
     let jobs = exports(jobs)?;
-    if !ctx.prefer.respond_async {
-        return Err(FhirError::bad_request(
-            "$export is asynchronous: send the header 'Prefer: respond-async'",
-        ));
-    }
+    super::require_async(ctx, "$export")?;
     let request = export_request(store, ctx, call, level)?;
     let record = jobs.submit(request, request_url(ctx, call))?;
-    let status_url = ctx.url(&format!("_export/{}", record.id));
-    let outcome = operation_outcome(&[Issue {
-        severity: IssueSeverity::Information,
-        code: IssueCode::Informational,
-        diagnostics: format!("export job accepted; poll {status_url}"),
-        expression: Vec::new(),
-    }]);
-    Ok(FhirResponse::new(202)
-        .with_header("Content-Location", status_url)
-        .with_body(outcome))
+    Ok(super::accepted(ctx, "export", &record.id))
 }
 
 fn job(jobs: &ExportJobs, id: &str) -> Result<JobRecord, FhirError> {

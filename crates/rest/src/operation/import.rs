@@ -159,23 +159,10 @@ pub fn kickoff(
     call: &Call,
 ) -> Result<FhirResponse, FhirError> {
     let jobs = imports(jobs)?;
-    if !ctx.prefer.respond_async {
-        return Err(FhirError::bad_request(
-            "$import is asynchronous: send the header 'Prefer: respond-async'",
-        ));
-    }
+    super::require_async(ctx, "$import")?;
     let spec = import_spec(jobs, ctx, call)?;
     let record = jobs.submit(spec, request_url(ctx, call))?;
-    let status_url = ctx.url(&format!("_import/{}", record.id));
-    let outcome = operation_outcome(&[Issue {
-        severity: IssueSeverity::Information,
-        code: IssueCode::Informational,
-        diagnostics: format!("import job accepted; poll {status_url}"),
-        expression: Vec::new(),
-    }]);
-    Ok(FhirResponse::new(202)
-        .with_header("Content-Location", status_url)
-        .with_body(outcome))
+    Ok(super::accepted(ctx, "import", &record.id))
 }
 
 fn job(jobs: &ImportJobs, id: &str) -> Result<ImportRecord, FhirError> {
