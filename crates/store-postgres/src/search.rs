@@ -75,6 +75,23 @@ fn sql_type(v: &SqlValue) -> Type {
 /// same order — so a page costs one `version` lookup per returned resource, not one per match.
 pub(crate) fn page_sql(plan: &Plan, count: usize, offset: usize) -> Sql {
     let mut sql = Sql::default();
+    if let Some(keys) = &plan.keys {
+        // One index-backed filter: the page's keys come from the index rows alone (sorted
+        // distinct keys, then the page), so only `count` resource rows are read. Otherwise the
+        // planner may hash every resource of the type against the matches (60 ms for 914
+        // matches at 100k resources, a sequential scan of `resource`).
+        sql.push(&format!(
+            "SELECT {VERSION_COLUMNS}, r.part FROM (\
+             SELECT r.part, r.rtype, r.id, r.version, r.ts FROM resource r \
+             WHERE (r.part, r.rtype, r.id) IN ("
+        ));
+        sql.append(keys.page(&Postgres, count, offset));
+        sql.push(
+            ") AND NOT r.deleted) r JOIN version v ON v.part = r.part AND v.rtype = r.rtype \
+             AND v.id = r.id AND v.version = r.version ORDER BY r.part, r.rtype, r.id || ''",
+        );
+        return sql;
+    }
     sql.push(&format!(
         "SELECT {VERSION_COLUMNS}, r.part FROM (\
          SELECT r.part, r.rtype, r.id, r.version, r.ts FROM resource r WHERE "

@@ -129,10 +129,14 @@ fn main_search_shapes_use_indexes() {
         &store,
         "Patient",
         "_has:Observation:subject:code=http://loinc.org|1007-0",
-        // The `_has` set (fenced) is computed from the code's index rows; its references are
-        // found per source (idx_reference_res) or by hashing the type's `subject` rows, as
-        // the statistics make cheaper at this size.
-        &["ANY_subquery", "idx_token_code"],
+        // The whole search is this `_has`: its set is computed once from the code's index
+        // rows, grouped and sorted, and only the page's patients are read (`Limit` below the
+        // key sort, above the set).
+        &[
+            "idx_token_code",
+            "Limit",
+            "Group Key: t3.part, t3.rtype, t3.id",
+        ],
     );
     check(
         &store,

@@ -42,6 +42,8 @@ pub trait Dialect: Sync {
     /// Written at the end of a `_has` subquery: an optimisation fence, so that the set of
     /// referenced resources is computed once, not probed once per candidate row.
     fn has_fence(&self) -> &'static str;
+    /// How many columns make a row key (`rid` on SQLite; partition, type and id elsewhere).
+    fn key_columns(&self) -> usize;
 }
 
 /// The embedded SQLite store: integer row ids and partition ids, binary collation.
@@ -91,6 +93,9 @@ impl Dialect for Sqlite {
     }
     fn has_fence(&self) -> &'static str {
         ""
+    }
+    fn key_columns(&self) -> usize {
+        1
     }
 }
 
@@ -157,6 +162,9 @@ impl Dialect for Postgres {
         // one probe per male patient, 1.3 s on 50,000 resources); fenced, the `_has` set
         // is computed once and either drives the search or is hashed.
         " OFFSET 0"
+    }
+    fn key_columns(&self) -> usize {
+        3
     }
 }
 

@@ -192,8 +192,28 @@ pub struct Keys {
 impl Keys {
     /// `SELECT DISTINCT <key> …` of one page, in key order (`ORDER BY 1` keeps SQLite's
     /// ordered index walk and merges several arms without sorting them).
-    pub fn page(&self, count: usize, offset: usize) -> Sql {
+    pub fn page(&self, d: &dyn Dialect, count: usize, offset: usize) -> Sql {
         let mut sql = Sql::default();
+        if d.key_columns() > 1 {
+            // A composite key: the arms (which may end in a planner fence) go in a derived
+            // table, and PostgreSQL sorts the distinct keys of the matches, then takes the page.
+            let key = d.key("k.");
+            sql.push(&format!("SELECT {key} FROM ("));
+            for (i, arm) in self.arms.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                sql.append(arm.clone());
+            }
+            // The search's own row order, which matches no index: walking a key-ordered index
+            // and filtering it until `LIMIT` rows match would cost the whole type when few do.
+            let order = d.row_order(true).replace("r.", "k.");
+            sql.push(&format!(") AS k GROUP BY {key} ORDER BY {order} LIMIT "));
+            sql.bind(i64::try_from(count).unwrap_or(i64::MAX));
+            sql.push(" OFFSET ");
+            sql.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+            return sql;
+        }
         for (i, arm) in self.arms.iter().enumerate() {
             if i > 0 {
                 sql.push(" UNION ");
@@ -212,7 +232,8 @@ impl Keys {
         sql
     }
 
-    /// The number of distinct matching resources (SQLite's one-column key), stopping after
+    /// The number of distinct matching resources (SQLite's one-column key; PostgreSQL counts
+    /// with [`count_sql`]), stopping after
     /// `limit` when given.
     pub fn count(&self, limit: Option<u64>) -> Sql {
         let mut sql = Sql::default();
@@ -228,7 +249,7 @@ impl Keys {
             sql.push(")");
         } else if let Some(n) = limit {
             sql.push("SELECT count(*) FROM (");
-            sql.append(self.page(usize::try_from(n).unwrap_or(usize::MAX), 0));
+            sql.append(self.page(&Sqlite, usize::try_from(n).unwrap_or(usize::MAX), 0));
             sql.push(")");
         } else if let [arm] = self.arms.as_slice() {
             sql.push("SELECT count(DISTINCT rid) FROM (");

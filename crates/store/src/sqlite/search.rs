@@ -53,7 +53,7 @@ pub(crate) fn page_sql(plan: &Plan, count: usize, offset: usize) -> Sql {
     if let Some(keys) = &plan.keys {
         // The page's keys come from the index alone; only they are looked up.
         sql.push("r.rid IN (");
-        sql.append(keys.page(count, offset));
+        sql.append(keys.page(&Sqlite, count, offset));
         sql.push(") AND r.deleted = 0 ORDER BY r.rid");
         return sql;
     }
