@@ -112,6 +112,15 @@ pub(crate) fn page_sql(plan: &Plan, count: usize, offset: usize) -> Sql {
     sql
 }
 
+/// The count of a search's matches (stopping after `limit`): from the index rows alone when
+/// the search is one index-backed filter, else over `resource`.
+fn total_sql(plan: &Plan, limit: Option<u64>) -> Sql {
+    match &plan.keys {
+        Some(keys) => keys.count_keys(&Postgres, limit),
+        None => count_sql(plan, limit),
+    }
+}
+
 /// Rows of `SELECT VERSION_COLUMNS, part` with their keys.
 async fn versions_with_key(
     client: &ClientWrapper,
@@ -214,7 +223,7 @@ pub(crate) async fn search(
     let plan = compile(&Postgres, query, &scope)?;
     if query.result.summary == Some(SummaryMode::Count) {
         return Ok(SearchPage {
-            total: Some(query_rows_count(client, &count_sql(&plan, None)).await?),
+            total: Some(query_rows_count(client, &total_sql(&plan, None)).await?),
             ..SearchPage::default()
         });
     }
@@ -228,9 +237,9 @@ pub(crate) async fn search(
     let total = match (need, need.from_page(offset, count, rows.len())) {
         (_, Some(known)) => Some(known),
         (TotalNeed::None, _) => None,
-        (TotalNeed::Count, _) => Some(query_rows_count(client, &count_sql(&plan, None)).await?),
+        (TotalNeed::Count, _) => Some(query_rows_count(client, &total_sql(&plan, None)).await?),
         (TotalNeed::UpTo(limit), _) => {
-            let sql = count_sql(&plan, Some(limit.saturating_add(1)));
+            let sql = total_sql(&plan, Some(limit.saturating_add(1)));
             let n = query_rows_count(client, &sql).await?;
             (n <= limit).then_some(n)
         }

@@ -232,6 +232,27 @@ impl Keys {
         sql
     }
 
+    /// The number of distinct matching resources for a composite key (PostgreSQL), stopping
+    /// after `limit` when given: the index rows grouped by key, never the `resource` rows.
+    pub fn count_keys(&self, d: &dyn Dialect, limit: Option<u64>) -> Sql {
+        let key = d.key("k.");
+        let mut sql = Sql::default();
+        sql.push(&format!("SELECT count(*) FROM (SELECT {key} FROM ("));
+        for (i, arm) in self.arms.iter().enumerate() {
+            if i > 0 {
+                sql.push(" UNION ALL ");
+            }
+            sql.append(arm.clone());
+        }
+        sql.push(&format!(") AS k GROUP BY {key}"));
+        if let Some(n) = limit {
+            sql.push(" LIMIT ");
+            sql.bind(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        sql.push(") AS c");
+        sql
+    }
+
     /// The number of distinct matching resources (SQLite's one-column key; PostgreSQL counts
     /// with [`count_sql`]), stopping after
     /// `limit` when given.
