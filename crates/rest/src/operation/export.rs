@@ -4,8 +4,7 @@
 //! (`application/fhir+ndjson`) and cancellation (`DELETE` → 202, files removed).
 
 use crate::context::{Call, Ctx};
-use crate::error::{operation_outcome, FhirError, Issue, IssueCode, IssueSeverity};
-use crate::headers::http_date;
+use crate::error::{FhirError, IssueCode};
 use crate::operation::parameters::operation_params;
 use crate::request::{FhirResponse, RawBody};
 use crosscare_analytics::bulk::request::parse_instant;
@@ -281,22 +280,10 @@ pub fn status(
             } else {
                 format!("{done} resources exported, now {}", record.current_type)
             };
-            Ok(FhirResponse::new(202)
-                .with_header("X-Progress", progress)
-                .with_header("Retry-After", "1"))
+            Ok(super::in_progress(progress))
         }
         JobState::Completed { finished_at } => {
-            let body = serde_json::to_vec(&manifest(ctx, &record))
-                .map_err(|e| FhirError::internal(e.to_string()))?;
-            let mut response =
-                FhirResponse::new(200).with_raw(RawBody::bytes("application/json", body));
-            if let (Ok(t), Ok(expiry)) = (
-                parse_instant(finished_at),
-                chrono::Duration::from_std(jobs.config().expiry),
-            ) {
-                response = response.with_header("Expires", http_date(&(t + expiry)));
-            }
-            Ok(response)
+            super::completed(&manifest(ctx, &record), finished_at, jobs.config().expiry)
         }
         JobState::Failed { message, .. } => Err(FhirError::new(
             500,
@@ -314,13 +301,9 @@ pub fn cancel(jobs: Option<&ExportJobs>, id: &str) -> Result<FhirResponse, FhirE
             "there is no export job '{id}'"
         )));
     }
-    let outcome = operation_outcome(&[Issue {
-        severity: IssueSeverity::Information,
-        code: IssueCode::Informational,
-        diagnostics: format!("export job {id} cancelled; its files are deleted"),
-        expression: Vec::new(),
-    }]);
-    Ok(FhirResponse::new(202).with_body(outcome))
+    Ok(super::cancelled(format!(
+        "export job {id} cancelled; its files are deleted"
+    )))
 }
 
 /// `GET _export/[job]/[file]`.

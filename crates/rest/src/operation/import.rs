@@ -9,12 +9,10 @@
 //! looked at.
 
 use crate::context::{Call, Ctx};
-use crate::error::{operation_outcome, FhirError, Issue, IssueCode, IssueSeverity};
-use crate::headers::http_date;
+use crate::error::{FhirError, IssueCode};
 use crate::operation::export::request_url;
 use crate::request::{FhirResponse, RawBody};
 use crosscare_analytics::bulk::import::ERROR_FILE;
-use crosscare_analytics::bulk::request::parse_instant;
 use crosscare_analytics::bulk::{ImportInput, ImportJobs, ImportRecord, ImportSpec, JobState};
 use serde_json::{json, Value};
 
@@ -230,22 +228,10 @@ pub fn status(
                     input.url
                 ));
             }
-            Ok(FhirResponse::new(202)
-                .with_header("X-Progress", progress)
-                .with_header("Retry-After", "1"))
+            Ok(super::in_progress(progress))
         }
         JobState::Completed { finished_at } => {
-            let body = serde_json::to_vec(&manifest(ctx, &record))
-                .map_err(|e| FhirError::internal(e.to_string()))?;
-            let mut response =
-                FhirResponse::new(200).with_raw(RawBody::bytes("application/json", body));
-            if let (Ok(t), Ok(expiry)) = (
-                parse_instant(finished_at),
-                chrono::Duration::from_std(jobs.expiry()),
-            ) {
-                response = response.with_header("Expires", http_date(&(t + expiry)));
-            }
-            Ok(response)
+            super::completed(&manifest(ctx, &record), finished_at, jobs.expiry())
         }
         JobState::Failed { message, .. } => Err(FhirError::new(
             500,
@@ -263,15 +249,9 @@ pub fn cancel(jobs: Option<&ImportJobs>, id: &str) -> Result<FhirResponse, FhirE
             "there is no import job '{id}'"
         )));
     }
-    let outcome = operation_outcome(&[Issue {
-        severity: IssueSeverity::Information,
-        code: IssueCode::Informational,
-        diagnostics: format!(
-            "import job {id} cancelled; the batches it had committed stay in the store"
-        ),
-        expression: Vec::new(),
-    }]);
-    Ok(FhirResponse::new(202).with_body(outcome))
+    Ok(super::cancelled(format!(
+        "import job {id} cancelled; the batches it had committed stay in the store"
+    )))
 }
 
 /// `GET _import/[job]/errors.ndjson`.

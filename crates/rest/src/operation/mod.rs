@@ -40,3 +40,38 @@ pub(crate) fn accepted(ctx: &Ctx<'_>, kind: &str, id: &str) -> FhirResponse {
         .with_header("Content-Location", status_url)
         .with_body(outcome)
 }
+
+/// `202` with `X-Progress` while a bulk job runs.
+pub(crate) fn in_progress(progress: String) -> FhirResponse {
+    FhirResponse::new(202)
+        .with_header("X-Progress", progress)
+        .with_header("Retry-After", "1")
+}
+
+/// `200` with a finished bulk job's manifest, and `Expires` when its files go.
+pub(crate) fn completed(
+    manifest: &serde_json::Value,
+    finished_at: &str,
+    expiry: std::time::Duration,
+) -> Result<FhirResponse, FhirError> {
+    let body = serde_json::to_vec(manifest).map_err(|e| FhirError::internal(e.to_string()))?;
+    let mut response =
+        FhirResponse::new(200).with_raw(crate::request::RawBody::bytes("application/json", body));
+    if let (Ok(t), Ok(expiry)) = (
+        crosscare_analytics::bulk::request::parse_instant(finished_at),
+        chrono::Duration::from_std(expiry),
+    ) {
+        response = response.with_header("Expires", crate::headers::http_date(&(t + expiry)));
+    }
+    Ok(response)
+}
+
+/// `202` with an informational OperationOutcome once a bulk job is cancelled.
+pub(crate) fn cancelled(diagnostics: String) -> FhirResponse {
+    FhirResponse::new(202).with_body(operation_outcome(&[Issue {
+        severity: IssueSeverity::Information,
+        code: IssueCode::Informational,
+        diagnostics,
+        expression: Vec::new(),
+    }]))
+}
