@@ -193,10 +193,7 @@ impl SqliteStore {
                 _ => None,
             })
             .collect();
-        let pinned = match search::pin_targets(&conn, &ids, query) {
-            Ok(None) => search::pin_systems(&conn, &ids, query),
-            other => other,
-        };
+        let pinned = search::pin(&conn, &ids, query);
         self.return_reader(conn);
         let pinned = pinned?;
         let query = pinned.as_ref().unwrap_or(query);

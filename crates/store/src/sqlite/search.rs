@@ -96,10 +96,7 @@ pub(crate) fn search(
             ..SearchPage::default()
         });
     }
-    let pinned = match pin_targets(conn, &pids, query)? {
-        Some(q) => Some(q),
-        None => pin_systems(conn, &pids, query)?,
-    };
+    let pinned = pin(conn, &pids, query)?;
     let query = pinned.as_ref().unwrap_or(query);
     let scope = scope_of(query, pids.iter().map(|p| SqlValue::Integer(*p)).collect());
     let plan = compile(&Sqlite, query, &scope)?;
@@ -146,6 +143,19 @@ pub(crate) fn search(
     })
 }
 
+/// The query rewritten so that its page is an ordered index walk ([`pin_targets`], else
+/// [`pin_systems`]), or `None` when neither applies.
+pub(crate) fn pin(
+    conn: &Connection,
+    pids: &[i64],
+    query: &SearchQuery,
+) -> Result<Option<SearchQuery>> {
+    match pin_targets(conn, pids, query)? {
+        Some(q) => Ok(Some(q)),
+        None => pin_systems(conn, pids, query),
+    }
+}
+
 /// Targets of a chain looked up before the rewrite below is abandoned.
 const MAX_PINNED_TARGETS: usize = 64;
 
@@ -154,7 +164,7 @@ const MAX_PINNED_TARGETS: usize = 64;
 /// mean the same; each rewritten value pins every column of `idx_reference_reverse` ahead of
 /// `rid`, so the page is a merge of ordered walks that stops after the page, where the chain
 /// sorted every referrer of every target first (19k Observations for 22 patients).
-pub(crate) fn pin_targets(
+fn pin_targets(
     conn: &Connection,
     pids: &[i64],
     query: &SearchQuery,
@@ -229,7 +239,7 @@ const MAX_PINNED_SYSTEMS: usize = 16;
 /// ahead of `rid`, so each alternative is walked in row order and the first page stops after
 /// its rows instead of sorting every match. The systems are found by index seeks (a skip
 /// scan: one seek per distinct system).
-pub(crate) fn pin_systems(
+fn pin_systems(
     conn: &Connection,
     pids: &[i64],
     query: &SearchQuery,
