@@ -116,7 +116,7 @@ pub(crate) fn page_sql(plan: &Plan, count: usize, offset: usize) -> Sql {
 /// the search is one index-backed filter, else over `resource`.
 fn total_sql(plan: &Plan, limit: Option<u64>) -> Sql {
     match &plan.keys {
-        Some(keys) => keys.count_keys(&Postgres, limit),
+        Some(keys) => keys.count(&Postgres, limit),
         None => count_sql(plan, limit),
     }
 }

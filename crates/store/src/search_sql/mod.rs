@@ -232,31 +232,12 @@ impl Keys {
         sql
     }
 
-    /// The number of distinct matching resources for a composite key (PostgreSQL), stopping
-    /// after `limit` when given: the index rows grouped by key, never the `resource` rows.
-    pub fn count_keys(&self, d: &dyn Dialect, limit: Option<u64>) -> Sql {
-        let key = d.key("k.");
-        let mut sql = Sql::default();
-        sql.push(&format!("SELECT count(*) FROM (SELECT {key} FROM ("));
-        for (i, arm) in self.arms.iter().enumerate() {
-            if i > 0 {
-                sql.push(" UNION ALL ");
-            }
-            sql.append(arm.clone());
+    /// The number of distinct matching resources, stopping after `limit` when given: from the
+    /// index rows alone, never the `resource` rows.
+    pub fn count(&self, d: &dyn Dialect, limit: Option<u64>) -> Sql {
+        if d.key_columns() > 1 {
+            return self.count_composite(d, limit);
         }
-        sql.push(&format!(") AS k GROUP BY {key}"));
-        if let Some(n) = limit {
-            sql.push(" LIMIT ");
-            sql.bind(i64::try_from(n).unwrap_or(i64::MAX));
-        }
-        sql.push(") AS c");
-        sql
-    }
-
-    /// The number of distinct matching resources (SQLite's one-column key; PostgreSQL counts
-    /// with [`count_sql`]), stopping after
-    /// `limit` when given.
-    pub fn count(&self, limit: Option<u64>) -> Sql {
         let mut sql = Sql::default();
         if let (Some(n), [arm]) = (limit, self.arms.as_slice()) {
             // No order: an unordered arm (a range, a chain) stops after `n` distinct keys
@@ -270,7 +251,7 @@ impl Keys {
             sql.push(")");
         } else if let Some(n) = limit {
             sql.push("SELECT count(*) FROM (");
-            sql.append(self.page(&Sqlite, usize::try_from(n).unwrap_or(usize::MAX), 0));
+            sql.append(self.page(d, usize::try_from(n).unwrap_or(usize::MAX), 0));
             sql.push(")");
         } else if let [arm] = self.arms.as_slice() {
             sql.push("SELECT count(DISTINCT rid) FROM (");
@@ -287,6 +268,26 @@ impl Keys {
             // Ordered arms are merged (no temporary B-tree holding every match).
             sql.push(" ORDER BY 1)");
         }
+        sql
+    }
+
+    /// [`Keys::count`] for a composite key (PostgreSQL): the index rows grouped by key.
+    fn count_composite(&self, d: &dyn Dialect, limit: Option<u64>) -> Sql {
+        let key = d.key("k.");
+        let mut sql = Sql::default();
+        sql.push(&format!("SELECT count(*) FROM (SELECT {key} FROM ("));
+        for (i, arm) in self.arms.iter().enumerate() {
+            if i > 0 {
+                sql.push(" UNION ALL ");
+            }
+            sql.append(arm.clone());
+        }
+        sql.push(&format!(") AS k GROUP BY {key}"));
+        if let Some(n) = limit {
+            sql.push(" LIMIT ");
+            sql.bind(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        sql.push(") AS c");
         sql
     }
 }

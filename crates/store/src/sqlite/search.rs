@@ -102,7 +102,7 @@ pub(crate) fn search(
     let plan = compile(&Sqlite, query, &scope)?;
     let count_total = |limit: Option<u64>| -> Result<u64> {
         let sql = match &plan.keys {
-            Some(keys) => keys.count(limit),
+            Some(keys) => keys.count(&Sqlite, limit),
             None => count_sql(&plan, limit),
         };
         let n: i64 = conn
