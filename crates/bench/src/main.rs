@@ -27,6 +27,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The allocator of the `crosscare` binary, so that the in-process benchmarks (`ingest`) measure
+/// what the product runs, and the HTTP load generator spends less of the shared CPU.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 struct Args {
     #[command(subcommand)]

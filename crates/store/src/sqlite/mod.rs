@@ -4,6 +4,7 @@
 //!
 //! See `docs/design/store.md` for the tables, the commit protocol and the durability argument.
 
+mod checkpoint;
 mod history;
 mod index;
 mod read;
@@ -67,6 +68,8 @@ pub struct SqliteStore {
     options: SqliteOptions,
     writer: Mutex<Option<Connection>>,
     readers: Mutex<Vec<Connection>>,
+    /// Copies committed WAL frames into the database file off the writer's path.
+    checkpointer: Mutex<checkpoint::Checkpointer>,
     closed: AtomicBool,
     /// Keeps a temporary data directory alive for [`SqliteStore::temporary`].
     _temp: Option<tempfile::TempDir>,
@@ -121,14 +124,27 @@ impl SqliteStore {
                 )))
             }
         }
+        writer
+            .execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint={}",
+                checkpoint::WRITER_BACKSTOP_PAGES
+            ))
+            .map_err(engine)?;
+        let checkpointer = checkpoint::Checkpointer::start(&path, &options)?;
         Ok(SqliteStore {
             path,
             options,
             writer: Mutex::new(Some(writer)),
             readers: Mutex::new(Vec::new()),
+            checkpointer: Mutex::new(checkpointer),
             closed: AtomicBool::new(false),
             _temp: temp,
         })
+    }
+
+    /// How many background checkpoints have run since the store was opened.
+    pub fn checkpoints_run(&self) -> u64 {
+        self.checkpointer.lock().runs()
     }
 
     /// The database file.
@@ -326,12 +342,14 @@ impl Store for SqliteStore {
         Ok(Box::new(write::SqliteWriteTx::new(
             guard,
             self.options.index,
+            &self.checkpointer,
         )))
     }
 
     fn close(&self) -> Result<()> {
         self.closed.store(true, Ordering::Release);
         self.readers.lock().clear();
+        self.checkpointer.lock().stop();
         let mut w = self.writer.lock();
         if let Some(conn) = w.take() {
             conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")

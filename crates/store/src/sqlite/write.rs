@@ -1,6 +1,7 @@
 //! The write transaction: assigns the commit sequence and timestamp, writes the version and
 //! current-version rows, replaces the index entries, and commits atomically.
 
+use super::checkpoint::Checkpointer;
 use super::read::{self, change_code};
 use super::{engine, history, index};
 use crate::{
@@ -8,7 +9,7 @@ use crate::{
 };
 use chrono::{SecondsFormat, Utc};
 use crosscare_search::{IndexEntry, SearchQuery};
-use parking_lot::MappedMutexGuard;
+use parking_lot::{MappedMutexGuard, Mutex};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use std::sync::Arc;
@@ -32,15 +33,21 @@ pub(crate) struct SqliteWriteTx<'a> {
     stamp: Option<TxStamp>,
     finished: bool,
     index: bool,
+    checkpointer: &'a Mutex<Checkpointer>,
 }
 
 impl<'a> SqliteWriteTx<'a> {
-    pub(crate) fn new(conn: MappedMutexGuard<'a, Connection>, index: bool) -> Self {
+    pub(crate) fn new(
+        conn: MappedMutexGuard<'a, Connection>,
+        index: bool,
+        checkpointer: &'a Mutex<Checkpointer>,
+    ) -> Self {
         SqliteWriteTx {
             conn,
             stamp: None,
             finished: false,
             index,
+            checkpointer,
         }
     }
 
@@ -304,6 +311,7 @@ impl crate::WriteTx for SqliteWriteTx<'_> {
             let _ = self.conn.execute_batch("ROLLBACK");
             return Err(engine(e));
         }
+        self.checkpointer.lock().wake();
         Ok(())
     }
 }
