@@ -30,8 +30,8 @@ pub struct IngestArgs {
     /// Also run the offline importer (`crosscare import --data` path).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub offline: bool,
-    /// SQLite page cache of every store, in MiB (the store's default is 16).
-    #[arg(long, default_value_t = 16)]
+    /// SQLite page cache of every store's writer connection, in MiB (the store's default).
+    #[arg(long, default_value_t = 128)]
     pub cache_mib: u32,
 }
 
@@ -116,14 +116,17 @@ fn bundles(resources: &[Value], batch: usize) -> anyhow::Result<Vec<Vec<u8>>> {
         .collect()
 }
 
-/// The SQLite page cache of the stores, in KiB (set once from the arguments).
+/// The SQLite page cache of the stores' writers, in KiB (set once from the arguments).
 static CACHE_KIB: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
 
 fn store(index: bool) -> anyhow::Result<SqliteStore> {
     let defaults = SqliteOptions::default();
     Ok(SqliteStore::temporary_with(SqliteOptions {
         index,
-        cache_size_kib: CACHE_KIB.get().copied().unwrap_or(defaults.cache_size_kib),
+        writer_cache_size_kib: CACHE_KIB
+            .get()
+            .copied()
+            .unwrap_or(defaults.writer_cache_size_kib),
         ..defaults
     })?)
 }
@@ -356,7 +359,7 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
         .map(|(t, c)| format!("{t} {c}"))
         .collect();
     println!(
-        "{n} resources in {} Bundles of up to {} entries (generated in {:.1} s, page cache {} MiB); mix: {}, …",
+        "{n} resources in {} Bundles of up to {} entries (generated in {:.1} s, writer page cache {} MiB); mix: {}, …",
         bundles.len(),
         args.batch,
         t.elapsed().as_secs_f64(),

@@ -39,7 +39,8 @@ impl Checkpointer {
     /// Starts the thread with a connection of its own to the database at `path`.
     pub(crate) fn start(path: &Path, options: &SqliteOptions) -> Result<Checkpointer> {
         let conn = open_connection(path, options, false)?;
-        conn.execute_batch("PRAGMA wal_autocheckpoint=0")
+        // A checkpoint copies frames from the WAL to the file: it needs no large page cache.
+        conn.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-2048")
             .map_err(super::engine)?;
         let (wake, rx) = mpsc::sync_channel::<()>(1);
         let runs = Arc::new(AtomicU64::new(0));
