@@ -6,30 +6,24 @@
 //! before (64 zeros for the first). Changing a record breaks its hash; deleting or reordering
 //! records breaks the sequence and the `prev` links. [`verify`] walks the whole file and names
 //! the first broken record. The file is append-only for the server (nothing in CrossCare
-//! rewrites a record; a failed `write` is cut back to the last complete record), and no FHIR
-//! API call can create, change or delete an AuditEvent.
+//! rewrites it), and no FHIR API call can create, change or delete an AuditEvent.
 //!
-//! Writing: the request renders its event's text (`event.rs`, without going through
-//! `serde_json::Value`) and queues it; one writer thread (`writer.rs`) chains and appends what
-//! is queued in batches, one `write` per batch, and the request returns once its batch is
-//! written (group commit). Records are not fsynced: a process crash loses no acknowledged
-//! record, an operating-system crash can lose the last ones.
+//! The event's text is written directly (`event.rs`), not through `serde_json::Value`.
 //!
 //! Known limit: a chain cannot tell a truncated tail from a shorter log; `audit verify` prints
 //! the last sequence number and hash so that they can be anchored elsewhere.
 
 mod event;
-mod writer;
 
 use crate::files;
 use crate::policy::Interaction;
 use crate::LabError;
+use parking_lot::Mutex;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use tokio::sync::{mpsc, oneshot};
 
 pub const AUDIT_FILE: &str = "audit.ndjson";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -57,21 +51,14 @@ pub struct AuditRecord {
     pub status: u16,
 }
 
-/// The append side of the log: requests render their event and queue it; one writer thread
-/// chains and writes the queue in batches (`writer.rs`), and each request waits until its
-/// record is in the file.
+/// The append side of the log.
 pub struct AuditLog {
     path: PathBuf,
-    /// `None` once the log is closing.
-    queue: Option<mpsc::Sender<writer::Job>>,
-    writer: Option<std::thread::JoinHandle<()>>,
+    state: Mutex<Tail>,
 }
 
-/// The end of the chain as the writer thread knows it.
 struct Tail {
     file: File,
-    /// The file's length after its last complete record.
-    len: u64,
     seq: u64,
     hash: String,
 }
@@ -84,8 +71,7 @@ fn chain_hash(seq: u64, prev: &str, event: &str) -> String {
 }
 
 impl AuditLog {
-    /// Opens (creating, 0600) the log in `dir`, positioned after its last record, and starts
-    /// its writer thread.
+    /// Opens (creating, 0600) the log in `dir`, positioned after its last record.
     pub fn open(dir: &Path) -> Result<AuditLog, LabError> {
         files::private_dir(dir)?;
         let path = dir.join(AUDIT_FILE);
@@ -114,21 +100,9 @@ impl AuditLog {
                 }
             }
         };
-        let len = file.seek(SeekFrom::End(0))?;
-        let (queue, jobs) = mpsc::channel(writer::QUEUE);
-        let writer = writer::spawn(
-            Tail {
-                file,
-                len,
-                seq,
-                hash,
-            },
-            jobs,
-        )?;
         Ok(AuditLog {
             path,
-            queue: Some(queue),
-            writer: Some(writer),
+            state: Mutex::new(Tail { file, seq, hash }),
         })
     }
 
@@ -136,57 +110,24 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends one record and returns once it is written (in one `write` with the records
-    /// queued beside it). Waits for room when the queue is full.
-    pub async fn append(&self, record: &AuditRecord) -> Result<(), LabError> {
-        let (job, written) = job(record);
-        let queue = self.queue.as_ref().ok_or_else(closed)?;
-        queue.send(job).await.map_err(|_| closed())?;
-        outcome(written.await)
-    }
-
-    /// [`AuditLog::append`] for code outside an async runtime (it panics inside one).
-    pub fn append_blocking(&self, record: &AuditRecord) -> Result<(), LabError> {
-        let (job, written) = job(record);
-        let queue = self.queue.as_ref().ok_or_else(closed)?;
-        queue.blocking_send(job).map_err(|_| closed())?;
-        outcome(written.blocking_recv())
-    }
-}
-
-/// The event of `record`, stamped now, and the receiver of its outcome.
-fn job(record: &AuditRecord) -> (writer::Job, oneshot::Receiver<writer::Outcome>) {
-    let recorded = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-    let mut id_text = uuid::Uuid::encode_buffer();
-    let event = event::render(record, id.hyphenated().encode_lower(&mut id_text), &recorded);
-    let (done, written) = oneshot::channel();
-    (writer::Job { event, done }, written)
-}
-
-fn outcome(
-    received: Result<writer::Outcome, oneshot::error::RecvError>,
-) -> Result<(), LabError> {
-    match received {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err((kind, message))) => Err(LabError::Io(std::io::Error::new(kind, message))),
-        Err(_) => Err(closed()),
-    }
-}
-
-fn closed() -> LabError {
-    LabError::Io(std::io::Error::other("the audit log's writer has stopped"))
-}
-
-impl Drop for AuditLog {
-    /// Closes the queue and waits until the writer has written everything queued.
-    fn drop(&mut self) {
-        self.queue = None;
-        if let Some(writer) = self.writer.take() {
-            if writer.join().is_err() {
-                tracing::error!("the audit log's writer thread panicked");
-            }
-        }
+    /// Appends one record (one `write` of one line).
+    pub fn append(&self, record: &AuditRecord) -> Result<(), LabError> {
+        let recorded = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let mut id_text = uuid::Uuid::encode_buffer();
+        let event_text =
+            event::render(record, id.hyphenated().encode_lower(&mut id_text), &recorded);
+        let mut tail = self.state.lock();
+        let seq = tail.seq + 1;
+        let hash = chain_hash(seq, &tail.hash, &event_text);
+        let line = format!(
+            "{{\"seq\":{seq},\"prev\":\"{}\",\"hash\":\"{hash}\",\"event\":{event_text}}}\n",
+            tail.hash
+        );
+        tail.file.write_all(line.as_bytes())?;
+        tail.seq = seq;
+        tail.hash = hash;
+        Ok(())
     }
 }
 
@@ -296,7 +237,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = AuditLog::open(dir.path()).unwrap();
         for i in 0..n {
-            log.append_blocking(&record(i)).unwrap();
+            log.append(&record(i)).unwrap();
         }
         dir
     }
@@ -319,7 +260,7 @@ mod tests {
         // Reopening continues the chain.
         AuditLog::open(dir.path())
             .unwrap()
-            .append_blocking(&record(9))
+            .append(&record(9))
             .unwrap();
         match verify(dir.path()).unwrap() {
             Verification::Intact { records, .. } => assert_eq!(records, 4),
@@ -380,7 +321,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let log = AuditLog::open(dir.path()).unwrap();
-        log.append_blocking(&record(1)).unwrap();
+        log.append(&record(1)).unwrap();
         drop(log);
         match verify(dir.path()).unwrap() {
             Verification::Intact { records, .. } => assert_eq!(records, old + 1),
@@ -428,7 +369,7 @@ mod tests {
                 let log = &log;
                 s.spawn(move || {
                     for i in 0..200 {
-                        log.append_blocking(&path_record(format!("t{t}/{i}"))).unwrap();
+                        log.append(&path_record(format!("t{t}/{i}"))).unwrap();
                     }
                 });
             }
@@ -436,54 +377,5 @@ mod tests {
         // Acknowledged means written: the file is complete before the log is closed.
         let expected = (0..16).flat_map(|t| (0..200).map(move |i| format!("t{t}/{i}")));
         assert_each_once(dir.path(), expected);
-    }
-
-    #[test]
-    fn concurrent_async_appends_chain_and_each_is_written_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = std::sync::Arc::new(AuditLog::open(dir.path()).unwrap());
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(4)
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let tasks: Vec<_> = (0..16)
-                .map(|t| {
-                    let log = log.clone();
-                    tokio::spawn(async move {
-                        // More than the queue holds at once: senders wait for room.
-                        for i in 0..(writer::QUEUE / 4) {
-                            log.append(&path_record(format!("a{t}/{i}"))).await.unwrap();
-                        }
-                    })
-                })
-                .collect();
-            for task in tasks {
-                task.await.unwrap();
-            }
-        });
-        let expected =
-            (0..16).flat_map(|t| (0..(writer::QUEUE / 4)).map(move |i| format!("a{t}/{i}")));
-        assert_each_once(dir.path(), expected);
-    }
-
-    #[test]
-    fn closing_the_log_writes_what_is_queued() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = AuditLog::open(dir.path()).unwrap();
-        let queue = log.queue.clone().unwrap();
-        // Jobs queued without anyone waiting for them, as at shutdown.
-        let mut receivers = Vec::new();
-        for i in 0..50 {
-            let (job, written) = job(&path_record(format!("q/{i}")));
-            queue.blocking_send(job).unwrap();
-            receivers.push(written);
-        }
-        drop(queue);
-        drop(log);
-        assert_each_once(dir.path(), (0..50).map(|i| format!("q/{i}")));
-        for r in receivers {
-            assert_eq!(r.blocking_recv().unwrap(), Ok(()));
-        }
     }
 }

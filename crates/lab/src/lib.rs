@@ -147,11 +147,10 @@ impl Lab {
         &self.keys
     }
 
-    /// Appends one record to the audit trail (when open) and returns once it is written. A
-    /// failure is returned, never hidden.
-    pub async fn audit(&self, record: &audit::AuditRecord) -> Result<(), LabError> {
+    /// Appends one record to the audit trail (when open). A failure is returned, never hidden.
+    pub fn audit(&self, record: &audit::AuditRecord) -> Result<(), LabError> {
         match &self.audit {
-            Some(log) => log.append(record).await,
+            Some(log) => log.append(record),
             None => Ok(()),
         }
     }

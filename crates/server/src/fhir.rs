@@ -61,7 +61,7 @@ pub(crate) async fn endpoint(State(state): State<AppState>, request: Request) ->
             let mut response = refusal.into_response();
             audit.status = response.status().as_u16();
             if audited {
-                crate::auth::record(&state, &audit).await;
+                crate::auth::record(&state, &audit);
             }
             response.extensions_mut().insert(interaction);
             return response;
@@ -136,7 +136,7 @@ pub(crate) async fn endpoint(State(state): State<AppState>, request: Request) ->
     };
     audit.status = response.status().as_u16();
     if audited {
-        crate::auth::record(&state, &audit).await;
+        crate::auth::record(&state, &audit);
     }
     if close_connection {
         response
