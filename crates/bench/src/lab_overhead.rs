@@ -272,7 +272,9 @@ fn phase(
                 let name = format!("read Patient by id, {mode} (round {round})");
                 let before = cpu();
                 let load = load::run(&name, client, urls.clone(), args.concurrency, duration).await;
-                let used = cpu().zip(before).map(|(after, before)| after.saturating_sub(before));
+                let used = cpu()
+                    .zip(before)
+                    .map(|(after, before)| after.saturating_sub(before));
                 out.push(Round {
                     load,
                     bearer: is_bearer,

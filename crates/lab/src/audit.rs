@@ -115,8 +115,11 @@ impl AuditLog {
         let recorded = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
         let mut id_text = uuid::Uuid::encode_buffer();
-        let event_text =
-            event::render(record, id.hyphenated().encode_lower(&mut id_text), &recorded);
+        let event_text = event::render(
+            record,
+            id.hyphenated().encode_lower(&mut id_text),
+            &recorded,
+        );
         let mut tail = self.state.lock();
         let seq = tail.seq + 1;
         let hash = chain_hash(seq, &tail.hash, &event_text);
