@@ -94,6 +94,22 @@ struct Cache {
     workspaces: HashMap<String, Option<Workspace>>,
 }
 
+/// Lookups sharing one check that the database is unchanged ([`Registry::now`]).
+pub struct Lookup<'r> {
+    registry: &'r Registry,
+    stamp: (i64, u64),
+}
+
+impl Lookup<'_> {
+    pub fn client(&self, client_id: &str) -> Result<Option<Client>, LabError> {
+        self.registry.client_at(self.stamp, client_id)
+    }
+
+    pub fn workspace(&self, id: &str) -> Result<Option<Workspace>, LabError> {
+        self.registry.workspace_at(self.stamp, id)
+    }
+}
+
 impl Registry {
     /// Opens (creating if needed) `lab.db` in `dir`.
     pub fn open(dir: &Path) -> Result<Registry, LabError> {
@@ -206,7 +222,21 @@ impl Registry {
     }
 
     pub fn workspace(&self, id: &str) -> Result<Option<Workspace>, LabError> {
-        let stamp = self.stamp()?;
+        self.workspace_at(self.stamp()?, id)
+    }
+
+    /// One look at whether the database changed, for several lookups of one request (the
+    /// server's `authenticate` reads a client and its workspace): each `data_version` check is
+    /// a read transaction on `lab.db`. A change made after the look is seen by the next one,
+    /// exactly as with a look per lookup.
+    pub fn now(&self) -> Result<Lookup<'_>, LabError> {
+        Ok(Lookup {
+            registry: self,
+            stamp: self.stamp()?,
+        })
+    }
+
+    fn workspace_at(&self, stamp: (i64, u64), id: &str) -> Result<Option<Workspace>, LabError> {
         if let Some(hit) = self.cached(stamp, |c| c.workspaces.get(id).cloned()) {
             return Ok(hit);
         }
@@ -503,7 +533,10 @@ impl Registry {
     }
 
     pub fn client(&self, client_id: &str) -> Result<Option<Client>, LabError> {
-        let stamp = self.stamp()?;
+        self.client_at(self.stamp()?, client_id)
+    }
+
+    fn client_at(&self, stamp: (i64, u64), client_id: &str) -> Result<Option<Client>, LabError> {
         if let Some(hit) = self.cached(stamp, |c| c.clients.get(client_id).cloned()) {
             return Ok(hit);
         }
