@@ -188,7 +188,8 @@ pub async fn serve_until_signal(
     // backend of the resources.
     let lab = crosscare_lab::Lab::open_with_audit(&args.data)
         .with_context(|| format!("opening the lab in {}", args.data.display()))?
-        .with_quotas(args.quota_defaults());
+        .with_quotas(args.quota_defaults())
+        .with_registry_recheck(crosscare_lab::registry::SERVER_RECHECK);
     if args.insecure_no_auth {
         tracing::warn!(
             "--insecure-no-auth: requests without a token are served unrestricted (loopback only)"

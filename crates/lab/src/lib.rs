@@ -118,6 +118,13 @@ impl Lab {
         })
     }
 
+    /// Lets one check of `lab.db` for other processes' changes stand for `every` (the server:
+    /// [`registry::SERVER_RECHECK`]); without it every authentication checks.
+    pub fn with_registry_recheck(mut self, every: std::time::Duration) -> Lab {
+        self.registry.set_recheck(every);
+        self
+    }
+
     /// Sets the server-wide default quotas (each workspace or client may override them).
     pub fn with_quotas(mut self, quotas: quota::QuotaDefaults) -> Lab {
         self.quotas = quotas;
