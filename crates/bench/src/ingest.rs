@@ -47,7 +47,7 @@ struct Row {
 /// CPU time (user + system) from a `/proc/…/stat` file: fields 14 and 15, in USER_HZ ticks,
 /// which Linux always exports at 100 per second. `None` elsewhere. CPU time is what a loaded
 /// machine does not distort much: wall time includes waiting for other people's compilers.
-fn cpu_time(stat: &str) -> Option<Duration> {
+pub(crate) fn cpu_time(stat: &str) -> Option<Duration> {
     let text = std::fs::read_to_string(stat).ok()?;
     let after = &text[text.rfind(')')? + 1..];
     let fields: Vec<&str> = after.split_whitespace().collect();

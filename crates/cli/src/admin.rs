@@ -184,8 +184,8 @@ fn print_json(v: &serde_json::Value) {
 
 pub fn run(command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::Workspace(c) => workspace(c),
-        AdminCommand::Client(c) => client(c),
+        AdminCommand::Workspace(c) => enforced(workspace(c)),
+        AdminCommand::Client(c) => enforced(client(c)),
         AdminCommand::Key(KeyCommand::Rotate { data }) => {
             let dir = crosscare_lab::lab_dir(&data.data);
             let kid = crosscare_lab::token::KeyRing::rotate(&dir).context("rotating the key")?;
@@ -193,6 +193,17 @@ pub fn run(command: AdminCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A running server looks for changes to `lab.db` at most every
+/// [`crosscare_lab::registry::SERVER_RECHECK`]: waiting that long after a change means that
+/// when the command returns (a revocation, a suspension, a quota), every server on the data
+/// folder enforces it.
+fn enforced(result: anyhow::Result<()>) -> anyhow::Result<()> {
+    if result.is_ok() {
+        std::thread::sleep(crosscare_lab::registry::SERVER_RECHECK);
+    }
+    result
 }
 
 fn workspace(command: WorkspaceCommand) -> anyhow::Result<()> {

@@ -57,6 +57,11 @@ pub struct ServeArgs {
     /// on anything but loopback). Tokens, when sent, are still verified and enforced.
     #[arg(long, env = "CROSSCARE_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
+    /// Do not audit requests without a token (benchmarks only: `crosscare-bench lab-overhead`
+    /// compares with a server that neither authenticates nor audits). Needs
+    /// `--insecure-no-auth`; requests with a token are still audited.
+    #[arg(long, hide = true, requires = "insecure_no_auth")]
+    pub insecure_no_audit_without_token: bool,
     /// Folder of `$export` jobs and their files (default: `exports` in the data folder).
     #[arg(long, env = "CROSSCARE_EXPORT_DIR")]
     pub export_dir: Option<PathBuf>,
@@ -183,7 +188,8 @@ pub async fn serve_until_signal(
     // backend of the resources.
     let lab = crosscare_lab::Lab::open_with_audit(&args.data)
         .with_context(|| format!("opening the lab in {}", args.data.display()))?
-        .with_quotas(args.quota_defaults());
+        .with_quotas(args.quota_defaults())
+        .with_registry_recheck(crosscare_lab::registry::SERVER_RECHECK);
     if args.insecure_no_auth {
         tracing::warn!(
             "--insecure-no-auth: requests without a token are served unrestricted (loopback only)"
@@ -198,6 +204,7 @@ pub async fn serve_until_signal(
     config.auth = crosscare_server::Auth {
         lab: Some(lab.clone()),
         required: !args.insecure_no_auth,
+        unaudited_without_token: args.insecure_no_auth && args.insecure_no_audit_without_token,
     };
     let exports = ExportJobs::open(store.clone(), args.export_config())
         .context("opening the $export job folder")?;

@@ -50,6 +50,7 @@ fn start_with(quotas: QuotaDefaults) -> Server {
         auth: Auth {
             lab: Some(lab.clone()),
             required: true,
+            ..Auth::default()
         },
         ..ServerConfig::default()
     };

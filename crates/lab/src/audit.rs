@@ -8,14 +8,18 @@
 //! the first broken record. The file is append-only for the server (nothing in CrossCare
 //! rewrites it), and no FHIR API call can create, change or delete an AuditEvent.
 //!
+//! The event's text is written directly (`event.rs`), not through `serde_json::Value`.
+//!
 //! Known limit: a chain cannot tell a truncated tail from a shorter log; `audit verify` prints
 //! the last sequence number and hash so that they can be anchored elsewhere.
+
+mod event;
 
 use crate::files;
 use crate::policy::Interaction;
 use crate::LabError;
 use parking_lot::Mutex;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -45,114 +49,6 @@ pub struct AuditRecord {
     pub remote: Option<String>,
     pub request_id: Option<String>,
     pub status: u16,
-}
-
-impl AuditRecord {
-    /// The record as an R4 `AuditEvent`.
-    pub fn to_audit_event(&self, recorded: &str) -> Value {
-        use base64::Engine;
-        let outcome = match self.status {
-            0..=399 => "0",
-            400..=499 => "4",
-            _ => "8",
-        };
-        let (sub_system, sub_code) = match self.interaction {
-            Some(i) => ("http://hl7.org/fhir/restful-interaction", i.code()),
-            None => ("urn:crosscare:audit", "unrouted"),
-        };
-        let mut client = json!({
-            "type": { "coding": [{
-                "system": "http://dicom.nema.org/resources/ontology/DCM",
-                "code": "110153", "display": "Source Role ID" }] },
-            "requestor": true,
-        });
-        match &self.client_id {
-            Some(c) => {
-                client["who"] =
-                    json!({ "identifier": { "system": "urn:crosscare:client", "value": c } })
-            }
-            None => client["who"] = json!({ "display": "unauthenticated" }),
-        }
-        if let Some(ip) = &self.remote {
-            client["network"] = json!({ "address": ip, "type": "2" });
-        }
-        if let Some(jti) = &self.token_id {
-            client["policy"] = json!([jti]);
-        }
-        let server = json!({
-            "type": { "coding": [{
-                "system": "http://dicom.nema.org/resources/ontology/DCM",
-                "code": "110152", "display": "Destination Role ID" }] },
-            "who": { "display": "CrossCare FHIR server" },
-            "requestor": false,
-        });
-        let mut entity = Vec::new();
-        if let Some(ws) = &self.workspace_id {
-            entity.push(json!({
-                "what": { "identifier": { "system": "urn:crosscare:workspace", "value": ws } },
-                "type": { "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
-                          "code": "2", "display": "System Object" },
-                "description": "workspace",
-            }));
-        }
-        if let (Some(t), Some(id)) = (&self.resource_type, &self.resource_id) {
-            entity.push(json!({
-                "what": { "reference": format!("{t}/{id}") },
-                "type": { "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
-                          "code": "2", "display": "System Object" },
-            }));
-        }
-        if let Some(q) = &self.query {
-            let mut q = q.as_str();
-            let mut cut = false;
-            if q.len() > MAX_QUERY_BYTES {
-                let mut end = MAX_QUERY_BYTES;
-                while !q.is_char_boundary(end) {
-                    end -= 1;
-                }
-                q = &q[..end];
-                cut = true;
-            }
-            let mut e = json!({
-                "type": { "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
-                          "code": "2", "display": "System Object" },
-                "role": { "system": "http://terminology.hl7.org/CodeSystem/object-role",
-                          "code": "24", "display": "Query" },
-                "query": base64::engine::general_purpose::STANDARD.encode(q),
-            });
-            if let Some(t) = &self.resource_type {
-                e["description"] = json!(t);
-            }
-            if cut {
-                e["detail"] = json!([{ "type": "truncated", "valueString": "true" }]);
-            }
-            entity.push(e);
-        }
-        let mut event = json!({
-            "resourceType": "AuditEvent",
-            "id": uuid::Uuid::new_v4().to_string(),
-            "type": { "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
-                      "code": "rest", "display": "RESTful Operation" },
-            "subtype": [{ "system": sub_system, "code": sub_code }],
-            "action": self.interaction.map(Interaction::action).unwrap_or("E"),
-            "recorded": recorded,
-            "outcome": outcome,
-            "outcomeDesc": format!("HTTP {} {} /{}", self.status, self.method, self.path),
-            "agent": [client, server],
-            "source": {
-                "observer": { "display": "CrossCare" },
-                "type": [{ "system": "http://terminology.hl7.org/CodeSystem/security-source-type",
-                           "code": "4", "display": "Application Server" }],
-            },
-        });
-        if !entity.is_empty() {
-            event["entity"] = json!(entity);
-        }
-        if let Some(rid) = &self.request_id {
-            event["source"]["site"] = json!(rid);
-        }
-        event
-    }
 }
 
 /// The append side of the log.
@@ -217,8 +113,13 @@ impl AuditLog {
     /// Appends one record (one `write` of one line).
     pub fn append(&self, record: &AuditRecord) -> Result<(), LabError> {
         let recorded = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let event = record.to_audit_event(&recorded);
-        let event_text = event.to_string();
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let mut id_text = uuid::Uuid::encode_buffer();
+        let event_text = event::render(
+            record,
+            id.hyphenated().encode_lower(&mut id_text),
+            &recorded,
+        );
         let mut tail = self.state.lock();
         let seq = tail.seq + 1;
         let hash = chain_hash(seq, &tail.hash, &event_text);
@@ -317,6 +218,7 @@ pub fn verify(dir: &Path) -> Result<Verification, LabError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn record(i: u16) -> AuditRecord {
         AuditRecord {
@@ -405,5 +307,78 @@ mod tests {
                 other => panic!("{name}: {other:?}"),
             }
         }
+    }
+
+    /// A log written by the code of commit 438265b (which built each event as a
+    /// `serde_json::Value`) through a real server: metadata, reads, a sandbox write, a search
+    /// with escaped characters, refused tokens, a cut query, the token endpoint.
+    const OLD_LOG: &str = include_str!("../testdata/audit-438265b.ndjson");
+
+    #[test]
+    fn a_log_written_before_the_direct_writer_verifies_and_continues() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(AUDIT_FILE), OLD_LOG).unwrap();
+        let old = OLD_LOG.lines().count() as u64;
+        match verify(dir.path()).unwrap() {
+            Verification::Intact { records, .. } => assert_eq!(records, old),
+            other => panic!("{other:?}"),
+        }
+        let log = AuditLog::open(dir.path()).unwrap();
+        log.append(&record(1)).unwrap();
+        drop(log);
+        match verify(dir.path()).unwrap() {
+            Verification::Intact { records, .. } => assert_eq!(records, old + 1),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Every record of `dir` once, by path, and the chain intact.
+    fn assert_each_once(dir: &Path, expected: impl IntoIterator<Item = String>) {
+        let mut expected: Vec<String> = expected.into_iter().collect();
+        expected.sort();
+        match verify(dir).unwrap() {
+            Verification::Intact { records, .. } => {
+                assert_eq!(records, expected.len() as u64)
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut seen: Vec<String> = lines(dir)
+            .iter()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                let desc = v["event"]["outcomeDesc"].as_str().unwrap().to_string();
+                desc.trim_start_matches("HTTP 200 GET /").to_string()
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(seen, expected);
+    }
+
+    fn path_record(path: String) -> AuditRecord {
+        AuditRecord {
+            method: "GET".into(),
+            path,
+            status: 200,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn concurrent_appends_from_threads_chain_and_each_is_written_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(dir.path()).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..16 {
+                let log = &log;
+                s.spawn(move || {
+                    for i in 0..200 {
+                        log.append(&path_record(format!("t{t}/{i}"))).unwrap();
+                    }
+                });
+            }
+        });
+        // Acknowledged means written: the file is complete before the log is closed.
+        let expected = (0..16).flat_map(|t| (0..200).map(move |i| format!("t{t}/{i}")));
+        assert_each_once(dir.path(), expected);
     }
 }

@@ -118,6 +118,13 @@ impl Lab {
         })
     }
 
+    /// Lets one check of `lab.db` for other processes' changes stand for `every` (the server:
+    /// [`registry::SERVER_RECHECK`]); without it every authentication checks.
+    pub fn with_registry_recheck(mut self, every: std::time::Duration) -> Lab {
+        self.registry.set_recheck(every);
+        self
+    }
+
     /// Sets the server-wide default quotas (each workspace or client may override them).
     pub fn with_quotas(mut self, quotas: quota::QuotaDefaults) -> Lab {
         self.quotas = quotas;
@@ -337,13 +344,7 @@ impl Lab {
     }
 
     fn usable_workspace(&self, id: &str) -> Result<model::Workspace, String> {
-        let ws = self
-            .registry
-            .workspace(id)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("workspace '{id}' does not exist"))?;
-        ws.usable_at(chrono::Utc::now())?;
-        Ok(ws)
+        usable_workspace(&self.registry.now().map_err(|e| e.to_string())?, id)
     }
 
     /// The access a bearer token gives, checked against the registry now (a revoked client or a
@@ -358,8 +359,11 @@ impl Lab {
             TokenError::Expired => unauthorized("the access token has expired".into()),
             other => unauthorized(other.to_string()),
         })?;
-        let client: Client = self
+        let at = self
             .registry
+            .now()
+            .map_err(|e| unauthorized(e.to_string()))?;
+        let client: Client = at
             .client(&claims.sub)
             .map_err(|e| unauthorized(e.to_string()))?
             .filter(|c| !c.revoked)
@@ -369,7 +373,7 @@ impl Lab {
         }
         let workspace = match &client.workspace {
             None => None,
-            Some(id) => Some(self.usable_workspace(id).map_err(|m| AuthFailure {
+            Some(id) => Some(usable_workspace(&at, id).map_err(|m| AuthFailure {
                 status: 403,
                 message: m,
                 retry_after: None,
@@ -417,4 +421,14 @@ impl Lab {
             token_id: claims.jti,
         }))
     }
+}
+
+/// The workspace `id` if it exists and may be used now (not suspended, deleted or expired).
+fn usable_workspace(at: &registry::Lookup<'_>, id: &str) -> Result<model::Workspace, String> {
+    let ws = at
+        .workspace(id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("workspace '{id}' does not exist"))?;
+    ws.usable_at(chrono::Utc::now())?;
+    Ok(ws)
 }

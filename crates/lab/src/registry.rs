@@ -12,6 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS workspace (
@@ -81,7 +82,20 @@ pub struct Registry {
     cache: Mutex<Cache>,
     /// Writes made through this registry (SQLite's `data_version` counts only the others').
     writes: AtomicU64,
+    /// How long one `data_version` check stays good (zero: every lookup checks).
+    recheck: Duration,
+    /// When the last check started, and what it read.
+    checked: Mutex<Option<(Instant, i64)>>,
 }
+
+/// How often the server checks `lab.db` for changes made by other processes
+/// ([`Registry::set_recheck`]). Each check is a read transaction with file-lock system calls,
+/// which cost about 7 % of a read by id when made on every request. A change committed by
+/// `crosscare admin` is enforced by every request that starts this long after the commit, and
+/// the administration commands wait this long before they return, so that when one returns
+/// every running server enforces it. Changes made through the server's own registry are seen
+/// at once.
+pub const SERVER_RECHECK: Duration = Duration::from_millis(50);
 
 /// The cache is valid while the database is unchanged: `PRAGMA data_version` (commits by
 /// other connections, e.g. `crosscare admin` on the same folder) and this registry's own write
@@ -92,6 +106,22 @@ struct Cache {
     stamp: Option<(i64, u64)>,
     clients: HashMap<String, Option<Client>>,
     workspaces: HashMap<String, Option<Workspace>>,
+}
+
+/// Lookups sharing one check that the database is unchanged ([`Registry::now`]).
+pub struct Lookup<'r> {
+    registry: &'r Registry,
+    stamp: (i64, u64),
+}
+
+impl Lookup<'_> {
+    pub fn client(&self, client_id: &str) -> Result<Option<Client>, LabError> {
+        self.registry.client_at(self.stamp, client_id)
+    }
+
+    pub fn workspace(&self, id: &str) -> Result<Option<Workspace>, LabError> {
+        self.registry.workspace_at(self.stamp, id)
+    }
 }
 
 impl Registry {
@@ -121,6 +151,8 @@ impl Registry {
             conn: Mutex::new(conn),
             cache: Mutex::new(Cache::default()),
             writes: AtomicU64::new(0),
+            recheck: Duration::ZERO,
+            checked: Mutex::new(None),
         })
     }
 
@@ -206,7 +238,21 @@ impl Registry {
     }
 
     pub fn workspace(&self, id: &str) -> Result<Option<Workspace>, LabError> {
-        let stamp = self.stamp()?;
+        self.workspace_at(self.stamp()?, id)
+    }
+
+    /// One look at whether the database changed, for several lookups of one request (the
+    /// server's `authenticate` reads a client and its workspace): each `data_version` check is
+    /// a read transaction on `lab.db`. A change made after the look is seen by the next one,
+    /// exactly as with a look per lookup.
+    pub fn now(&self) -> Result<Lookup<'_>, LabError> {
+        Ok(Lookup {
+            registry: self,
+            stamp: self.stamp()?,
+        })
+    }
+
+    fn workspace_at(&self, stamp: (i64, u64), id: &str) -> Result<Option<Workspace>, LabError> {
         if let Some(hit) = self.cached(stamp, |c| c.workspaces.get(id).cloned()) {
             return Ok(hit);
         }
@@ -217,14 +263,30 @@ impl Registry {
         Ok(fresh)
     }
 
+    /// Lets one check for other processes' changes stand for `every` ([`SERVER_RECHECK`]).
+    pub fn set_recheck(&mut self, every: Duration) {
+        self.recheck = every;
+    }
+
     /// What the cache is valid for now.
     fn stamp(&self) -> Result<(i64, u64), LabError> {
         let writes = self.writes.load(Ordering::SeqCst);
+        if let Some((at, version)) = *self.checked.lock() {
+            if at.elapsed() < self.recheck {
+                return Ok((version, writes));
+            }
+        }
+        // Taken before the check: a commit after this instant is seen by every check that
+        // starts `recheck` later, so the bound holds from the commit.
+        let started = Instant::now();
         let version = self
             .conn
             .lock()
             .prepare_cached("PRAGMA data_version")?
             .query_row([], |r| r.get::<_, i64>(0))?;
+        if !self.recheck.is_zero() {
+            *self.checked.lock() = Some((started, version));
+        }
         Ok((version, writes))
     }
 
@@ -503,7 +565,10 @@ impl Registry {
     }
 
     pub fn client(&self, client_id: &str) -> Result<Option<Client>, LabError> {
-        let stamp = self.stamp()?;
+        self.client_at(self.stamp()?, client_id)
+    }
+
+    fn client_at(&self, stamp: (i64, u64), client_id: &str) -> Result<Option<Client>, LabError> {
         if let Some(hit) = self.cached(stamp, |c| c.clients.get(client_id).cloned()) {
             return Ok(hit);
         }
@@ -820,6 +885,31 @@ mod tests {
         assert_eq!(
             server.workspace("w3").unwrap().unwrap().status,
             WorkspaceStatus::Active
+        );
+    }
+
+    #[test]
+    fn with_a_recheck_other_connections_writes_are_seen_within_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Registry::open(dir.path()).unwrap();
+        server.set_recheck(SERVER_RECHECK);
+        server
+            .create_workspace(ws("w4", ServiceClass::Sandbox))
+            .unwrap();
+        let (c, _) = server
+            .create_client(Some("w4"), "system/*.rs", false)
+            .unwrap();
+        assert!(!server.client(&c.client_id).unwrap().unwrap().revoked);
+        let admin = Registry::open(dir.path()).unwrap();
+        admin.revoke_client(&c.client_id).unwrap();
+        // What `crosscare admin` waits before it returns.
+        std::thread::sleep(SERVER_RECHECK);
+        assert!(server.client(&c.client_id).unwrap().unwrap().revoked);
+        // Its own writes are seen at once, whatever the recheck.
+        server.set_active("w4", false).unwrap();
+        assert_eq!(
+            server.workspace("w4").unwrap().unwrap().status,
+            WorkspaceStatus::Suspended
         );
     }
 

@@ -12,6 +12,8 @@ use base64::Engine;
 use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -85,7 +87,19 @@ fn key_bytes(k: &KeyEntry) -> Result<Vec<u8>, LabError> {
 pub struct KeyRing {
     path: PathBuf,
     state: Mutex<(KeyFile, Option<SystemTime>)>,
+    /// Tokens whose signature, key, issuer and audience were verified, by the SHA-256 of the
+    /// token text, with their claims. A token's verdict cannot change while it is unexpired:
+    /// its claims are signed, and a key stays in the file until every token it signed has
+    /// expired (`rotate`), so a hit only needs the expiry checked again. The server presents
+    /// the same token on every request of a client, and verifying it (two JSON parses and an
+    /// HMAC) was a third of authentication's cost.
+    verified: Mutex<HashMap<[u8; 32], Claims>>,
 }
+
+/// Most tokens remembered as verified; beyond, the expired ones are forgotten, then all.
+const VERIFIED_TOKENS: usize = 4096;
+/// Seconds of clock skew allowed on `exp`.
+const LEEWAY_SECS: i64 = 5;
 
 const KEY_FILE: &str = "signing-keys.json";
 
@@ -109,6 +123,7 @@ impl KeyRing {
         Ok(KeyRing {
             path,
             state: Mutex::new((file, mtime)),
+            verified: Mutex::new(HashMap::new()),
         })
     }
 
@@ -165,6 +180,29 @@ impl KeyRing {
     /// Verifies signature (HS256 only: `alg: none` and any other algorithm are refused), key
     /// id, expiry, issuer and audience.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let t = now();
+        if let Some(claims) = self.verified.lock().get(&digest) {
+            // The check `jsonwebtoken` makes, with the same leeway.
+            return if claims.exp < t - LEEWAY_SECS {
+                Err(TokenError::Expired)
+            } else {
+                Ok(claims.clone())
+            };
+        }
+        let claims = self.verify_uncached(token)?;
+        let mut verified = self.verified.lock();
+        if verified.len() >= VERIFIED_TOKENS {
+            verified.retain(|_, c| c.exp >= t - LEEWAY_SECS);
+            if verified.len() >= VERIFIED_TOKENS {
+                verified.clear();
+            }
+        }
+        verified.insert(digest, claims.clone());
+        Ok(claims)
+    }
+
+    fn verify_uncached(&self, token: &str) -> Result<Claims, TokenError> {
         let header = decode_header(token)
             .map_err(|_| TokenError::Invalid("malformed token or unsupported algorithm".into()))?;
         if header.alg != Algorithm::HS256 {
@@ -190,7 +228,7 @@ impl KeyRing {
         let key = key.ok_or_else(|| TokenError::Invalid("unknown signing key".into()))?;
         let secret = key_bytes(&key).map_err(|e| TokenError::Invalid(e.to_string()))?;
         let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS as u64;
         validation.set_audience(&[issuer.as_str()]);
         validation.set_issuer(&[issuer.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -299,6 +337,24 @@ mod tests {
         );
         assert!(ring.verify(&none).is_err());
         assert!(ring.verify("garbage").is_err());
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_until_it_expires() {
+        let (_dir, ring) = ring();
+        let claims = ring.claims("cc-1", "system/Patient.rs".into(), None);
+        let token = ring.sign(&claims).unwrap();
+        assert_eq!(ring.verify(&token).unwrap(), claims);
+        assert_eq!(ring.verified.lock().len(), 1);
+        // A hit returns the same claims; refusals are never remembered.
+        assert_eq!(ring.verify(&token).unwrap(), claims);
+        assert!(ring.verify(&format!("{token}x")).is_err());
+        assert_eq!(ring.verified.lock().len(), 1);
+        // Once past its expiry (and the leeway) the remembered token is refused too.
+        for c in ring.verified.lock().values_mut() {
+            c.exp = now() - LEEWAY_SECS - 1;
+        }
+        assert_eq!(ring.verify(&token), Err(TokenError::Expired));
     }
 
     #[test]

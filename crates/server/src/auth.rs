@@ -29,6 +29,10 @@ pub struct Auth {
     /// (`--insecure-no-auth`), requests without a token are served unrestricted — and the server
     /// refuses to listen on anything but loopback.
     pub required: bool,
+    /// Requests that carry no bearer token are not audited. For the lab-overhead benchmark
+    /// only (`--insecure-no-audit-without-token`, which needs `--insecure-no-auth`): it gives
+    /// the throughput of a server that neither authenticates nor audits.
+    pub unaudited_without_token: bool,
 }
 
 impl std::fmt::Debug for Auth {
@@ -36,6 +40,7 @@ impl std::fmt::Debug for Auth {
         f.debug_struct("Auth")
             .field("lab", &self.lab.as_ref().map(|l| l.dir().to_path_buf()))
             .field("required", &self.required)
+            .field("unaudited_without_token", &self.unaudited_without_token)
             .finish()
     }
 }

@@ -52,13 +52,17 @@ pub(crate) async fn endpoint(State(state): State<AppState>, request: Request) ->
         request_id,
         ..Default::default()
     };
+    let audited = !(state.config.auth.unaudited_without_token
+        && parts.headers.get(header::AUTHORIZATION).is_none());
     let public = parts.method == HttpMethod::GET && parts.uri.path() == "/fhir/metadata";
     let access = match crate::auth::authenticate(&state, &parts.headers, public) {
         Ok(a) => a,
         Err(refusal) => {
             let mut response = refusal.into_response();
             audit.status = response.status().as_u16();
-            crate::auth::record(&state, &audit);
+            if audited {
+                crate::auth::record(&state, &audit);
+            }
             response.extensions_mut().insert(interaction);
             return response;
         }
@@ -131,7 +135,9 @@ pub(crate) async fn endpoint(State(state): State<AppState>, request: Request) ->
         Err(e) => error_response(&e),
     };
     audit.status = response.status().as_u16();
-    crate::auth::record(&state, &audit);
+    if audited {
+        crate::auth::record(&state, &audit);
+    }
     if close_connection {
         response
             .headers_mut()
