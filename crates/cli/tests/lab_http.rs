@@ -999,7 +999,7 @@ fn private_key_jwt_assertions() {
 
 /// Quotas: a client over its rate gets 429 with `Retry-After` and a `throttled`
 /// OperationOutcome, in its own bucket; a workspace whose partition is full cannot add a
-/// resource (403), while reads, updates and deletes go on.
+/// resource (429 with a long `Retry-After`), while reads, updates and deletes go on.
 #[test]
 fn quotas_throttle_requests_and_cap_storage() {
     let s = start_with(QuotaDefaults {
@@ -1066,8 +1066,21 @@ fn quotas_throttle_requests_and_cap_storage() {
     let t = Some(t.as_str());
     assert_eq!(s.fhir(t, "PUT", "Patient/p1", Some(patient("p1"))).0, 201);
     assert_eq!(s.fhir(t, "POST", "Patient", Some(patient("x"))).0, 201);
-    let (status, body) = s.fhir(t, "PUT", "Patient/p3", Some(patient("p3")));
-    assert_eq!(status, 403, "{body}");
+    let full = s
+        .http
+        .put(format!("{}/fhir/Patient/p3", s.origin))
+        .bearer_auth(t.unwrap())
+        .header("content-type", "application/fhir+json")
+        .body(patient("p3").to_string())
+        .send()
+        .unwrap();
+    assert_eq!(full.status().as_u16(), 429);
+    assert_eq!(
+        full.headers()["retry-after"].to_str().unwrap(),
+        "3600",
+        "a full storage quota asks the client to come back much later"
+    );
+    let body: Value = full.json().unwrap();
     assert!(is_outcome(&body), "{body}");
     assert_eq!(body["issue"][0]["code"], "business-rule", "{body}");
     assert!(
@@ -1077,10 +1090,10 @@ fn quotas_throttle_requests_and_cap_storage() {
             .contains("storage quota"),
         "{body}"
     );
-    assert_eq!(s.fhir(t, "POST", "Patient", Some(patient("y"))).0, 403);
+    assert_eq!(s.fhir(t, "POST", "Patient", Some(patient("y"))).0, 429);
     let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
         {"resource": patient("t1"), "request": {"method": "POST", "url": "Patient"}}]});
-    assert_eq!(s.fhir(t, "POST", "", Some(tx.clone())).0, 403);
+    assert_eq!(s.fhir(t, "POST", "", Some(tx.clone())).0, 429);
     // Reads and updates of what is there go on.
     assert_eq!(s.fhir(t, "GET", "Patient/p1", None).0, 200);
     let (status, bundle) = s.fhir(t, "GET", "Patient", None);
@@ -1091,7 +1104,7 @@ fn quotas_throttle_requests_and_cap_storage() {
     // A delete frees room.
     assert_eq!(s.fhir(t, "DELETE", "Patient/p1", None).0, 204);
     assert_eq!(s.fhir(t, "POST", "", Some(tx)).0, 200);
-    assert_eq!(s.fhir(t, "PUT", "Patient/p3", Some(patient("p3"))).0, 403);
+    assert_eq!(s.fhir(t, "PUT", "Patient/p3", Some(patient("p3"))).0, 429);
 }
 
 fn ids_in(bundle: &Value) -> Vec<String> {

@@ -280,6 +280,7 @@ fn outcome_text(outcome: &Value) -> Option<String> {
                     .unwrap_or_default(),
             })
             .collect(),
+        retry_after: None,
     };
     Some(describe(&error))
 }

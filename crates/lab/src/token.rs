@@ -17,6 +17,30 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+/// What tells one version of the key file from the next: `rotate` replaces the file by a
+/// rename, so the inode changes even when the new file's modification time falls in the same
+/// clock tick as the old one's (a test rotating right after creating the file saw the same
+/// `mtime` and kept the old keys); the length usually changes too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(FileStamp {
+        modified: meta.modified().ok(),
+        len: meta.len(),
+        inode,
+    })
+}
+
 /// How long an access token lives, in seconds.
 pub const TOKEN_LIFETIME_SECS: i64 = 300;
 
@@ -86,7 +110,7 @@ fn key_bytes(k: &KeyEntry) -> Result<Vec<u8>, LabError> {
 /// The signing keys, re-read when their file changes.
 pub struct KeyRing {
     path: PathBuf,
-    state: Mutex<(KeyFile, Option<SystemTime>)>,
+    state: Mutex<(KeyFile, Option<FileStamp>)>,
     /// Tokens whose signature, key, issuer and audience were verified, by the SHA-256 of the
     /// token text, with their claims. A token's verdict cannot change while it is unexpired:
     /// its claims are signed, and a key stays in the file until every token it signed has
@@ -153,9 +177,7 @@ impl KeyRing {
     }
 
     fn refresh(&self) -> Result<(), LabError> {
-        let mtime = std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
-            .ok();
+        let mtime = stamp(&self.path);
         let mut state = self.state.lock();
         if mtime != state.1 {
             *state = read_keys(&self.path)?;
@@ -266,12 +288,14 @@ impl KeyRing {
     }
 }
 
-fn read_keys(path: &Path) -> Result<(KeyFile, Option<SystemTime>), LabError> {
+fn read_keys(path: &Path) -> Result<(KeyFile, Option<FileStamp>), LabError> {
+    // The stamp is taken before the bytes: a rotation in between then shows as a change at
+    // the next refresh, instead of the old keys being kept under the new file's stamp.
+    let stamp = stamp(path);
     let bytes = std::fs::read(path)?;
-    let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let file: KeyFile = serde_json::from_slice(&bytes)
         .map_err(|e| LabError::Corrupt(format!("{}: {e}", path.display())))?;
-    Ok((file, mtime))
+    Ok((file, stamp))
 }
 
 #[cfg(test)]

@@ -125,9 +125,14 @@ pub fn put(
 }
 
 /// A workspace's storage quota: a write that would add one more current resource to a full
-/// partition is refused (403: waiting does not help, deleting or a larger quota does). A new
-/// version of a live resource adds none. Counted inside the write transaction, so the entries
+/// partition is refused with 429 and `Retry-After` (the lab's rule for every quota; the
+/// diagnostics say that deleting or a larger quota is what frees room). A new version of a
+/// live resource adds none. Counted inside the write transaction, so the entries
 /// of a transaction Bundle count one by one.
+/// `Retry-After` of a full storage quota: room comes back only when the partner deletes or an
+/// administrator raises the quota, so a client should not retry sooner than this.
+const STORAGE_RETRY_AFTER_SECS: u64 = 3600;
+
 fn check_storage_quota(
     ctx: &Ctx<'_>,
     tx: &mut dyn WriteTx,
@@ -147,14 +152,15 @@ fn check_storage_quota(
     let held = tx.count(ctx.partition, None)?;
     if held >= max {
         return Err(FhirError::new(
-            403,
+            429,
             crate::error::IssueCode::BusinessRule,
             format!(
                 "the workspace's storage quota is full: it holds {held} resources of at most \
                  {max}; delete some (or ask for a larger quota) before creating more. Reads, \
                  updates and deletes are still allowed"
             ),
-        ));
+        )
+        .retry_after(STORAGE_RETRY_AFTER_SECS));
     }
     Ok(())
 }

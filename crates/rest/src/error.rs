@@ -96,6 +96,8 @@ pub struct Issue {
 pub struct FhirError {
     pub status: u16,
     pub issues: Vec<Issue>,
+    /// Seconds for a `Retry-After` header (429 and 503 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl FhirError {
@@ -108,7 +110,14 @@ impl FhirError {
                 diagnostics: diagnostics.into(),
                 expression: Vec::new(),
             }],
+            retry_after: None,
         }
+    }
+
+    /// Asks the client to wait `seconds` before trying again (`Retry-After`).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn at(mut self, expression: impl Into<String>) -> Self {
@@ -167,7 +176,11 @@ impl FhirError {
 
     /// An error with several issues.
     pub fn with_issues(status: u16, issues: Vec<Issue>) -> Self {
-        FhirError { status, issues }
+        FhirError {
+            status,
+            issues,
+            retry_after: None,
+        }
     }
 
     /// Prefixes every diagnostic with the Bundle entry that failed and adds its location.

@@ -242,7 +242,11 @@ const _: fn() = || {
 };
 
 fn error_response(err: &FhirError) -> FhirResponse {
-    FhirResponse::new(err.status).with_body(err.to_operation_outcome())
+    let response = FhirResponse::new(err.status).with_body(err.to_operation_outcome());
+    match err.retry_after {
+        Some(seconds) => response.with_header("Retry-After", seconds.to_string()),
+        None => response,
+    }
 }
 
 /// The HTTP request as a [`Call`]: the body parsed as JSON (form bodies of `_search` become
