@@ -185,7 +185,14 @@ impl Buffer {
             by_part.entry(&k.0).or_default().push(k);
         }
         for (part, keys) in &by_part {
-            let locked: Vec<&Locked> = keys.iter().filter_map(|k| self.locked.get(*k)).collect();
+            let locked = keys
+                .iter()
+                .map(|k| {
+                    self.locked.get(*k).ok_or_else(|| {
+                        StoreError::Engine(format!("{}/{} written without its row lock", k.1, k.2))
+                    })
+                })
+                .collect::<Result<Vec<&Locked>>>()?;
             move_pointers(client, part, keys, &locked).await?;
             let indexed: Vec<&Key> = keys
                 .iter()
