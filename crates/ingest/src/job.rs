@@ -104,6 +104,10 @@ impl ImportRunner for StoreImporter {
                 return Ok(false);
             }
         }
+        // Fresh planner statistics for the searches that follow the load. The data is
+        // committed whatever happens here, and the database refreshes statistics by itself
+        // later, so a failure does not fail the job.
+        let _ = self.store.analyze();
         Ok(true)
     }
 }

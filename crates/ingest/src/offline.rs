@@ -53,6 +53,12 @@ pub fn import_into_store(
         sink.bytes_before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         progress.update(sink.bytes_before, sink.summary.loaded);
     }
+    if sink.summary.loaded > 0 {
+        // Searches right after a large load otherwise run on the planner's guesses about
+        // empty tables. The data is committed whatever happens here, and the database
+        // refreshes statistics by itself later, so a failure is not the import's.
+        let _ = store.analyze();
+    }
     let mut summary = sink.summary;
     summary.elapsed = started.elapsed();
     Ok(summary)
@@ -218,6 +224,10 @@ fn write_batch(
     // ahead of the write transaction, which only reads, compares and writes.
     let items: Vec<Item> = batch.drain(..).map(Item::new).collect();
     let mut tx = store.write_tx()?;
+    // The batch reads and writes these resources one by one; announced together, a backend
+    // with round trips (PostgreSQL) locks and fetches them in a few statements.
+    let keys: Vec<(String, String)> = items.iter().filter_map(Item::key).collect();
+    tx.prefetch(partition, &keys)?;
     let prepare = |mut item: Item| {
         item.prepare();
         item
@@ -279,6 +289,12 @@ impl Item {
             resource,
             state: State::Rejected(String::new()),
         }
+    }
+
+    /// `(resourceType, id)` as given, before any check.
+    fn key(&self) -> Option<(String, String)> {
+        let field = |name: &str| self.resource.get(name).and_then(Value::as_str);
+        Some((field("resourceType")?.to_string(), field("id")?.to_string()))
     }
 
     /// The checks of an HTTP write (server meta stripped, `check_for_write`), then extraction.

@@ -5,22 +5,26 @@
 //! an id that exists already, or that appears twice in the batch, violates the primary key and
 //! fails the whole load with [`StoreError::Conflict`], leaving nothing behind.
 
+use crate::copy::{copy_index_rows, copy_versions, ResourceRows, VersionRow};
 use crate::error::store_error;
-use crate::index::{rows_by_table, Cell, ColType, TABLES};
+use crate::index::rows_by_table;
+use crate::read::change_code;
+use crate::tx::{Mode, PgTx};
 use crate::PostgresStore;
 use chrono::{DateTime, SecondsFormat, Utc};
 use crosscare_search::IndexEntry;
-use crosscare_store::{PartitionId, Result, StoreError};
+use crosscare_store::{ChangeKind, PartitionId, Result, StoreError};
 use serde_json::Value;
 use std::pin::pin;
+use std::sync::Arc;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::Type;
 
 /// One resource of a bulk load, already typed and stamped.
 struct Prepared {
     rtype: String,
     id: String,
-    body: String,
+    body: Arc<str>,
     index: Vec<IndexEntry>,
 }
 
@@ -55,7 +59,7 @@ fn prepare(mut resource: Value, index: Vec<IndexEntry>, ts: DateTime<Utc>) -> Re
     Ok(Prepared {
         rtype,
         id,
-        body,
+        body: body.into(),
         index,
     })
 }
@@ -69,26 +73,35 @@ impl PostgresStore {
         partition: &PartitionId,
         resources: impl IntoIterator<Item = (Value, Vec<IndexEntry>)>,
     ) -> Result<u64> {
-        let ts = {
-            let now = Utc::now();
-            DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
-        };
+        let ts = crate::write::now_micros();
         let batch = resources
             .into_iter()
             .map(|(r, index)| prepare(r, index, ts))
             .collect::<Result<Vec<_>>>()?;
+        // A write transaction whose buffer stays empty: the rows go straight out with `COPY`,
+        // and dropping the transaction on an error rolls everything back.
+        let mut tx = PgTx::begin(self, Mode::Write)?;
+        let part = &partition.0;
+        let client = tx.client()?;
         self.block_on(async {
-            let mut client = self.client().await?;
-            let tx = client.transaction().await.map_err(store_error)?;
-            let part = &partition.0;
-            let (version, created, deleted) = (1i64, 0i16, false);
-
-            let sink = tx
-                .copy_in("COPY resource (part, rtype, id, version, ts, deleted) FROM STDIN (FORMAT binary)")
+            let stmt = client
+                .prepare_cached(
+                    "COPY resource (part, rtype, id, version, ts, deleted) \
+                     FROM STDIN (FORMAT binary)",
+                )
                 .await
                 .map_err(store_error)?;
-            let types = [Type::TEXT, Type::TEXT, Type::TEXT, Type::INT8, Type::TIMESTAMPTZ, Type::BOOL];
+            let sink = client.copy_in(&stmt).await.map_err(store_error)?;
+            let types = [
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::INT8,
+                Type::TIMESTAMPTZ,
+                Type::BOOL,
+            ];
             let mut w = pin!(BinaryCopyInWriter::new(sink, &types));
+            let (version, deleted) = (1i64, false);
             for p in &batch {
                 w.as_mut()
                     .write(&[part, &p.rtype, &p.id, &version, &ts, &deleted])
@@ -97,84 +110,32 @@ impl PostgresStore {
             }
             w.as_mut().finish().await.map_err(store_error)?;
 
-            let sink = tx
-                .copy_in("COPY version (part, rtype, id, version, ts, change, body) FROM STDIN (FORMAT binary)")
-                .await
-                .map_err(store_error)?;
-            let types = [Type::TEXT, Type::TEXT, Type::TEXT, Type::INT8, Type::TIMESTAMPTZ, Type::INT2, Type::TEXT];
-            let mut w = pin!(BinaryCopyInWriter::new(sink, &types));
-            for p in &batch {
-                w.as_mut()
-                    .write(&[part, &p.rtype, &p.id, &version, &ts, &created, &p.body])
-                    .await
-                    .map_err(store_error)?;
-            }
-            w.as_mut().finish().await.map_err(store_error)?;
-
-            copy_index_rows(&tx, part, &batch).await?;
-            tx.commit().await.map_err(store_error)?;
-            Ok(batch.len() as u64)
-        })
-    }
-}
-
-/// One `COPY` per index table with the rows of the whole batch.
-async fn copy_index_rows(
-    tx: &deadpool_postgres::Transaction<'_>,
-    part: &String,
-    batch: &[Prepared],
-) -> Result<()> {
-    let per_resource: Vec<_> = batch.iter().map(|p| rows_by_table(&p.index)).collect();
-    for (t, table) in TABLES.iter().enumerate() {
-        if per_resource.iter().all(|rows| rows[t].params.is_empty()) {
-            continue;
-        }
-        let mut cols = vec!["part", "rtype", "id", "param", "grp", "cid"];
-        let mut types = vec![
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::INT4,
-            Type::TEXT,
-        ];
-        for (name, ty) in table.columns {
-            cols.push(name);
-            types.push(match ty {
-                ColType::Text => Type::TEXT,
-                ColType::BigInt => Type::INT8,
-                ColType::Float => Type::FLOAT8,
-            });
-        }
-        let sql = format!(
-            "COPY {} ({}) FROM STDIN (FORMAT binary)",
-            table.name,
-            cols.join(", ")
-        );
-        let sink = tx.copy_in(&sql).await.map_err(store_error)?;
-        let mut w = pin!(BinaryCopyInWriter::new(sink, &types));
-        for (p, rows) in batch.iter().zip(&per_resource) {
-            let rows = &rows[t];
-            for (i, cells) in rows.cells.iter().enumerate() {
-                let mut values: Vec<&(dyn ToSql + Sync)> = vec![
+            let versions: Vec<VersionRow> = batch
+                .iter()
+                .map(|p| VersionRow {
+                    part: part.clone(),
+                    rtype: p.rtype.clone(),
+                    id: p.id.clone(),
+                    version,
+                    ts,
+                    change: change_code(ChangeKind::Create),
+                    body: Some(p.body.clone()),
+                })
+                .collect();
+            copy_versions(client, &versions).await?;
+            let rows: Vec<ResourceRows<'_>> = batch
+                .iter()
+                .map(|p| ResourceRows {
                     part,
-                    &p.rtype,
-                    &p.id,
-                    &rows.params[i],
-                    &rows.grps[i],
-                    &rows.cids[i],
-                ];
-                for c in cells {
-                    values.push(match c {
-                        Cell::Text(s) => s,
-                        Cell::BigInt(v) => v,
-                        Cell::Float(v) => v,
-                    });
-                }
-                w.as_mut().write(&values).await.map_err(store_error)?;
-            }
-        }
-        w.as_mut().finish().await.map_err(store_error)?;
+                    rtype: &p.rtype,
+                    id: &p.id,
+                    rows: rows_by_table(&p.index),
+                })
+                .collect();
+            copy_index_rows(client, &rows).await
+        })?;
+        tx.finish()?;
+        self.note_written(batch.len() as u64);
+        Ok(batch.len() as u64)
     }
-    Ok(())
 }

@@ -1,17 +1,12 @@
-//! Writing search index entries: the rows of one resource version go to the table of their
-//! value type, one `INSERT … SELECT … FROM unnest(arrays)` per table, all of them (and the
-//! deletion of the previous version's rows) in one statement — one round trip per write,
-//! whatever the number of values.
+//! The index tables and the rows of search index entries: each value goes to the table of its
+//! type (`rows_by_table`); write transactions and `bulk_load` send them with `COPY`
+//! (`copy.rs`).
 //!
 //! A composite entry becomes one `idx_composite` row numbered `grp` (1, 2, … per resource)
 //! plus one row per component in the component's own table, under the parameter code
 //! `<composite>$<position>` and the same `grp` — the layout of the SQLite backend.
 
-use crate::error::store_error;
 use crosscare_search::{IndexEntry, IndexValue};
-use crosscare_store::{PartitionId, Result};
-use deadpool_postgres::ClientWrapper;
-use tokio_postgres::types::ToSql;
 
 /// The parameter code under which component `i` of composite `param` is indexed.
 pub(crate) fn component_param(param: &str, i: usize) -> String {
@@ -221,150 +216,9 @@ pub(crate) fn rows_by_table(entries: &[IndexEntry]) -> Vec<Rows> {
     out
 }
 
-/// The `INSERT … SELECT FROM unnest(…)` of one table, its arrays numbered from `$first`
-/// (`$1`–`$3` are the resource key).
-fn insert_sql(table: &Table, first: usize) -> String {
-    let mut cols = vec!["part", "rtype", "id", "param", "grp", "cid"];
-    let mut arrays = vec![
-        format!("${first}::text[]"),
-        format!("${}::int4[]", first + 1),
-        format!("${}::text[]", first + 2),
-    ];
-    for (i, (name, ty)) in table.columns.iter().enumerate() {
-        cols.push(name);
-        let ty = match ty {
-            Text => "text[]",
-            BigInt => "int8[]",
-            Float => "float8[]",
-        };
-        arrays.push(format!("${}::{ty}", first + 3 + i));
-    }
-    format!(
-        "INSERT INTO {} ({}) SELECT $1, $2, $3, u.* FROM unnest({}) AS u",
-        table.name,
-        cols.join(", "),
-        arrays.join(", ")
-    )
-}
-
-/// Column `j` of `rows` as one typed array parameter.
-fn column(rows: &Rows, j: usize, ty: ColType) -> Box<dyn ToSql + Sync + Send> {
-    match ty {
-        Text => Box::new(
-            rows.cells
-                .iter()
-                .map(|r| match r.get(j) {
-                    Some(Cell::Text(s)) => s.clone(),
-                    _ => None,
-                })
-                .collect::<Vec<Option<String>>>(),
-        ),
-        BigInt => Box::new(
-            rows.cells
-                .iter()
-                .map(|r| match r.get(j) {
-                    Some(Cell::BigInt(v)) => *v,
-                    _ => 0,
-                })
-                .collect::<Vec<i64>>(),
-        ),
-        Float => Box::new(
-            rows.cells
-                .iter()
-                .map(|r| match r.get(j) {
-                    Some(Cell::Float(v)) => *v,
-                    _ => 0.0,
-                })
-                .collect::<Vec<f64>>(),
-        ),
-    }
-}
-
-/// The single statement that replaces a resource's index rows: a `DELETE` per table (when
-/// `clear`) and an `INSERT … unnest` per table with values, as data-modifying CTEs. They all
-/// run on the statement's snapshot, so the deletes see only the old rows and never the new
-/// ones. Returns `None` when there is nothing to do.
-fn replace_sql(rows: &[Rows], clear: bool) -> Option<String> {
-    let mut ctes = Vec::new();
-    if clear {
-        for t in TABLES {
-            ctes.push(format!(
-                "d_{0} AS (DELETE FROM {0} WHERE part = $1 AND rtype = $2 AND id = $3)",
-                t.name
-            ));
-        }
-    }
-    let mut next = 4;
-    for (table, r) in TABLES.iter().zip(rows) {
-        if r.params.is_empty() {
-            continue;
-        }
-        ctes.push(format!("i_{} AS ({})", table.name, insert_sql(table, next)));
-        next += 3 + table.columns.len();
-    }
-    (!ctes.is_empty()).then(|| format!("WITH {} SELECT 1", ctes.join(", ")))
-}
-
-/// Replaces the index rows of one resource (removing the old ones when `clear`) by those of
-/// `entries`, in one statement.
-pub(crate) async fn replace(
-    client: &ClientWrapper,
-    partition: &PartitionId,
-    resource_type: &str,
-    id: &str,
-    entries: &[IndexEntry],
-    clear: bool,
-) -> Result<()> {
-    let rows = rows_by_table(entries);
-    let Some(sql) = replace_sql(&rows, clear) else {
-        return Ok(());
-    };
-    let mut arrays: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-    for (table, r) in TABLES.iter().zip(&rows) {
-        if r.params.is_empty() {
-            continue;
-        }
-        arrays.push(Box::new(r.params.clone()));
-        arrays.push(Box::new(r.grps.clone()));
-        arrays.push(Box::new(r.cids.clone()));
-        for (j, (_, ty)) in table.columns.iter().enumerate() {
-            arrays.push(column(r, j, *ty));
-        }
-    }
-    let stmt = client.prepare_cached(&sql).await.map_err(store_error)?;
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&partition.0, &resource_type, &id];
-    params.extend(arrays.iter().map(|v| v.as_ref() as &(dyn ToSql + Sync)));
-    client.execute(&stmt, &params).await.map_err(store_error)?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn insert_statement_shape() {
-        assert_eq!(
-            insert_sql(&TABLES[URI], 4),
-            "INSERT INTO idx_uri (part, rtype, id, param, grp, cid, uri) SELECT $1, $2, $3, u.* \
-             FROM unnest($4::text[], $5::int4[], $6::text[], $7::text[]) AS u"
-        );
-    }
-
-    #[test]
-    fn replace_statement_numbers_arrays_per_table() {
-        let entries = vec![
-            IndexEntry::new("url", IndexValue::Uri("a".into())),
-            IndexEntry::new("cv", IndexValue::Composite(vec![])),
-        ];
-        let sql = replace_sql(&rows_by_table(&entries), true).unwrap();
-        assert!(sql.starts_with("WITH d_idx_token AS (DELETE FROM idx_token WHERE part = $1"));
-        assert!(sql.contains("i_idx_uri AS (INSERT INTO idx_uri"));
-        assert!(sql.contains("unnest($4::text[], $5::int4[], $6::text[], $7::text[])"));
-        assert!(sql.contains("i_idx_composite AS (INSERT INTO idx_composite (part, rtype, id, param, grp, cid) SELECT $1, $2, $3, u.* FROM unnest($8::text[], $9::int4[], $10::text[])"));
-        assert!(sql.ends_with("SELECT 1"));
-        assert_eq!(replace_sql(&rows_by_table(&[]), false), None);
-    }
 
     #[test]
     fn composites_number_their_tuples() {

@@ -1,6 +1,7 @@
 //! Read and write transactions: one pooled connection inside `BEGIN … ISOLATION LEVEL …`,
 //! ended by `COMMIT`, or rolled back when dropped.
 
+use crate::buffer::Buffer;
 use crate::error::store_error;
 use crate::{read, PostgresStore};
 use chrono::{DateTime, Utc};
@@ -27,8 +28,8 @@ pub(crate) struct PgTx<'a> {
     pub(crate) mode: Mode,
     /// The commit timestamp of this transaction, fixed at its first write.
     pub(crate) stamp: Option<DateTime<Utc>>,
-    /// Resources claimed (version-0 rows) by locking reads of ids that did not exist.
-    pub(crate) claims: Vec<(String, String, String)>,
+    /// The locked resources and buffered writes (write transactions only).
+    pub(crate) buffer: Buffer,
 }
 
 impl<'a> PgTx<'a> {
@@ -47,7 +48,7 @@ impl<'a> PgTx<'a> {
             client: Some(client),
             mode,
             stamp: None,
-            claims: Vec::new(),
+            buffer: Buffer::default(),
         })
     }
 
@@ -57,9 +58,24 @@ impl<'a> PgTx<'a> {
             .ok_or_else(|| StoreError::Unavailable("the transaction is finished".into()))
     }
 
+    /// Sends the buffered writes of a write transaction before a statement that reads the
+    /// database rather than the buffer, so that it sees them (read-your-writes).
+    fn flush_for_read(&mut self) -> Result<()> {
+        if self.mode == Mode::Write {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     /// Commits (or, for a read transaction, simply ends) the transaction and returns the
     /// connection to the pool.
     pub(crate) fn finish(&mut self) -> Result<()> {
+        if self.buffer.is_poisoned() {
+            // Dropping the connection's transaction (below, through `Drop`) rolls it back.
+            return Err(StoreError::Engine(
+                "an earlier write of this transaction failed".into(),
+            ));
+        }
         let Some(client) = self.client.take() else {
             return Err(StoreError::Unavailable(
                 "the transaction is finished".into(),
@@ -117,6 +133,7 @@ impl ReadTx for PgTx<'_> {
         id: &str,
         version_id: u64,
     ) -> Result<Option<ResourceVersion>> {
+        self.flush_for_read()?;
         let client = self.client()?;
         self.store.block_on(read::vread(
             client,
@@ -132,20 +149,27 @@ impl ReadTx for PgTx<'_> {
         partition: &PartitionId,
         query: &HistoryQuery,
     ) -> Result<(Vec<ResourceVersion>, u64)> {
+        self.flush_for_read()?;
         let client = self.client()?;
         self.store.block_on(read::history(client, partition, query))
     }
 
     fn search(&mut self, partitions: &[PartitionId], query: &SearchQuery) -> Result<SearchPage> {
+        self.flush_for_read()?;
         let client = self.client()?;
         self.store
             .block_on(crate::search::search(client, partitions, query))
     }
 
     fn count(&mut self, partition: &PartitionId, resource_type: Option<&str>) -> Result<u64> {
+        // Buffered writes are counted from the buffer, so that a count between writes (the
+        // storage quota's, once per entry of a transaction) does not flush them.
+        let delta = self.buffer.live_delta(&partition.0, resource_type);
         let client = self.client()?;
-        self.store
-            .block_on(read::count_current(client, partition, resource_type))
+        let stored = self
+            .store
+            .block_on(read::count_current(client, partition, resource_type))?;
+        Ok(stored.saturating_add_signed(delta))
     }
 
     fn scan(
@@ -153,6 +177,7 @@ impl ReadTx for PgTx<'_> {
         partition: &PartitionId,
         query: &crosscare_store::ScanQuery,
     ) -> Result<crosscare_store::ScanPage> {
+        self.flush_for_read()?;
         let client = self.client()?;
         self.store
             .block_on(crate::scan::scan(client, partition, query))

@@ -1,8 +1,10 @@
-//! The write transaction: locks the current-version row, writes the version and the new
-//! current-version pointer, replaces the index entries, and commits atomically.
+//! The write transaction: locks the current-version row of every resource it reads or writes,
+//! decides each new version at once, and hands the rows to the transaction's write buffer
+//! (`buffer.rs`), which sends them together before commit or before a read that needs them.
 
+use crate::buffer::{key, release_claims, Current, Locked};
+use crate::copy::VersionRow;
 use crate::error::store_error;
-use crate::index;
 use crate::read::change_code;
 use crate::tx::PgTx;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -12,15 +14,8 @@ use deadpool_postgres::ClientWrapper;
 use serde_json::Value;
 use std::sync::Arc;
 
-/// The current-version row of one resource, locked by this transaction.
-struct Current {
-    version: i64,
-    ts: DateTime<Utc>,
-    deleted: bool,
-}
-
 /// Now, truncated to the microsecond precision PostgreSQL stores.
-fn now_micros() -> DateTime<Utc> {
+pub(crate) fn now_micros() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
@@ -95,53 +90,6 @@ async fn lock_or_claim(
     Err(StoreError::Conflict)
 }
 
-/// Writes one version row and moves the current-version pointer to it.
-#[allow(clippy::too_many_arguments)]
-async fn write_version(
-    client: &ClientWrapper,
-    partition: &PartitionId,
-    resource_type: &str,
-    id: &str,
-    version: i64,
-    ts: DateTime<Utc>,
-    change: ChangeKind,
-    body: Option<&str>,
-) -> Result<()> {
-    // One statement (one round trip): the version row, and the pointer moved to it.
-    let stmt = client
-        .prepare_cached(
-            "WITH v AS (INSERT INTO version (part, rtype, id, version, ts, change, body) \
-                        VALUES ($1, $2, $3, $4, $5, $6, $7)) \
-             UPDATE resource SET version = $4, ts = $5, deleted = $8 \
-             WHERE part = $1 AND rtype = $2 AND id = $3",
-        )
-        .await
-        .map_err(store_error)?;
-    let n = client
-        .execute(
-            &stmt,
-            &[
-                &partition.0,
-                &resource_type,
-                &id,
-                &version,
-                &ts,
-                &change_code(change),
-                &body,
-                &(change == ChangeKind::Delete),
-            ],
-        )
-        .await
-        .map_err(store_error)?;
-    if n != 1 {
-        // The row is locked by this transaction, so it cannot have vanished.
-        return Err(StoreError::Engine(format!(
-            "current-version row of {resource_type}/{id} missing while locked"
-        )));
-    }
-    Ok(())
-}
-
 /// The `resourceType` and `id` of a resource about to be stored.
 fn type_and_id(resource: &Value) -> Result<(String, String)> {
     let ty = resource
@@ -192,63 +140,79 @@ impl PgTx<'_> {
         *self.stamp.get_or_insert_with(now_micros)
     }
 
+    /// Locks the current-version row of a resource (claiming it when the resource does not
+    /// exist) unless this transaction holds it already; the buffer then knows its state.
+    fn lock(&mut self, key: &crate::buffer::Key) -> Result<()> {
+        if self.buffer.get(key).is_some() {
+            return Ok(());
+        }
+        let client = self.client()?;
+        let part = PartitionId(key.0.clone());
+        let (current, claimed) = self
+            .store
+            .block_on(lock_or_claim(client, &part, &key.1, &key.2))?;
+        let current = current.unwrap_or_else(|| Current::absent(now_micros()));
+        self.buffer
+            .locked
+            .insert(key.clone(), Locked::new(current, claimed));
+        Ok(())
+    }
+
     /// `read` inside a write transaction: locks the current-version row (claiming it when the
-    /// resource does not exist), so that a check made on the result holds until commit.
+    /// resource does not exist), so that a check made on the result holds until commit, and
+    /// answers from what the transaction knows of it (its own writes included).
     pub(crate) fn locked_read(
         &mut self,
         partition: &PartitionId,
         resource_type: &str,
         id: &str,
     ) -> Result<Option<ResourceVersion>> {
-        let client = self.client()?;
-        let (current, claimed) =
-            self.store
-                .block_on(lock_or_claim(client, partition, resource_type, id))?;
-        let result = match current {
-            Some(c) if c.version > 0 => self.store.block_on(crate::read::vread(
-                client,
-                partition,
-                resource_type,
-                id,
-                c.version as u64,
-            )),
-            _ => Ok(None),
+        let key = key(&partition.0, resource_type, id);
+        self.lock(&key)?;
+        let Some(locked) = self.buffer.get(&key) else {
+            return Ok(None);
         };
-        if claimed {
-            // Released at commit unless written (the release only deletes version-0 rows).
-            let key = (
-                partition.0.clone(),
-                resource_type.to_string(),
-                id.to_string(),
-            );
-            self.claims.push(key);
+        let version = match (locked.current.existing(), &locked.latest) {
+            (None, _) => return Ok(None),
+            (Some(_), Some(latest)) => return Ok(Some(latest.clone())),
+            (Some(c), None) => c.version,
+        };
+        // Locked but not fetched: the row lock keeps the version current, and this statement
+        // sees it (under `READ COMMITTED` it runs on a snapshot taken after the lock).
+        let client = self.client()?;
+        let found = self.store.block_on(crate::read::vread(
+            client,
+            partition,
+            resource_type,
+            id,
+            version as u64,
+        ))?;
+        if let (Some(v), Some(locked)) = (&found, self.buffer.locked.get_mut(&key)) {
+            locked.latest = Some(v.clone());
         }
-        result
+        Ok(found)
     }
 
-    /// Removes the claims of resources this transaction read but never wrote, before commit.
-    pub(crate) fn release_claims(&mut self) -> Result<()> {
-        if self.claims.is_empty() {
-            return Ok(());
-        }
-        let claims = std::mem::take(&mut self.claims);
-        let client = self.client()?;
-        self.store.block_on(async {
-            let stmt = client
-                .prepare_cached(
-                    "DELETE FROM resource WHERE part = $1 AND rtype = $2 AND id = $3 \
-                     AND version = 0",
-                )
-                .await
-                .map_err(store_error)?;
-            for (part, rtype, id) in &claims {
-                client
-                    .execute(&stmt, &[part, rtype, id])
-                    .await
-                    .map_err(store_error)?;
-            }
-            Ok(())
-        })
+    /// Sends the buffered writes, so that a statement reading the database sees them.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        let Some(client) = self.client.as_ref() else {
+            return Err(StoreError::Unavailable(
+                "the transaction is finished".into(),
+            ));
+        };
+        self.store.block_on(self.buffer.flush(client))
+    }
+
+    /// Locks every listed resource of `partition` (claiming the absent ones) and fetches the
+    /// current versions, in a few statements for all of them.
+    fn lock_all(&mut self, partition: &PartitionId, keys: &[(String, String)]) -> Result<()> {
+        let Some(client) = self.client.as_ref() else {
+            return Err(StoreError::Unavailable(
+                "the transaction is finished".into(),
+            ));
+        };
+        self.store
+            .block_on(self.buffer.lock_all(client, &partition.0, keys))
     }
 }
 
@@ -261,51 +225,44 @@ impl WriteTx for PgTx<'_> {
     ) -> Result<ResourceVersion> {
         let (resource_type, id) = type_and_id(&resource)?;
         let stamp = self.stamp();
-        let client = self.client()?;
-        let store = self.store;
-        store.block_on(async {
-            let (current, _) = lock_or_claim(client, partition, &resource_type, &id).await?;
-            // A version-0 row is a claim made by a locking read of this transaction.
-            let current = current.filter(|c| c.version > 0);
-            let version = current.as_ref().map_or(1, |c| c.version + 1);
-            let change = match &current {
-                Some(c) if !c.deleted => ChangeKind::Update,
-                _ => ChangeKind::Create,
-            };
-            let ts = version_ts(stamp, current.as_ref());
-            stamp_meta(&mut resource, version, ts)?;
-            let body = serde_json::to_string(&resource)
-                .map_err(|e| StoreError::InvalidResource(e.to_string()))?;
-            write_version(
-                client,
-                partition,
-                &resource_type,
-                &id,
-                version,
-                ts,
-                change,
-                Some(&body),
-            )
-            .await?;
-            let clear = current.is_some();
-            index::replace(
-                client,
-                partition,
-                &resource_type,
-                &id,
-                &index_entries,
-                clear,
-            )
-            .await?;
-            Ok(ResourceVersion {
-                resource_type: resource_type.clone(),
-                id: id.clone(),
-                version_id: version as u64,
-                last_updated: ts,
-                change,
-                body: Some(Arc::from(body)),
-            })
-        })
+        let key = key(&partition.0, &resource_type, &id);
+        self.lock(&key)?;
+        let Some(locked) = self.buffer.get(&key) else {
+            return Err(StoreError::Engine(format!(
+                "{resource_type}/{id} is not locked"
+            )));
+        };
+        let current = locked.current.existing().copied();
+        let version = current.as_ref().map_or(1, |c| c.version + 1);
+        let change = match &current {
+            Some(c) if !c.deleted => ChangeKind::Update,
+            _ => ChangeKind::Create,
+        };
+        let ts = version_ts(stamp, current.as_ref());
+        stamp_meta(&mut resource, version, ts)?;
+        let body: Arc<str> = serde_json::to_string(&resource)
+            .map_err(|e| StoreError::InvalidResource(e.to_string()))?
+            .into();
+        let written = ResourceVersion {
+            resource_type: resource_type.clone(),
+            id: id.clone(),
+            version_id: version as u64,
+            last_updated: ts,
+            change,
+            body: Some(body.clone()),
+        };
+        let row = VersionRow {
+            part: partition.0.clone(),
+            rtype: resource_type,
+            id,
+            version,
+            ts,
+            change: change_code(change),
+            body: Some(body),
+        };
+        self.buffer
+            .record(key, row, written.clone(), index_entries)?;
+        Ok(written)
     }
 
     fn delete(
@@ -315,42 +272,63 @@ impl WriteTx for PgTx<'_> {
         id: &str,
     ) -> Result<Option<ResourceVersion>> {
         let stamp = self.stamp();
-        let client = self.client()?;
-        self.store.block_on(async {
-            let Some(current) = lock_current(client, partition, resource_type, id).await? else {
+        let key = key(&partition.0, resource_type, id);
+        if self.buffer.get(&key).is_none() {
+            // Deleting an absent resource writes nothing, so its absence is not claimed.
+            let client = self.client()?;
+            let Some(current) =
+                self.store
+                    .block_on(lock_current(client, partition, resource_type, id))?
+            else {
                 return Ok(None);
             };
-            if current.deleted {
-                return Ok(None);
-            }
-            let version = current.version + 1;
-            let ts = version_ts(stamp, Some(&current));
-            write_version(
-                client,
-                partition,
-                resource_type,
-                id,
-                version,
-                ts,
-                ChangeKind::Delete,
-                None,
-            )
-            .await?;
-            index::replace(client, partition, resource_type, id, &[], true).await?;
-            Ok(Some(ResourceVersion {
-                resource_type: resource_type.to_string(),
-                id: id.to_string(),
-                version_id: version as u64,
-                last_updated: ts,
-                change: ChangeKind::Delete,
-                body: None,
-            }))
-        })
+            self.buffer
+                .locked
+                .insert(key.clone(), Locked::new(current, false));
+        }
+        let Some(current) = self.buffer.get(&key).map(|l| l.current) else {
+            return Ok(None);
+        };
+        if current.version == 0 || current.deleted {
+            return Ok(None);
+        }
+        let version = current.version + 1;
+        let ts = version_ts(stamp, Some(&current));
+        let deletion = ResourceVersion {
+            resource_type: resource_type.to_string(),
+            id: id.to_string(),
+            version_id: version as u64,
+            last_updated: ts,
+            change: ChangeKind::Delete,
+            body: None,
+        };
+        let row = VersionRow {
+            part: partition.0.clone(),
+            rtype: resource_type.to_string(),
+            id: id.to_string(),
+            version,
+            ts,
+            change: change_code(ChangeKind::Delete),
+            body: None,
+        };
+        self.buffer.record(key, row, deletion.clone(), Vec::new())?;
+        Ok(Some(deletion))
+    }
+
+    fn prefetch(&mut self, partition: &PartitionId, keys: &[(String, String)]) -> Result<()> {
+        self.lock_all(partition, keys)
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
-        self.release_claims()?;
-        self.finish()
+        self.flush()?;
+        let claims = self.buffer.unwritten_claims();
+        if !claims.is_empty() {
+            let client = self.client()?;
+            self.store.block_on(release_claims(client, &claims))?;
+        }
+        self.finish()?;
+        self.store.note_written(self.buffer.recorded);
+        Ok(())
     }
 }
 

@@ -36,6 +36,7 @@ pub const CHECKS: &[Check] = &[
     ("partitions_isolated", partitions_isolated),
     ("rollback_leaves_nothing", rollback_leaves_nothing),
     ("read_your_writes", read_your_writes),
+    ("prefetch_is_only_a_hint", prefetch_is_only_a_hint),
     ("snapshot_isolation", snapshot_isolation),
     ("invalid_resource", invalid_resource),
     ("exact_decimals", exact_decimals),
@@ -317,6 +318,71 @@ fn read_your_writes(store: &dyn Store) {
     let v1 = ok(tx.vread(&d, "Patient", "a", 1)).expect("v1");
     assert_eq!(v1.last_updated, seen.last_updated);
     ok(tx.commit());
+}
+
+/// `prefetch` of present, deleted, absent and repeated keys changes nothing that reads, writes,
+/// counts and history report, inside the transaction and after it.
+fn prefetch_is_only_a_hint(store: &dyn Store) {
+    let d = PartitionId::default_partition();
+    put_all(store, &d, &[patient("a", "1"), patient("b", "1")]);
+    let mut tx = ok(store.write_tx());
+    ok(tx.delete(&d, "Patient", "b"));
+    ok(tx.commit());
+
+    let keys: Vec<(String, String)> = ["a", "b", "c", "a", "unused"]
+        .iter()
+        .map(|id| ("Patient".to_string(), id.to_string()))
+        .collect();
+    let mut tx = ok(store.write_tx());
+    ok(tx.prefetch(&d, &keys));
+    ok(tx.prefetch(&d, &keys));
+    assert_eq!(
+        ok(tx.read(&d, "Patient", "a")).map(|v| v.version_id),
+        Some(1)
+    );
+    let b = ok(tx.read(&d, "Patient", "b")).expect("the deletion");
+    assert!(b.is_deleted() && b.version_id == 2);
+    assert!(ok(tx.read(&d, "Patient", "c")).is_none());
+    assert_eq!(ok(tx.count(&d, Some("Patient"))), 1);
+    let a2 = ok(tx.put(&d, patient("a", "2"), Vec::new()));
+    assert_eq!((a2.version_id, a2.change), (2, ChangeKind::Update));
+    let c1 = ok(tx.put(&d, patient("c", "1"), Vec::new()));
+    assert_eq!((c1.version_id, c1.change), (1, ChangeKind::Create));
+    let b3 = ok(tx.put(&d, patient("b", "3"), Vec::new()));
+    assert_eq!((b3.version_id, b3.change), (3, ChangeKind::Create));
+    assert!(ok(tx.delete(&d, "Patient", "unused")).is_none());
+    assert_eq!(ok(tx.count(&d, Some("Patient"))), 3);
+    assert_eq!(ok(tx.count(&d, None)), 3);
+    ok(tx.delete(&d, "Patient", "a"));
+    assert_eq!(ok(tx.count(&d, Some("Patient"))), 2);
+    assert_eq!(
+        ok(tx.read(&d, "Patient", "a")).map(|v| (v.version_id, v.is_deleted())),
+        Some((3, true))
+    );
+    let all = HistoryQuery {
+        count: 20,
+        ..Default::default()
+    };
+    assert_eq!(ok(tx.history(&d, &all)).1, 7);
+    // Writes after a statement that read the database are still read back.
+    ok(tx.put(&d, patient("c", "2"), Vec::new()));
+    assert_eq!(
+        ok(tx.read(&d, "Patient", "c")).map(|v| v.version_id),
+        Some(2)
+    );
+    ok(tx.commit());
+
+    let mut r = ok(store.read_tx());
+    assert_eq!(ok(r.count(&d, Some("Patient"))), 2);
+    assert!(ok(r.read(&d, "Patient", "unused")).is_none());
+    assert_eq!(
+        ok(r.read(&d, "Patient", "c")).map(|v| v.version_id),
+        Some(2)
+    );
+    assert_eq!(ok(r.history(&d, &all)).1, 8);
+    drop(r);
+    // The ids prefetched but never written stay free for others.
+    put_all(store, &d, &[patient("unused", "1")]);
 }
 
 fn snapshot_isolation(store: &dyn Store) {

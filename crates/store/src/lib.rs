@@ -125,6 +125,12 @@ pub trait Store: Send + Sync + 'static {
     fn write_tx(&self) -> Result<Box<dyn WriteTx + '_>>;
     /// Flushes and closes; later calls fail with `Unavailable`.
     fn close(&self) -> Result<()>;
+    /// Refreshes the statistics the backend's query planner chooses plans with, after a bulk
+    /// load changed the data a lot (bulk importers call it when they finish). Results never
+    /// depend on it, only the speed of searches. The default does nothing.
+    fn analyze(&self) -> Result<()> {
+        Ok(())
+    }
     /// Whether a read by id is local work of a few microseconds that never waits on a writer,
     /// a lock or the network, and may run on an async worker thread. `false` (the default)
     /// sends every request to the blocking pool; a backend that drives its own async runtime
@@ -190,6 +196,15 @@ pub trait WriteTx: ReadTx {
         resource_type: &str,
         id: &str,
     ) -> Result<Option<ResourceVersion>>;
+    /// Announces resources of `partition` (as `(resourceType, id)`) that this transaction is
+    /// about to read or write, so that a backend may lock and fetch them together rather than
+    /// one by one. A hint only: every read and write behaves exactly as it would without it.
+    /// A backend that locks here holds the locks until the transaction ends, as a read inside
+    /// the transaction would.
+    fn prefetch(&mut self, partition: &PartitionId, keys: &[(String, String)]) -> Result<()> {
+        let _ = (partition, keys);
+        Ok(())
+    }
     /// Makes every write of the transaction durable, atomically.
     fn commit(self: Box<Self>) -> Result<()>;
 }

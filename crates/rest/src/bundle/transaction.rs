@@ -31,6 +31,21 @@ enum Plan {
     Update { resource_type: String, id: String },
 }
 
+impl Plan {
+    /// The resource this entry creates, updates, patches or deletes.
+    fn target(&self) -> Option<(&str, &str)> {
+        match self {
+            Plan::Create { resource_type, id } | Plan::Update { resource_type, id } => {
+                Some((resource_type, id))
+            }
+            Plan::Route(Route::Update(t, id) | Route::Delete(t, id) | Route::Patch(t, id)) => {
+                Some((t, id))
+            }
+            Plan::Existing(_) | Plan::Route(_) => None,
+        }
+    }
+}
+
 fn phase(method: Method) -> u8 {
     match method {
         Method::Delete => 0,
@@ -43,6 +58,14 @@ fn phase(method: Method) -> u8 {
 pub fn run(store: &dyn Store, ctx: &Ctx<'_>, mut entries: Vec<Entry>) -> Result<Value, FhirError> {
     let mut tx = store.write_tx()?;
     let plans = plan(ctx, tx.as_mut(), &mut entries)?;
+    // Every resource the entries write is known now; announced together, a store with round
+    // trips (PostgreSQL) locks and fetches them in a few statements instead of per entry.
+    let targets: Vec<(String, String)> = plans
+        .iter()
+        .filter_map(Plan::target)
+        .map(|(t, id)| (t.to_string(), id.to_string()))
+        .collect();
+    tx.prefetch(ctx.partition, &targets)?;
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by_key(|&i| phase(entries[i].call.method));
     // Bodies are validated and indexed on worker threads ahead of the writer, which takes
@@ -145,14 +168,8 @@ fn plan(
             other => Plan::Route(other),
         };
         let target = match &p {
-            Plan::Create { resource_type, id } | Plan::Update { resource_type, id } => {
-                Some(format!("{resource_type}/{id}"))
-            }
             Plan::Existing(v) => Some(format!("{}/{}", v.resource_type, v.id)),
-            Plan::Route(Route::Update(t, id) | Route::Delete(t, id) | Route::Patch(t, id)) => {
-                Some(format!("{t}/{id}"))
-            }
-            Plan::Route(_) => None,
+            other => other.target().map(|(t, id)| format!("{t}/{id}")),
         };
         if let Some(target) = &target {
             if !matches!(p, Plan::Existing(_)) && !written.insert(target.clone()) {
