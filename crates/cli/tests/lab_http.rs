@@ -1062,14 +1062,14 @@ fn quotas_throttle_requests_and_cap_storage() {
         )
         .unwrap();
     let c = s.client(Some("small"), "system/Patient.cruds");
-    let t = s.token(&c, "system/Patient.cruds");
-    let t = Some(t.as_str());
+    let token = s.token(&c, "system/Patient.cruds");
+    let t = Some(token.as_str());
     assert_eq!(s.fhir(t, "PUT", "Patient/p1", Some(patient("p1"))).0, 201);
     assert_eq!(s.fhir(t, "POST", "Patient", Some(patient("x"))).0, 201);
     let full = s
         .http
         .put(format!("{}/fhir/Patient/p3", s.origin))
-        .bearer_auth(t.unwrap())
+        .bearer_auth(&token)
         .header("content-type", "application/fhir+json")
         .body(patient("p3").to_string())
         .send()
