@@ -105,6 +105,10 @@ pub(crate) fn key(part: &str, rtype: &str, id: &str) -> Key {
     (part.to_string(), rtype.to_string(), id.to_string())
 }
 
+/// Rounds of locking and claiming in [`Buffer::lock_all`]; ids still neither locked nor
+/// claimed after them are left to the one-by-one path.
+const LOCK_ROUNDS: usize = 3;
+
 impl Buffer {
     pub(crate) fn get(&self, key: &Key) -> Option<&Locked> {
         self.locked.get(key)
@@ -245,10 +249,11 @@ impl Buffer {
         if wanted.is_empty() {
             return Ok(());
         }
-        let rtypes: Vec<&str> = wanted.iter().map(|(t, _)| t.as_str()).collect();
-        let ids: Vec<&str> = wanted.iter().map(|(_, i)| i.as_str()).collect();
         // Locks are taken in key order (the lock step is above the sort), so that two
-        // transactions locking overlapping sets do not deadlock on each other.
+        // transactions locking overlapping sets do not deadlock on each other. An id that a
+        // concurrent transaction created while this one tried to claim it is locked again in
+        // the next round, still in key order: left to the one-by-one path in entry order, two
+        // transactions touching the same new ids in opposite orders deadlocked.
         let stmt = client
             .prepare_cached(
                 "SELECT r.rtype, r.id, r.version, r.ts, r.deleted FROM resource r \
@@ -258,30 +263,44 @@ impl Buffer {
             )
             .await
             .map_err(store_error)?;
-        let rows = client
-            .query(&stmt, &[&part, &rtypes, &ids])
-            .await
-            .map_err(store_error)?;
-        let mut found: HashSet<(String, String)> = HashSet::new();
+        let mut pending: Vec<&(String, String)> = wanted;
         let mut existing: Vec<(String, String, i64)> = Vec::new();
-        for row in rows {
-            let (t, i): (String, String) = (row.get(0), row.get(1));
-            let current = Current {
-                version: row.get(2),
-                ts: row.get(3),
-                deleted: row.get(4),
-            };
-            if current.version > 0 {
-                existing.push((t.clone(), i.clone(), current.version));
+        for _ in 0..LOCK_ROUNDS {
+            if pending.is_empty() {
+                break;
             }
-            self.locked
-                .insert(key(part, &t, &i), Locked::new(current, false));
-            found.insert((t, i));
-        }
-        let missing: Vec<&(String, String)> =
-            wanted.into_iter().filter(|k| !found.contains(*k)).collect();
-        if !missing.is_empty() {
-            self.claim_all(client, part, &missing).await?;
+            let rtypes: Vec<&str> = pending.iter().map(|(t, _)| t.as_str()).collect();
+            let ids: Vec<&str> = pending.iter().map(|(_, i)| i.as_str()).collect();
+            let rows = client
+                .query(&stmt, &[&part, &rtypes, &ids])
+                .await
+                .map_err(store_error)?;
+            let mut found: HashSet<(String, String)> = HashSet::new();
+            for row in rows {
+                let (t, i): (String, String) = (row.get(0), row.get(1));
+                let current = Current {
+                    version: row.get(2),
+                    ts: row.get(3),
+                    deleted: row.get(4),
+                };
+                if current.version > 0 {
+                    existing.push((t.clone(), i.clone(), current.version));
+                }
+                self.locked
+                    .insert(key(part, &t, &i), Locked::new(current, false));
+                found.insert((t, i));
+            }
+            let missing: Vec<&(String, String)> = pending
+                .into_iter()
+                .filter(|k| !found.contains(*k))
+                .collect();
+            if !missing.is_empty() {
+                self.claim_all(client, part, &missing).await?;
+            }
+            pending = missing
+                .into_iter()
+                .filter(|(t, i)| !self.locked.contains_key(&key(part, t, i)))
+                .collect();
         }
         if !existing.is_empty() {
             self.fetch_latest(client, part, &existing).await?;
