@@ -101,12 +101,10 @@ pub(crate) fn parse_has(
     if !ctx.registry.is_resource_type(source_type) {
         return Err(SearchError::UnknownResourceType(source_type.to_string()));
     }
-    let def = ctx.registry.param(source_type, ref_param).ok_or_else(|| {
-        SearchError::UnknownParameter {
-            resource_type: source_type.to_string(),
-            param: ref_param.to_string(),
-        }
-    })?;
+    let def = ctx
+        .registry
+        .param(source_type, ref_param)
+        .ok_or_else(|| ctx.registry.unknown(source_type, ref_param))?;
     if def.param_type != SearchParamType::Reference {
         return Err(SearchError::invalid(
             name,

@@ -28,6 +28,14 @@ pub enum SearchError {
     },
     #[error("search parameter '{param}' is not supported: {reason}")]
     Unsupported { param: String, reason: String },
+    /// A custom parameter (a stored `SearchParameter`) whose existing resources are not all
+    /// indexed yet: searching it would silently miss them.
+    #[error("search parameter '{param}' of {resource_type} (SearchParameter {url}) is not searchable until a $reindex covering it has completed")]
+    NotYetIndexed {
+        resource_type: String,
+        param: String,
+        url: String,
+    },
 }
 
 impl SearchError {
@@ -54,7 +62,8 @@ impl SearchError {
             | SearchError::UnknownModifier { param, .. }
             | SearchError::InvalidValue { param, .. }
             | SearchError::AmbiguousChain { param, .. }
-            | SearchError::Unsupported { param, .. } => Some(param),
+            | SearchError::Unsupported { param, .. }
+            | SearchError::NotYetIndexed { param, .. } => Some(param),
         }
     }
 }

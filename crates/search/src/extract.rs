@@ -69,6 +69,11 @@ pub(crate) struct CompiledTable {
 }
 
 impl CompiledTable {
+    /// Why the parameter `code` could not be compiled for this type, if it could not.
+    pub(crate) fn unsupported_for(&self, code: &str) -> Option<&UnsupportedExpression> {
+        self.unsupported.iter().find(|u| u.param == code)
+    }
+
     pub(crate) fn build(registry: &ParamRegistry, resource_type: &str) -> CompiledTable {
         let mut table = CompiledTable {
             resource_type: resource_type.to_string(),

@@ -18,6 +18,7 @@
 pub mod chain;
 pub mod compartment;
 mod convert;
+pub mod custom;
 pub mod error;
 pub mod extract;
 mod fhirpath_bridge;
@@ -35,6 +36,7 @@ pub mod result_params;
 mod result_params_tests;
 
 pub use compartment::{compartment_filter, compartment_params, compartment_types};
+pub use custom::{definition_from_resource, CustomParamError};
 pub use error::SearchError;
 pub use extract::{extract, unsupported_expressions, UnsupportedExpression};
 pub use index::{ContainedSource, IndexEntry, IndexValue};

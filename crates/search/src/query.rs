@@ -249,10 +249,7 @@ impl Context<'_> {
     /// Looks a parameter up: on the resource type, or for a system search on every `_type`
     /// (the definitions must agree on the type) or on `Resource`.
     pub fn lookup(&self, code: &str) -> Result<&SearchParamDef, SearchError> {
-        let unknown = |rt: &str| SearchError::UnknownParameter {
-            resource_type: rt.to_string(),
-            param: code.to_string(),
-        };
+        let unknown = |rt: &str| self.registry.unknown(rt, code);
         if let Some(rt) = self.resource_type {
             return self.registry.param(rt, code).ok_or_else(|| unknown(rt));
         }

@@ -1,12 +1,17 @@
 //! The search parameters in force: the R4 definitions from the spec tables, plus any custom
 //! `SearchParameter` definitions registered at run time. Both the query parser and the index
-//! extractor read parameters from a [`ParamRegistry`], so a custom parameter is searchable as
-//! soon as it is registered (and resources are re-indexed).
+//! extractor read parameters from a [`ParamRegistry`].
+//!
+//! A custom parameter is either *searchable* or *pending*. Writes index both (so nothing
+//! written after its registration is missed), but a pending one is refused by the query parser
+//! with [`SearchError::NotYetIndexed`] until a reindex has covered the resources stored before
+//! it: a search on it would otherwise silently miss them.
 
 use crate::extract::CompiledTable;
+use crate::SearchError;
 use crosscare_spec::model::SearchParamDef;
 use crosscare_spec::Spec;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock, OnceLock};
 
 static R4: LazyLock<ParamRegistry> = LazyLock::new(|| ParamRegistry::new(Vec::new()));
@@ -18,6 +23,10 @@ pub struct ParamRegistry {
     by_type: HashMap<String, Vec<Arc<SearchParamDef>>>,
     by_url: HashMap<String, Arc<SearchParamDef>>,
     compiled: HashMap<String, OnceLock<CompiledTable>>,
+    /// The custom definitions, in registration order.
+    custom: Vec<Arc<SearchParamDef>>,
+    /// URLs of the custom definitions that are indexed on write but not searchable yet.
+    pending: HashSet<String>,
 }
 
 impl ParamRegistry {
@@ -29,6 +38,12 @@ impl ParamRegistry {
     /// The R4 core parameters plus `extra` (custom `SearchParameter` definitions). An extra
     /// parameter with the same code as a core one on the same base replaces it.
     pub fn new(extra: Vec<SearchParamDef>) -> ParamRegistry {
+        Self::with_pending(extra, HashSet::new())
+    }
+
+    /// Like [`ParamRegistry::new`], with the extra definitions whose URL is in `pending`
+    /// indexed on write but refused in searches (see the module documentation).
+    pub fn with_pending(extra: Vec<SearchParamDef>, pending: HashSet<String>) -> ParamRegistry {
         let spec = Spec::r4();
         let mut by_url: HashMap<String, Arc<SearchParamDef>> = HashMap::new();
         for def in spec
@@ -65,10 +80,42 @@ impl ParamRegistry {
             by_type.insert(t.name.clone(), params);
             compiled.insert(t.name.clone(), OnceLock::new());
         }
+        let custom = extra
+            .iter()
+            .filter_map(|d| by_url.get(&d.url).cloned())
+            .collect();
         ParamRegistry {
             by_type,
             by_url,
             compiled,
+            custom,
+            pending,
+        }
+    }
+
+    /// The custom definitions (core R4 ones excluded), searchable or pending.
+    pub fn custom(&self) -> &[Arc<SearchParamDef>] {
+        &self.custom
+    }
+
+    /// Whether a custom definition is indexed on write but not searchable yet.
+    pub fn is_pending(&self, url: &str) -> bool {
+        self.pending.contains(url)
+    }
+
+    /// The error for a parameter code that [`ParamRegistry::param`] does not give: not yet
+    /// indexed when a pending custom definition has it, unknown otherwise.
+    pub fn unknown(&self, resource_type: &str, code: &str) -> SearchError {
+        match self.indexed_param(resource_type, code) {
+            Some(def) if self.pending.contains(&def.url) => SearchError::NotYetIndexed {
+                resource_type: resource_type.to_string(),
+                param: code.to_string(),
+                url: def.url.clone(),
+            },
+            _ => SearchError::UnknownParameter {
+                resource_type: resource_type.to_string(),
+                param: code.to_string(),
+            },
         }
     }
 
@@ -76,7 +123,8 @@ impl ParamRegistry {
         self.by_type.contains_key(name)
     }
 
-    /// All parameters that apply to a resource type (empty for an unknown type).
+    /// All parameters indexed for a resource type, pending ones included (empty for an
+    /// unknown type).
     pub fn params(&self, resource_type: &str) -> &[Arc<SearchParamDef>] {
         self.by_type
             .get(resource_type)
@@ -84,8 +132,26 @@ impl ParamRegistry {
             .unwrap_or(&[])
     }
 
-    /// The parameter `code` of a resource type.
+    /// The parameters of a resource type that searches may use (pending ones left out).
+    pub fn searchable_params<'a>(
+        &'a self,
+        resource_type: &str,
+    ) -> impl Iterator<Item = &'a SearchParamDef> + 'a {
+        let params = self.params(resource_type);
+        params
+            .iter()
+            .filter(|p| !self.pending.contains(&p.url))
+            .map(Arc::as_ref)
+    }
+
+    /// The searchable parameter `code` of a resource type.
     pub fn param(&self, resource_type: &str, code: &str) -> Option<&SearchParamDef> {
+        self.indexed_param(resource_type, code)
+            .filter(|d| !self.pending.contains(&d.url))
+    }
+
+    /// The parameter `code` of a resource type, pending or not.
+    fn indexed_param(&self, resource_type: &str, code: &str) -> Option<&SearchParamDef> {
         self.params(resource_type)
             .iter()
             .find(|p| p.code == code)
@@ -97,7 +163,11 @@ impl ParamRegistry {
     pub fn common_param(&self, code: &str) -> Option<&SearchParamDef> {
         self.by_url
             .values()
-            .find(|p| p.code == code && p.base.iter().any(|b| b == "Resource"))
+            .find(|p| {
+                p.code == code
+                    && p.base.iter().any(|b| b == "Resource")
+                    && !self.pending.contains(&p.url)
+            })
             .map(Arc::as_ref)
     }
 
