@@ -232,6 +232,57 @@ impl Buffer {
         Ok(())
     }
 
+    /// Replaces the index rows of the current versions named by `items` (all in `part`): the
+    /// buffer is flushed first, the resources locked together, and an item whose version is
+    /// no longer current (or deleted) is skipped. Returns how many applied.
+    pub(crate) async fn reindex(
+        &mut self,
+        client: &ClientWrapper,
+        part: &str,
+        items: Vec<crosscare_store::Reindexed>,
+    ) -> Result<u64> {
+        self.flush(client).await?;
+        let keys: Vec<(String, String)> = items
+            .iter()
+            .map(|i| (i.resource_type.clone(), i.id.clone()))
+            .collect();
+        self.lock_all(client, part, &keys).await?;
+        let applies = |i: &crosscare_store::Reindexed| {
+            self.locked
+                .get(&key(part, &i.resource_type, &i.id))
+                .is_some_and(|l| l.current.version as u64 == i.version_id && !l.current.deleted)
+        };
+        let items: Vec<crosscare_store::Reindexed> =
+            items.into_iter().filter(|i| applies(i)).collect();
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<Key> = items
+            .iter()
+            .map(|i| key(part, &i.resource_type, &i.id))
+            .collect();
+        self.poisoned = true;
+        delete_index_rows(client, part, &keys.iter().collect::<Vec<_>>()).await?;
+        let rows: Vec<ResourceRows<'_>> = items
+            .iter()
+            .filter(|i| !i.index.is_empty())
+            .map(|i| ResourceRows {
+                part,
+                rtype: &i.resource_type,
+                id: &i.id,
+                rows: rows_by_table(&i.index),
+            })
+            .collect();
+        copy_index_rows(client, &rows).await?;
+        self.poisoned = false;
+        for i in &items {
+            if let Some(l) = self.locked.get_mut(&key(part, &i.resource_type, &i.id)) {
+                l.indexed = !i.index.is_empty();
+            }
+        }
+        Ok(items.len() as u64)
+    }
+
     /// Locks (or claims) every resource of `keys` not locked yet, in key order, and fetches
     /// the current versions of those that exist: a few statements for all of them.
     pub(crate) async fn lock_all(

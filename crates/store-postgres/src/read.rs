@@ -162,6 +162,24 @@ pub(crate) async fn history(
     Ok((page, total.max(0) as u64))
 }
 
+/// The partitions with resource rows, sorted: a skip scan of the primary key (one index probe
+/// per partition), not a pass over every resource.
+pub(crate) async fn partitions(client: &ClientWrapper) -> Result<Vec<PartitionId>> {
+    let stmt = client
+        .prepare_cached(
+            "WITH RECURSIVE p(part) AS ( \
+                 SELECT min(part) FROM resource \
+                 UNION ALL \
+                 SELECT (SELECT min(r.part) FROM resource r WHERE r.part > p.part) \
+                 FROM p WHERE p.part IS NOT NULL) \
+             SELECT part FROM p WHERE part IS NOT NULL",
+        )
+        .await
+        .map_err(store_error)?;
+    let rows = client.query(&stmt, &[]).await.map_err(store_error)?;
+    Ok(rows.iter().map(|r| PartitionId(r.get(0))).collect())
+}
+
 /// The number of current, non-deleted resources in a partition (of one type, or all).
 pub(crate) async fn count_current(
     client: &ClientWrapper,

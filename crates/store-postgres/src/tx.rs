@@ -182,4 +182,21 @@ impl ReadTx for PgTx<'_> {
         self.store
             .block_on(crate::scan::scan(client, partition, query))
     }
+
+    fn partitions(&mut self) -> Result<Vec<PartitionId>> {
+        self.flush_for_read()?;
+        let client = self.client()?;
+        self.store.block_on(read::partitions(client))
+    }
+
+    fn setting(&mut self, key: &str) -> Result<Option<String>> {
+        let client = self.client()?;
+        self.store.block_on(async {
+            let row = client
+                .query_opt("SELECT value FROM setting WHERE key = $1", &[&key])
+                .await
+                .map_err(crate::error::store_error)?;
+            Ok(row.map(|r| r.get(0)))
+        })
+    }
 }

@@ -319,6 +319,35 @@ impl WriteTx for PgTx<'_> {
         self.lock_all(partition, keys)
     }
 
+    fn reindex(
+        &mut self,
+        partition: &PartitionId,
+        items: Vec<crosscare_store::Reindexed>,
+    ) -> Result<u64> {
+        let Some(client) = self.client.as_ref() else {
+            return Err(StoreError::Unavailable(
+                "the transaction is finished".into(),
+            ));
+        };
+        self.store
+            .block_on(self.buffer.reindex(client, &partition.0, items))
+    }
+
+    fn put_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        let client = self.client()?;
+        self.store.block_on(async {
+            client
+                .execute(
+                    "INSERT INTO setting (key, value) VALUES ($1, $2) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    &[&key, &value],
+                )
+                .await
+                .map_err(crate::error::store_error)
+        })?;
+        Ok(())
+    }
+
     fn commit(mut self: Box<Self>) -> Result<()> {
         self.flush()?;
         let claims = self.buffer.unwritten_claims();

@@ -40,6 +40,12 @@ pub const CHECKS: &[Check] = &[
     ("snapshot_isolation", snapshot_isolation),
     ("invalid_resource", invalid_resource),
     ("exact_decimals", exact_decimals),
+    (
+        "reindex_replaces_current_entries",
+        reindex_replaces_current_entries,
+    ),
+    ("settings_are_transactional", settings_are_transactional),
+    ("partitions_are_listed", partitions_are_listed),
 ];
 
 /// Unwraps a store result, panicking with the error (this is test support code).
@@ -437,4 +443,171 @@ fn exact_decimals(store: &dyn Store) {
     assert!(b.contains(r#""value":100.000"#), "{b}");
     assert!(b.contains(r#""profile":["http://x"]"#), "{b}");
     assert!(!b.contains(' '), "compact JSON: {b}");
+}
+
+/// A registry with one custom parameter (`nick`: nicknames), for the reindex check.
+fn nick_registry() -> crosscare_search::ParamRegistry {
+    let def = crosscare_search::definition_from_resource(&json!({
+        "resourceType": "SearchParameter", "url": "https://example.org/sp/nick",
+        "status": "active", "code": "nick", "base": ["Patient"], "type": "string",
+        "expression": "Patient.name.where(use = 'nickname').given"
+    }));
+    match def {
+        Ok(def) => crosscare_search::ParamRegistry::new(vec![def]),
+        Err(e) => panic!("the test parameter is invalid: {e}"),
+    }
+}
+
+fn nicknamed(id: &str, nick: &str) -> Value {
+    json!({"resourceType": "Patient", "id": id,
+           "name": [{"family": "Martin"}, {"use": "nickname", "given": [nick]}]})
+}
+
+fn search_ids(
+    store: &dyn Store,
+    registry: &crosscare_search::ParamRegistry,
+    qs: &str,
+) -> Vec<String> {
+    let params = crosscare_search::parse_query_string(qs);
+    let query = match crosscare_search::SearchQuery::parse_with(
+        registry,
+        Some("Patient"),
+        &params,
+        false,
+    ) {
+        Ok(q) => q,
+        Err(e) => panic!("{qs}: {e}"),
+    };
+    let mut tx = ok(store.read_tx());
+    let page = ok(tx.search(&[PartitionId::default_partition()], &query));
+    let mut ids: Vec<String> = page.matches.into_iter().map(|v| v.id).collect();
+    ids.sort();
+    ids
+}
+
+/// `reindex` replaces every index entry of the named current versions, leaves stale and
+/// deleted versions alone, writes no version, and rolls back with its transaction.
+fn reindex_replaces_current_entries(store: &dyn Store) {
+    let d = PartitionId::default_partition();
+    let core = crosscare_search::ParamRegistry::r4();
+    let nick = nick_registry();
+    let mut tx = ok(store.write_tx());
+    for (id, name) in [("a", "Jo"), ("b", "Al"), ("c", "Bo")] {
+        let r = nicknamed(id, name);
+        let entries = core.extract("Patient", &r).0;
+        ok(tx.put(&d, r, entries));
+    }
+    ok(tx.commit());
+    // b moves on to version 2 (indexed with `nick` by its writer); c is deleted.
+    let mut tx = ok(store.write_tx());
+    let b2 = nicknamed("b", "Ali");
+    let entries = nick.extract("Patient", &b2).0;
+    ok(tx.put(&d, b2, entries));
+    ok(tx.delete(&d, "Patient", "c"));
+    ok(tx.commit());
+    assert_eq!(search_ids(store, &nick, "nick=al"), ["b"]);
+    assert!(search_ids(store, &nick, "nick=jo").is_empty());
+
+    let items = |registry: &crosscare_search::ParamRegistry| -> Vec<crate::Reindexed> {
+        [
+            ("a", "Jo", 1),
+            ("b", "Al", 1),
+            ("c", "Bo", 1),
+            ("zz", "No", 1),
+        ]
+        .iter()
+        .map(|(id, name, version)| crate::Reindexed {
+            resource_type: "Patient".into(),
+            id: id.to_string(),
+            version_id: *version,
+            index: registry.extract("Patient", &nicknamed(id, name)).0,
+        })
+        .collect()
+    };
+    // Dropped without commit: nothing changes.
+    let mut tx = ok(store.write_tx());
+    assert_eq!(ok(tx.reindex(&d, items(&nick))), 1);
+    drop(tx);
+    assert!(search_ids(store, &nick, "nick=jo").is_empty());
+
+    let mut tx = ok(store.write_tx());
+    assert_eq!(
+        ok(tx.reindex(&d, items(&nick))),
+        1,
+        "only a's version 1 is current"
+    );
+    assert_eq!(
+        ok(tx.reindex(&PartitionId("nowhere".into()), items(&nick))),
+        0
+    );
+    ok(tx.commit());
+    assert_eq!(search_ids(store, &nick, "nick=jo"), ["a"]);
+    assert_eq!(
+        search_ids(store, &nick, "nick=al"),
+        ["b"],
+        "b's own entries stay"
+    );
+    assert!(
+        search_ids(store, &nick, "nick=bo").is_empty(),
+        "a deleted resource stays unindexed"
+    );
+    assert_eq!(search_ids(store, &nick, "family=martin"), ["a", "b"]);
+    let mut tx = ok(store.read_tx());
+    let a = ok(tx.read(&d, "Patient", "a")).expect("a");
+    assert_eq!(a.version_id, 1, "a reindex writes no version");
+    drop(tx);
+
+    // A reindex with fewer entries removes the others.
+    let mut tx = ok(store.write_tx());
+    let only_id = vec![crate::Reindexed {
+        resource_type: "Patient".into(),
+        id: "a".into(),
+        version_id: 1,
+        index: Vec::new(),
+    }];
+    assert_eq!(ok(tx.reindex(&d, only_id)), 1);
+    ok(tx.commit());
+    assert!(search_ids(store, &nick, "nick=jo").is_empty());
+    assert_eq!(search_ids(store, &nick, "family=martin"), ["b"]);
+}
+
+/// Settings: absent until set, overwritten, committed with the transaction or not at all.
+fn settings_are_transactional(store: &dyn Store) {
+    let read = |key: &str| ok(ok(store.read_tx()).setting(key));
+    assert_eq!(read("k"), None);
+    let mut tx = ok(store.write_tx());
+    ok(tx.put_setting("k", "one"));
+    assert_eq!(
+        ok(tx.setting("k")).as_deref(),
+        Some("one"),
+        "read your writes"
+    );
+    ok(tx.commit());
+    assert_eq!(read("k").as_deref(), Some("one"));
+    let mut tx = ok(store.write_tx());
+    ok(tx.put_setting("k", "two"));
+    ok(tx.put_setting("other", "{\"json\": [1, 2]}"));
+    drop(tx);
+    assert_eq!(read("k").as_deref(), Some("one"));
+    assert_eq!(read("other"), None);
+    let mut tx = ok(store.write_tx());
+    ok(tx.put_setting("k", "two"));
+    ok(tx.commit());
+    assert_eq!(read("k").as_deref(), Some("two"));
+}
+
+/// `partitions` names every partition written to, sorted.
+fn partitions_are_listed(store: &dyn Store) {
+    assert!(ok(ok(store.read_tx()).partitions()).is_empty());
+    put_all(store, &p("ws-b"), &[patient("x", "1")]);
+    put_all(
+        store,
+        &PartitionId::default_partition(),
+        &[patient("x", "1")],
+    );
+    put_all(store, &p("ws-a"), &[patient("x", "1")]);
+    assert_eq!(
+        ok(ok(store.read_tx()).partitions()),
+        [p("default"), p("ws-a"), p("ws-b")]
+    );
 }

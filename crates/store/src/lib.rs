@@ -177,6 +177,20 @@ pub trait ReadTx {
             "scan (bulk export) is not implemented for this backend yet".into(),
         ))
     }
+    /// Every partition that holds or held a resource, sorted by name.
+    fn partitions(&mut self) -> Result<Vec<PartitionId>>;
+    /// A server-wide setting (see [`WriteTx::put_setting`]); `None` when never set.
+    fn setting(&mut self, key: &str) -> Result<Option<String>>;
+}
+
+/// New index entries for the current version of one resource (see [`WriteTx::reindex`]).
+#[derive(Debug, Clone)]
+pub struct Reindexed {
+    pub resource_type: String,
+    pub id: String,
+    /// The version the entries were extracted from.
+    pub version_id: u64,
+    pub index: Vec<IndexEntry>,
 }
 
 /// Writes. A write transaction also reads its own writes.
@@ -205,6 +219,14 @@ pub trait WriteTx: ReadTx {
         let _ = (partition, keys);
         Ok(())
     }
+    /// Replaces the index entries of resources of `partition` without writing a version (an
+    /// online reindex after the search parameters changed). An item applies only if its
+    /// `version_id` is still the current, undeleted version: a resource written since then
+    /// was indexed by that write. Returns how many items applied.
+    fn reindex(&mut self, partition: &PartitionId, items: Vec<Reindexed>) -> Result<u64>;
+    /// Sets a small server-wide value (the state of custom search parameters), committed with
+    /// the transaction; every server sharing the store reads it.
+    fn put_setting(&mut self, key: &str, value: &str) -> Result<()>;
     /// Makes every write of the transaction durable, atomically.
     fn commit(self: Box<Self>) -> Result<()>;
 }

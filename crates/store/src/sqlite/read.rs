@@ -93,6 +93,24 @@ pub(crate) fn partition_id(conn: &Connection, partition: &PartitionId) -> Result
         .map_err(engine)
 }
 
+pub(crate) fn partitions(conn: &Connection) -> Result<Vec<PartitionId>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT name FROM partition ORDER BY name")
+        .map_err(engine)?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(engine)?;
+    rows.map(|r| r.map(PartitionId).map_err(engine)).collect()
+}
+
+pub(crate) fn setting(conn: &Connection, key: &str) -> Result<Option<String>> {
+    conn.prepare_cached("SELECT value FROM setting WHERE key = ?1")
+        .map_err(engine)?
+        .query_row([key], |r| r.get(0))
+        .optional()
+        .map_err(engine)
+}
+
 pub(crate) fn read(
     conn: &Connection,
     partition: &PartitionId,
@@ -227,6 +245,12 @@ macro_rules! impl_read_tx {
                 query: &crate::ScanQuery,
             ) -> Result<crate::ScanPage> {
                 crate::sqlite::scan::scan(self.conn()?, partition, query)
+            }
+            fn partitions(&mut self) -> Result<Vec<PartitionId>> {
+                read::partitions(self.conn()?)
+            }
+            fn setting(&mut self, key: &str) -> Result<Option<String>> {
+                read::setting(self.conn()?, key)
             }
         }
     };

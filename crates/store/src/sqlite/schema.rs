@@ -172,8 +172,19 @@ DROP INDEX idx_reference_url;
 CREATE INDEX idx_reference_url ON idx_reference (pid, rtype, param, url) WHERE url IS NOT NULL;
 "#;
 
+/// Server-wide settings (`ReadTx::setting`): the state of custom search parameters.
+const MIGRATION_5: &str = r#"
+CREATE TABLE setting (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"#;
+
 /// Migrations in order; index `i` upgrades version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
+pub const MIGRATIONS: &[&str] = &[
+    MIGRATION_1,
+    MIGRATION_2,
+    MIGRATION_3,
+    MIGRATION_4,
+    MIGRATION_5,
+];
 
 /// Brings the schema up to [`SCHEMA_VERSION`]; fails on a database written by a newer build.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), i64>> {

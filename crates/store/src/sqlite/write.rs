@@ -303,6 +303,45 @@ impl crate::WriteTx for SqliteWriteTx<'_> {
         }))
     }
 
+    fn reindex(&mut self, partition: &PartitionId, items: Vec<crate::Reindexed>) -> Result<u64> {
+        let Some(pid) = read::partition_id(&self.conn, partition)? else {
+            return Ok(0);
+        };
+        let mut applied = 0;
+        for item in items {
+            let Some(current) = self.current(pid, &item.resource_type, &item.id)? else {
+                continue;
+            };
+            if current.deleted || current.version as u64 != item.version_id {
+                continue;
+            }
+            index::clear(&self.conn, current.rid)?;
+            if self.index {
+                index::insert(
+                    &self.conn,
+                    current.rid,
+                    pid,
+                    &item.resource_type,
+                    &item.index,
+                )?;
+            }
+            applied += 1;
+        }
+        Ok(applied)
+    }
+
+    fn put_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO setting (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .map_err(engine)?
+            .execute(params![key, value])
+            .map_err(engine)?;
+        Ok(())
+    }
+
     fn commit(mut self: Box<Self>) -> Result<()> {
         self.finished = true;
         if let Err(e) = self.conn.execute_batch("COMMIT") {
