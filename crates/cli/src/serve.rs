@@ -53,6 +53,14 @@ pub struct ServeArgs {
     /// Without `_total`, a search's total is given when it has at most this many matches.
     #[arg(long, env = "CROSSCARE_SEARCH_TOTAL_LIMIT", default_value_t = RestConfig::default().search_total_limit)]
     pub search_total_limit: u64,
+    /// How often (milliseconds) to look for custom SearchParameters written by another server
+    /// sharing the database; a `$reindex` waits twice this long before it starts.
+    #[arg(
+        long,
+        env = "CROSSCARE_SEARCH_PARAMS_REFRESH_MS",
+        default_value_t = 5000
+    )]
+    pub search_params_refresh_ms: u64,
     /// Serve requests without a token, unrestricted (local development only: refuses to listen
     /// on anything but loopback). Tokens, when sent, are still verified and enforced.
     #[arg(long, env = "CROSSCARE_INSECURE_NO_AUTH")]
@@ -142,6 +150,7 @@ impl ServeArgs {
             },
             // Set by `Rest::with_exports` / `with_imports` when the queues are opened.
             bulk: Default::default(),
+            search_params_refresh: Duration::from_millis(self.search_params_refresh_ms),
         }
     }
 }
@@ -211,7 +220,12 @@ pub async fn serve_until_signal(
     let exports = Arc::new(exports);
     let mut rest = Rest::new(store.clone(), args.rest_config())
         .with_exports(exports.clone())
-        .with_lab(lab);
+        .with_lab(lab)
+        .with_reindex(
+            args.data.join("reindex"),
+            Duration::from_secs(args.export_expiry_secs),
+        )
+        .map_err(|e| anyhow::anyhow!("opening the $reindex job folder: {e}"))?;
     let imports = match args.import_config() {
         Some(config) => {
             anyhow::ensure!(
@@ -219,7 +233,10 @@ pub async fn serve_until_signal(
                 "--import-dir {} is not a folder",
                 config.source_dir.display()
             );
-            let runner = Arc::new(crosscare_ingest::StoreImporter::new(store));
+            let runner = Arc::new(
+                crosscare_ingest::StoreImporter::new(store)
+                    .with_search_params(rest.search_params().clone()),
+            );
             let imports = Arc::new(
                 ImportJobs::open(config, runner).context("opening the $import job folder")?,
             );
@@ -240,12 +257,19 @@ pub async fn serve_until_signal(
     if let Some(f) = on_ready {
         f(addr);
     }
-    crosscare_server::serve(listener, rest, config, crosscare_server::shutdown_signal()).await?;
+    crosscare_server::serve(
+        listener,
+        rest.clone(),
+        config,
+        crosscare_server::shutdown_signal(),
+    )
+    .await?;
     // Unfinished export and import jobs stop at a batch boundary and resume at the next start.
     exports.shutdown();
     if let Some(imports) = imports {
         imports.shutdown();
     }
+    rest.shutdown_jobs();
     tracing::info!("server stopped; closing the store");
     Ok(())
 }

@@ -14,6 +14,7 @@ use crate::offline::{load_file, BatchOutcome, BatchSink, FileLoad};
 use crate::{Checkpoint, IngestError};
 use crosscare_analytics::bulk::import::error_file;
 use crosscare_analytics::bulk::{BulkError, ImportConfig, ImportRunner, ImportSpec, JobContext};
+use crosscare_rest::search_params::SearchParams;
 use crosscare_store::{PartitionId, Store};
 use serde_json::json;
 use std::fs::File;
@@ -24,11 +25,22 @@ use std::sync::Arc;
 /// Loads `$import` inputs into a store.
 pub struct StoreImporter {
     store: Arc<dyn Store>,
+    /// The server's search parameters; `None`: read from the store when a job runs.
+    params: Option<Arc<SearchParams>>,
 }
 
 impl StoreImporter {
     pub fn new(store: Arc<dyn Store>) -> StoreImporter {
-        StoreImporter { store }
+        StoreImporter {
+            store,
+            params: None,
+        }
+    }
+
+    /// Indexes with the server's live search parameters (custom ones included).
+    pub fn with_search_params(mut self, params: Arc<SearchParams>) -> StoreImporter {
+        self.params = Some(params);
+        self
     }
 }
 
@@ -68,6 +80,13 @@ impl ImportRunner for StoreImporter {
         errors.set_len(record.error_bytes).map_err(io)?;
         errors.seek(SeekFrom::End(0)).map_err(io)?;
         let partition = PartitionId(record.partition.clone());
+        let params = match &self.params {
+            Some(p) => p.clone(),
+            None => Arc::new(
+                SearchParams::load(self.store.as_ref(), std::time::Duration::MAX)
+                    .map_err(|e| BulkError::Invalid(e.to_string()))?,
+            ),
+        };
         let mut error_bytes = record.error_bytes;
         for (index, input) in record.inputs.iter().enumerate() {
             job.update(|spec| spec.current_input = index);
@@ -92,6 +111,7 @@ impl ImportRunner for StoreImporter {
             };
             let done = load_file(
                 self.store.as_ref(),
+                &params,
                 &partition,
                 &load,
                 config.batch_size,

@@ -4,8 +4,9 @@
 use crate::source::{input_files, read_ndjson, read_resources, SourceItem};
 use crate::{Checkpoint, ImportOptions, ImportSummary, IngestError, Progress, Rejected};
 use crosscare_rest::context::strip_server_meta;
+use crosscare_rest::search_params::SearchParams;
 use crosscare_rest::FhirError;
-use crosscare_search::IndexEntry;
+use crosscare_search::{IndexEntry, ParamRegistry};
 use crosscare_store::{PartitionId, Store, StoreError};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,9 @@ pub fn import_into_store(
         .map(|m| m.len())
         .sum();
     progress.start(total);
+    // The store's custom search parameters index what is loaded, as they index every write.
+    let params = SearchParams::load(store, std::time::Duration::MAX)
+        .map_err(|e| IngestError::Store(StoreError::Unavailable(e.to_string())))?;
     let mut sink = SummarySink {
         checkpoint: match &options.checkpoint {
             Some(path) => Checkpoint::load(path)?,
@@ -49,7 +53,14 @@ pub fn import_into_store(
             expected_type: None,
             ndjson_only: false,
         };
-        load_file(store, partition, &load, options.batch_size, &mut sink)?;
+        load_file(
+            store,
+            &params,
+            partition,
+            &load,
+            options.batch_size,
+            &mut sink,
+        )?;
         sink.bytes_before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         progress.update(sink.bytes_before, sink.summary.loaded);
     }
@@ -142,10 +153,12 @@ pub struct FileLoad<'a> {
 }
 
 /// Loads one file into `partition`, one write transaction per `batch_size` resources, through
-/// the checks of an HTTP write. Returns `false` when the sink asked to stop (the lines of the
-/// committed batches are reported; nothing after them is written).
+/// the checks of an HTTP write and indexed with the search parameters in force (`params`).
+/// Returns `false` when the sink asked to stop (the lines of the committed batches are
+/// reported; nothing after them is written).
 pub fn load_file(
     store: &dyn Store,
+    params: &SearchParams,
     partition: &PartitionId,
     load: &FileLoad<'_>,
     batch_size: usize,
@@ -159,7 +172,7 @@ pub fn load_file(
                      early: &mut Vec<Rejected>,
                      (line, offset): (u64, u64)|
      -> Result<(), IngestError> {
-        let mut outcome = write_batch(store, partition, file, batch)?;
+        let mut outcome = write_batch(store, params, partition, file, batch)?;
         outcome.rejected.append(early);
         outcome.rejected.sort_by_key(|r| r.line);
         sink.committed(file, line, offset, outcome)?;
@@ -212,6 +225,7 @@ pub fn load_file(
 /// failure aborts the import (nothing of this batch is committed).
 fn write_batch(
     store: &dyn Store,
+    params: &SearchParams,
     partition: &PartitionId,
     file: &Path,
     batch: &mut Vec<(u64, Value)>,
@@ -220,6 +234,7 @@ fn write_batch(
     if batch.is_empty() {
         return Ok(outcome);
     }
+    let registry = params.current();
     // Validation and index extraction need only the resource: they run on worker threads
     // ahead of the write transaction, which only reads, compares and writes.
     let items: Vec<Item> = batch.drain(..).map(Item::new).collect();
@@ -229,7 +244,7 @@ fn write_batch(
     let keys: Vec<(String, String)> = items.iter().filter_map(Item::key).collect();
     tx.prefetch(partition, &keys)?;
     let prepare = |mut item: Item| {
-        item.prepare();
+        item.prepare(&registry);
         item
     };
     crosscare_rest::parallel::pipeline(items, prepare, |_, item| {
@@ -250,6 +265,17 @@ fn write_batch(
                 outcome.unchanged += 1;
                 return Ok(());
             }
+        }
+        if let Err(e) = crosscare_rest::search_params::before_write(
+            &registry,
+            Some(params),
+            &mut *tx,
+            partition,
+            &ty,
+            Some(&item.resource),
+        ) {
+            outcome.rejected.push(reject(describe(&e)));
+            return Ok(());
         }
         match tx.put(partition, item.resource, index) {
             Ok(_) => {
@@ -298,7 +324,7 @@ impl Item {
     }
 
     /// The checks of an HTTP write (server meta stripped, `check_for_write`), then extraction.
-    fn prepare(&mut self) {
+    fn prepare(&mut self, registry: &ParamRegistry) {
         let resource = &mut self.resource;
         let Some(ty) = resource
             .get("resourceType")
@@ -323,7 +349,7 @@ impl Item {
             self.state = State::Rejected(describe(&e));
             return;
         }
-        let index = crosscare_search::extract(&ty, resource);
+        let index = registry.extract(&ty, resource).0;
         self.state = State::Ready { ty, id, index };
     }
 }

@@ -187,6 +187,8 @@ pub enum Interaction {
     ViewRun,
     /// `$reset`: a training workspace's partition back to its template's data.
     Reset,
+    /// `$reindex` (kick-off, status, cancel): index entries recomputed for the whole store.
+    Reindex,
 }
 
 impl Interaction {
@@ -211,7 +213,8 @@ impl Interaction {
             Interaction::BulkExport
             | Interaction::BulkImport
             | Interaction::ViewRun
-            | Interaction::Reset => "operation",
+            | Interaction::Reset
+            | Interaction::Reindex => "operation",
         }
     }
 
@@ -230,7 +233,8 @@ impl Interaction {
             | Interaction::BulkExport
             | Interaction::BulkImport
             | Interaction::ViewRun
-            | Interaction::Reset => "E",
+            | Interaction::Reset
+            | Interaction::Reindex => "E",
             _ => "R",
         }
     }
@@ -366,6 +370,20 @@ pub fn authorize(access: &Access, req: &Request<'_>) -> Decision {
         }
         // A whole-population write whose per-type scopes, partition of the jobs and audit of
         // each resource are not built yet: refused to client tokens like the bulk reads.
+        // Server-wide maintenance over every partition: the hospital's operators only.
+        Reindex => {
+            return if p.workspace.is_none() {
+                Decision::Permit
+            } else {
+                deny(
+                    403,
+                    "forbidden",
+                    "$reindex works on the whole server; it is for the hospital's \
+                     administrators only"
+                        .into(),
+                )
+            };
+        }
         BulkImport => {
             return deny(
                 403,

@@ -23,6 +23,11 @@ pub struct Ctx<'a> {
     /// Work done for this call before its write transaction (a transaction Bundle entry's
     /// validation and index entries, computed on all cores); `None` for ordinary requests.
     pub prepared: Option<&'a Prepared>,
+    /// The search parameters in force for this request (held for all of it).
+    pub params: &'a crosscare_search::ParamRegistry,
+    /// The server's live parameters, told when this request writes a `SearchParameter`
+    /// (`None` where nothing reloads, as in tests of one interaction).
+    pub live_params: Option<&'a crate::search_params::SearchParams>,
 }
 
 impl<'a> Ctx<'a> {
@@ -40,6 +45,8 @@ impl<'a> Ctx<'a> {
             prefer: self.prefer,
             access: self.access,
             prepared,
+            params: self.params,
+            live_params: self.live_params,
         }
     }
 
@@ -119,8 +126,16 @@ pub fn put(
         .unwrap_or_default()
         .to_string();
     check_storage_quota(ctx, tx, &resource_type, &resource)?;
+    crate::search_params::before_write(
+        ctx.params,
+        ctx.live_params,
+        tx,
+        ctx.partition,
+        &resource_type,
+        Some(&resource),
+    )?;
     let prepared = ctx.prepared.and_then(|p| p.index.borrow_mut().take());
-    let index = prepared.unwrap_or_else(|| crosscare_search::extract(&resource_type, &resource));
+    let index = prepared.unwrap_or_else(|| ctx.params.extract(&resource_type, &resource).0);
     Ok(tx.put(ctx.partition, resource, index)?)
 }
 
@@ -225,7 +240,7 @@ pub fn find_matches<T: ReadTx + ?Sized>(
         ));
     }
     crate::guard::check_match(ctx, resource_type, &params)?;
-    let mut query = SearchQuery::parse(Some(resource_type), &params, false)?;
+    let mut query = SearchQuery::parse_with(ctx.params, Some(resource_type), &params, false)?;
     crate::guard::check_query(ctx, &query)?;
     crate::guard::restrict_search(ctx, resource_type, &mut query)?;
     query.result.count = Some(2);

@@ -55,6 +55,7 @@ fn read_authorised<T: ReadTx + ?Sized>(
             200,
             Some(crate::interaction::capabilities::capability_statement(
                 ctx.config,
+                ctx.params,
                 ctx.base_url,
                 &chrono::Utc::now(),
             )),
@@ -73,6 +74,9 @@ fn read_authorised<T: ReadTx + ?Sized>(
         Route::Reset => Err(FhirError::bad_request(
             "$reset is not available inside a Bundle",
         )),
+        Route::Reindex(_) | Route::ReindexStatus(_) | Route::ReindexCancel(_) => Err(
+            FhirError::bad_request("$reindex is not available inside a Bundle"),
+        ),
         Route::Bundle
         | Route::Create(_)
         | Route::ConditionalUpdate(_)
@@ -116,6 +120,9 @@ pub fn run_write(
         )),
         Route::Reset => Err(FhirError::bad_request(
             "$reset is not available inside a Bundle",
+        )),
+        Route::Reindex(_) => Err(FhirError::bad_request(
+            "$reindex is not available inside a Bundle",
         )),
         read_only => read_authorised(ctx, tx, read_only, call),
     }

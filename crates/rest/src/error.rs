@@ -100,6 +100,14 @@ pub struct FhirError {
     pub retry_after: Option<u64>,
 }
 
+/// The diagnostics of every issue, for logs and job records.
+impl std::fmt::Display for FhirError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let texts: Vec<&str> = self.issues.iter().map(|i| i.diagnostics.as_str()).collect();
+        write!(f, "{} ({})", texts.join("; "), self.status)
+    }
+}
+
 impl FhirError {
     pub fn new(status: u16, code: IssueCode, diagnostics: impl Into<String>) -> Self {
         FhirError {
@@ -243,9 +251,10 @@ impl From<crosscare_search::SearchError> for FhirError {
     fn from(e: crosscare_search::SearchError) -> Self {
         use crosscare_search::SearchError as E;
         let code = match &e {
-            E::UnknownParameter { .. } | E::UnknownModifier { .. } | E::Unsupported { .. } => {
-                IssueCode::NotSupported
-            }
+            E::UnknownParameter { .. }
+            | E::UnknownModifier { .. }
+            | E::Unsupported { .. }
+            | E::NotYetIndexed { .. } => IssueCode::NotSupported,
             E::UnknownResourceType(_) => IssueCode::NotFound,
             _ => IssueCode::Invalid,
         };

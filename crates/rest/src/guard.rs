@@ -62,6 +62,8 @@ pub fn describe(route: &Route) -> (Interaction, Option<&str>, Option<&str>, Opti
         | Route::ImportFile(_, _) => (I::BulkImport, None, None, None),
         Route::ViewRun(_) => (I::ViewRun, Some("ViewDefinition"), None, None),
         Route::Reset => (I::Reset, None, None, None),
+        Route::Reindex(t) => (I::Reindex, t.as_deref(), None, None),
+        Route::ReindexStatus(_) | Route::ReindexCancel(_) => (I::Reindex, None, None, None),
     }
 }
 

@@ -27,6 +27,7 @@ pub mod parallel;
 pub mod patch;
 pub mod request;
 pub mod router;
+pub mod search_params;
 pub mod summary;
 
 pub use error::{FhirError, IssueCode, IssueSeverity};
@@ -35,7 +36,9 @@ pub use request::{FhirRequest, FhirResponse, Method, Prefer, RawBody, ReturnPref
 use context::{is_format_param, Call, Ctx};
 use crosscare_analytics::bulk::{ExportJobs, ImportJobs};
 use crosscare_store::Store;
+use operation::reindex::ReindexJobs;
 use router::Route;
+use search_params::SearchParams;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -57,6 +60,9 @@ pub struct RestConfig {
     /// The Bulk Data operations this server answers; set by [`Rest::with_exports`] and
     /// [`Rest::with_imports`] so that the CapabilityStatement says what is really there.
     pub bulk: BulkOperations,
+    /// How often a server compares the store's search parameter stamp, to see custom
+    /// `SearchParameter`s written by another server sharing the store.
+    pub search_params_refresh: std::time::Duration,
 }
 
 /// Which asynchronous Bulk Data operations are configured.
@@ -66,6 +72,8 @@ pub struct BulkOperations {
     pub export: bool,
     /// `$import` at system level.
     pub import: bool,
+    /// `$reindex` at system and type level.
+    pub reindex: bool,
 }
 
 impl Default for RestConfig {
@@ -77,6 +85,7 @@ impl Default for RestConfig {
             search_total_limit: 1_000,
             parse_limits: crosscare_validation::ParseLimits::default(),
             bulk: BulkOperations::default(),
+            search_params_refresh: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -89,6 +98,9 @@ pub struct Rest {
     imports: Option<Arc<ImportJobs>>,
     /// The lab whose audit trail answers `AuditEvent` reads and searches.
     lab: Option<Arc<crosscare_lab::Lab>>,
+    /// The search parameters in force (core and custom), reloaded as they change.
+    params: Arc<SearchParams>,
+    reindex: Option<Arc<ReindexJobs>>,
 }
 
 /// What [`Rest::run`] produced: an interaction outcome, or an operation's own response.
@@ -112,17 +124,59 @@ fn dispatch_handles(route: &Route) -> bool {
             | Route::ImportFile(_, _)
             | Route::ViewRun(_)
             | Route::Reset
+            | Route::Reindex(_)
+            | Route::ReindexStatus(_)
+            | Route::ReindexCancel(_)
     )
 }
 
 impl Rest {
+    /// The API over `store`, with the custom search parameters it defines. If they cannot be
+    /// read now (the store is unavailable), the core parameters serve until the first request
+    /// after which a reload succeeds.
     pub fn new(store: Arc<dyn Store>, config: RestConfig) -> Rest {
+        let params = match SearchParams::load(store.as_ref(), config.search_params_refresh) {
+            Ok(params) => params,
+            Err(e) => {
+                tracing::warn!(error = %e, "custom search parameters could not be read; core parameters only until they can");
+                let params = SearchParams::core_refreshing(config.search_params_refresh);
+                params.mark_changed();
+                params
+            }
+        };
         Rest {
             store,
             config,
             exports: None,
             imports: None,
             lab: None,
+            params: Arc::new(params),
+            reindex: None,
+        }
+    }
+
+    /// Enables `$reindex` with a job queue in `dir` (finished jobs kept for `expiry`); its
+    /// unfinished jobs resume now.
+    pub fn with_reindex(
+        mut self,
+        dir: std::path::PathBuf,
+        expiry: std::time::Duration,
+    ) -> Result<Rest, FhirError> {
+        let jobs = operation::reindex::open(self.store.clone(), self.params.clone(), dir, expiry)?;
+        self.reindex = Some(Arc::new(jobs));
+        self.config.bulk.reindex = true;
+        Ok(self)
+    }
+
+    /// The search parameters in force (shared with the importers, which index like writes).
+    pub fn search_params(&self) -> &Arc<SearchParams> {
+        &self.params
+    }
+
+    /// Stops the reindex queue at its next batch (unfinished jobs resume at the next start).
+    pub fn shutdown_jobs(&self) {
+        if let Some(jobs) = &self.reindex {
+            jobs.shutdown();
         }
     }
 
@@ -162,6 +216,7 @@ impl Rest {
         let base_url = req.base_url.trim_end_matches('/').to_string();
         let is_head = req.method == Method::Head;
         let result = catch_unwind(AssertUnwindSafe(|| self.run(req, &base_url)));
+        self.params.after_request(self.store.as_ref());
         let mut resp = match result {
             Ok(Ok(Reply::Outcome(outcome))) => outcome.into_response(&prefer, &base_url),
             Ok(Ok(Reply::Response(response))) => response,
@@ -180,6 +235,7 @@ impl Rest {
     fn run(&self, req: FhirRequest, base_url: &str) -> Result<Reply, FhirError> {
         // The lab decides the partition: an authenticated client never chooses its own.
         let partition = req.access.partition(&req.partition);
+        let params = self.params.current();
         let ctx = Ctx {
             config: &self.config,
             partition: &partition,
@@ -187,6 +243,8 @@ impl Rest {
             prefer: &req.prefer,
             access: &req.access,
             prepared: None,
+            params: &params,
+            live_params: Some(&self.params),
         };
         let mut call = decode_call(&req, &self.config)?;
         let route = router::route(call.method, &call.path, !call.query.is_empty())?;
@@ -221,6 +279,15 @@ impl Rest {
             Route::ImportFile(id, file) => {
                 operation::import::file(self.imports.as_deref(), id, file)
             }
+            Route::Reindex(ty) => operation::reindex::kickoff(
+                self.reindex.as_deref(),
+                &self.params,
+                &ctx,
+                &call,
+                ty.as_deref(),
+            ),
+            Route::ReindexStatus(id) => operation::reindex::status(self.reindex.as_deref(), id),
+            Route::ReindexCancel(id) => operation::reindex::cancel(self.reindex.as_deref(), id),
             Route::ViewRun(id) => {
                 let format = req.query.iter().filter(|(k, _)| k == "_format").cloned();
                 call.query.extend(format);

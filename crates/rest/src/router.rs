@@ -56,6 +56,13 @@ pub enum Route {
     ViewRun(Option<String>),
     /// `POST [base]/$reset`: a training workspace back to its template's data.
     Reset,
+    /// `POST [base]/$reindex` (every type, or the `type` parameters) or `POST [type]/$reindex`:
+    /// kick-off of an asynchronous reindex.
+    Reindex(Option<String>),
+    /// `GET _reindex/[job]`: the status of a reindex.
+    ReindexStatus(String),
+    /// `DELETE _reindex/[job]`: stops a reindex (what it re-indexed stays).
+    ReindexCancel(String),
 }
 
 impl Route {
@@ -65,6 +72,7 @@ impl Route {
             self,
             Route::Bundle
                 | Route::Reset
+                | Route::Reindex(_)
                 | Route::Create(_)
                 | Route::ConditionalUpdate(_)
                 | Route::ConditionalDelete(_)
@@ -159,6 +167,11 @@ pub fn route(method: Method, path: &[String], has_query: bool) -> Result<Route, 
             Route::ImportFile(job.to_string(), file.to_string())
         }
         (_, ["_import", ..]) => return Err(not_allowed(method, path)),
+        (Post, ["$reindex"]) => Route::Reindex(None),
+        (_, ["$reindex"]) => return Err(not_allowed(method, path)),
+        (Get | Head, ["_reindex", job]) => Route::ReindexStatus(job.to_string()),
+        (Delete, ["_reindex", job]) => Route::ReindexCancel(job.to_string()),
+        (_, ["_reindex", ..]) => return Err(not_allowed(method, path)),
         // ViewDefinition (SQL-on-FHIR) is not an R4 resource type, so it is matched here.
         (Get | Post, ["ViewDefinition", "$run"]) => Route::ViewRun(None),
         (Get | Post, ["ViewDefinition", i, "$run"]) => Route::ViewRun(Some(id(i)?)),
@@ -179,6 +192,8 @@ pub fn route(method: Method, path: &[String], has_query: bool) -> Result<Route, 
             match (m, *second) {
                 (Post, "_search") => Route::SearchType(t),
                 (Get | Head, "_history") => Route::HistoryType(t),
+                (Post, "$reindex") => Route::Reindex(Some(t)),
+                (_, "$reindex") => return Err(not_allowed(method, path)),
                 (Post | Get, op) if op.starts_with('$') => operation(op, &t, None)?,
                 (_, op) if op.starts_with('$') => return Err(not_allowed(method, path)),
                 (Get | Head, i) => Route::Read(t, id(i)?),
@@ -360,6 +375,22 @@ mod tests {
         check(Put, "_export/abc", false, Err(405));
         check(Post, "ViewDefinition/$run", false, Ok(Route::ViewRun(None)));
         check(Post, "$import", false, Ok(Route::Import));
+        check(Post, "$reindex", false, Ok(Route::Reindex(None)));
+        check(
+            Post,
+            "Observation/$reindex",
+            false,
+            Ok(Route::Reindex(Some(s("Observation")))),
+        );
+        check(Get, "$reindex", false, Err(405));
+        check(Get, "Observation/$reindex", false, Err(405));
+        check(Get, "_reindex/j1", false, Ok(Route::ReindexStatus(s("j1"))));
+        check(
+            Delete,
+            "_reindex/j1",
+            false,
+            Ok(Route::ReindexCancel(s("j1"))),
+        );
         check(Get, "_import/j1", false, Ok(Route::ImportStatus(s("j1"))));
         check(
             Delete,

@@ -86,6 +86,7 @@ fn bulk_operations_and_view_run_are_advertised() {
         bulk: BulkOperations {
             export: true,
             import: true,
+            reindex: true,
         },
         ..RestConfig::default()
     });
@@ -98,8 +99,16 @@ fn bulk_operations_and_view_run_are_advertised() {
                 "import",
                 "https://crosscare.dev/fhir/OperationDefinition/import"
             ),
+            pair(
+                "reindex",
+                "https://crosscare.dev/fhir/OperationDefinition/reindex"
+            ),
         ]
     );
+    assert!(operations(&cs, Some("Observation")).contains(&pair(
+        "reindex",
+        "https://crosscare.dev/fhir/OperationDefinition/reindex"
+    )));
     assert!(operations(&cs, Some("Patient"))
         .contains(&pair("export", &format!("{bulk}patient-export"))));
     assert!(operations(&cs, Some("Patient"))
@@ -113,6 +122,10 @@ fn bulk_operations_and_view_run_are_advertised() {
                 "http://hl7.org/fhir/OperationDefinition/Resource-validate"
             ),
             pair("export", &format!("{bulk}group-export")),
+            pair(
+                "reindex",
+                "https://crosscare.dev/fhir/OperationDefinition/reindex"
+            ),
         ]
     );
     assert!(operations(&cs, Some("ViewDefinition")).contains(&run));

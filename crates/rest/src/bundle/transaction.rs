@@ -75,18 +75,23 @@ pub fn run(store: &dyn Store, ctx: &Ctx<'_>, mut entries: Vec<Entry>) -> Result<
         .map(|&i| (i, job(&plans[i], &mut entries[i])))
         .collect();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; entries.len()];
-    crate::parallel::pipeline(jobs, prepare, |_, (i, prepared)| {
-        let entry = &mut entries[i];
-        let prepared = prepared.map(|(body, p)| {
-            entry.call.body = Some(body);
-            p
-        });
-        let entry_ctx = ctx.with_prepared(prepared.as_ref());
-        let outcome = execute(&entry_ctx, tx.as_mut(), &plans[i], entry)
-            .map_err(|e| e.in_entry(entry.index))?;
-        outcomes[i] = Some(outcome);
-        Ok::<(), FhirError>(())
-    })?;
+    let params = ctx.params;
+    crate::parallel::pipeline(
+        jobs,
+        |job| prepare(params, job),
+        |_, (i, prepared)| {
+            let entry = &mut entries[i];
+            let prepared = prepared.map(|(body, p)| {
+                entry.call.body = Some(body);
+                p
+            });
+            let entry_ctx = ctx.with_prepared(prepared.as_ref());
+            let outcome = execute(&entry_ctx, tx.as_mut(), &plans[i], entry)
+                .map_err(|e| e.in_entry(entry.index))?;
+            outcomes[i] = Some(outcome);
+            Ok::<(), FhirError>(())
+        },
+    )?;
     tx.commit()?;
     let response = outcomes
         .into_iter()
@@ -254,7 +259,10 @@ fn job<'a>(plan: &'a Plan, entry: &mut Entry) -> Option<Job<'a>> {
 /// meta exactly as the interaction would do, and indexed in that form. The interaction
 /// consumes the results through [`Ctx::check_for_write`] and `put`, so what is stored is what a
 /// sequential run would store.
-fn prepare<'a>((i, job): (usize, Option<Job<'a>>)) -> (usize, Option<(Value, Prepared)>) {
+fn prepare<'a>(
+    params: &crosscare_search::ParamRegistry,
+    (i, job): (usize, Option<Job<'a>>),
+) -> (usize, Option<(Value, Prepared)>) {
     let Some(mut job) = job else {
         return (i, None);
     };
@@ -272,7 +280,7 @@ fn prepare<'a>((i, job): (usize, Option<Job<'a>>)) -> (usize, Option<(Value, Pre
         };
         stored_as_is.then(|| {
             strip_server_meta(body);
-            crosscare_search::extract(job.resource_type, body)
+            params.extract(job.resource_type, body).0
         })
     } else {
         None

@@ -40,6 +40,8 @@ const BULK_GROUP_EXPORT: &str = "http://hl7.org/fhir/uv/bulkdata/OperationDefini
 /// `$import` has no published OperationDefinition yet (it is a proposal of the Bulk Data IG);
 /// this canonical names CrossCare's (`docs/api/import.md`).
 pub const IMPORT_DEFINITION: &str = "https://crosscare.dev/fhir/OperationDefinition/import";
+/// `$reindex` is not a core R4 operation; this canonical names CrossCare's (`docs/api/search.md`).
+pub const REINDEX_DEFINITION: &str = "https://crosscare.dev/fhir/OperationDefinition/reindex";
 fn param_type(t: SearchParamType) -> &'static str {
     match t {
         SearchParamType::Number => "number",
@@ -84,6 +86,12 @@ fn bulk_operations_for(bulk: crate::BulkOperations, resource_type: &str) -> Vec<
         }
         _ => Vec::new(),
     }
+    .into_iter()
+    .chain(
+        bulk.reindex
+            .then(|| json!({ "name": "reindex", "definition": REINDEX_DEFINITION })),
+    )
+    .collect()
 }
 
 /// The system-level operations (`[base]/$export`, `[base]/$import`).
@@ -95,12 +103,17 @@ fn system_operations(bulk: crate::BulkOperations) -> Vec<Value> {
     if bulk.import {
         out.push(json!({ "name": "import", "definition": IMPORT_DEFINITION }));
     }
+    if bulk.reindex {
+        out.push(json!({ "name": "reindex", "definition": REINDEX_DEFINITION }));
+    }
     out
 }
 
-/// The CapabilityStatement of this server at `base_url`.
+/// The CapabilityStatement of this server at `base_url`, with the search parameters of
+/// `params` that searches may use (custom ones included once searchable).
 pub fn capability_statement(
     config: &RestConfig,
+    params: &crosscare_search::ParamRegistry,
     base_url: &str,
     now: &chrono::DateTime<chrono::Utc>,
 ) -> Value {
@@ -108,8 +121,8 @@ pub fn capability_statement(
     let mut resources = Vec::new();
     for t in spec.resource_types().filter(|t| !t.is_abstract) {
         let name = t.name.as_str();
-        let mut params: Vec<Value> = spec
-            .search_params_for(name)
+        let mut search_params: Vec<Value> = params
+            .searchable_params(name)
             .map(|p| {
                 json!({
                     "name": p.code,
@@ -119,7 +132,7 @@ pub fn capability_statement(
                 })
             })
             .collect();
-        params.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+        search_params.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
         let mut r = json!({
             "type": name,
             "profile": t.url,
@@ -131,7 +144,7 @@ pub fn capability_statement(
             "conditionalRead": "not-supported",
             "conditionalUpdate": true,
             "conditionalDelete": "single",
-            "searchParam": params,
+            "searchParam": search_params,
         });
         let mut ops = operations_for(spec, name);
         ops.extend(bulk_operations_for(config.bulk, name));

@@ -21,6 +21,14 @@ pub fn delete(
         let current = tx.read(ctx.partition, resource_type, id)?;
         check_if_match(if_match, current.as_ref())?;
     }
+    crate::search_params::before_write(
+        ctx.params,
+        ctx.live_params,
+        tx,
+        ctx.partition,
+        resource_type,
+        None,
+    )?;
     let deleted = tx.delete(ctx.partition, resource_type, id)?;
     let message = match &deleted {
         Some(v) => format!("deleted {resource_type}/{id} (version {})", v.version_id),

@@ -55,7 +55,8 @@ pub fn search<T: ReadTx + ?Sized>(
         _ if types.len() == 1 => Some(types[0].as_str()),
         _ => None,
     };
-    let mut query = SearchQuery::parse(resource_type, &params, ctx.prefer.lenient)?;
+    let mut query =
+        SearchQuery::parse_with(ctx.params, resource_type, &params, ctx.prefer.lenient)?;
     crate::guard::check_query(ctx, &query)?;
     if let Some(t) = resource_type {
         crate::guard::restrict_search(ctx, t, &mut query)?;

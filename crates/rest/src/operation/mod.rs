@@ -8,6 +8,7 @@
 pub mod export;
 pub mod import;
 pub mod parameters;
+pub mod reindex;
 pub mod reset;
 pub mod run;
 
