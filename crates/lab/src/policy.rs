@@ -614,6 +614,28 @@ mod tests {
     }
 
     #[test]
+    fn reindex_is_for_administrators() {
+        for (access, expected) in [
+            (Access::Unrestricted, 200),
+            (client(None, "system/*.rs"), 200),
+            (
+                client(Some(ServiceClass::Integration), "system/*.cruds"),
+                403,
+            ),
+            (client(Some(ServiceClass::Sandbox), "system/*.cruds"), 403),
+            (client(Some(ServiceClass::Training), "system/*.cruds"), 403),
+        ] {
+            for ty in [None, Some("Patient")] {
+                assert_eq!(
+                    status(&access, Request::new(Interaction::Reindex, ty)),
+                    expected,
+                    "{access:?} {ty:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn system_level_needs_wildcard() {
         let a = client(Some(ServiceClass::Integration), "system/Patient.rs");
         assert_eq!(
