@@ -145,7 +145,7 @@ fn rest_ingest(bundles: &[Vec<u8>], n: usize) -> anyhow::Result<Row> {
                 resp.status == 200,
                 "transaction failed with {}: {}",
                 resp.status,
-                resp.body.map(|b| b.to_string()).unwrap_or_default()
+                resp.json().map(|b| b.to_string()).unwrap_or_default()
             );
         }
         Ok(())

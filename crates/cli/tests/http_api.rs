@@ -602,6 +602,38 @@ fn decimals_keep_their_lexical_form_on_the_wire(backend: Backend) {
         .text()
         .unwrap();
     assert!(text.contains(r#""value":1.50"#), "{text}");
+    // A plain read sends the stored text itself: the body written plus the server's meta.
+    let stored: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(stored["meta"]["versionId"], "1");
+    assert!(text.starts_with(r#"{"resourceType":"Observation","id":"d1","status":"final""#));
+    let pretty = client
+        .get(format!("{}/Observation/d1?_pretty=true", server.base))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        pretty.contains("\n  \"") && pretty.contains(r#""value": 1.50"#),
+        "{pretty}"
+    );
+    assert_eq!(serde_json::from_str::<Value>(&pretty).unwrap(), stored);
+    let head = client
+        .head(format!("{}/Observation/d1", server.base))
+        .send()
+        .unwrap();
+    assert_eq!(head.status().as_u16(), 200);
+    assert!(head.headers().contains_key("etag"));
+    assert!(head.text().unwrap().is_empty());
+    let summary = client
+        .get(format!("{}/Observation/d1?_elements=status", server.base))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        !summary.contains("valueQuantity") && summary.contains("SUBSETTED"),
+        "{summary}"
+    );
 }
 
 fn hostile_input_is_refused_cleanly(backend: Backend) {

@@ -22,7 +22,7 @@ fn main() {
                        "identifier": [{"system": "urn:s", "value": i.to_string()}]});
         let resp = rest.handle(FhirRequest::new(Method::Post, "Patient").with_json(&p));
         assert_eq!(resp.status, 201);
-        ids.push(resp.body.unwrap()["id"].as_str().unwrap().to_string());
+        ids.push(resp.json().unwrap()["id"].as_str().unwrap().to_string());
     }
     let create = t.elapsed();
     let t = Instant::now();

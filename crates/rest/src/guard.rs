@@ -205,6 +205,15 @@ pub fn visible_version(ctx: &Ctx<'_>, v: &ResourceVersion) -> bool {
     }
 }
 
+/// Whether every resource of `resource_type` may be read (no search restriction in the
+/// token's scopes), so that a read needs no look inside the resource.
+pub fn reads_unrestricted(ctx: &Ctx<'_>, resource_type: &str) -> bool {
+    matches!(
+        ctx.access.restriction(resource_type, &[Perm::Read]),
+        Restriction::All
+    )
+}
+
 /// A read (or vread) by id of a resource the token's restriction on its type does not cover
 /// is refused (403).
 pub fn check_resource(

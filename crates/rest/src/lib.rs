@@ -228,6 +228,7 @@ impl Rest {
         if is_head {
             resp.body = None;
             resp.raw = None;
+            resp.stored = None;
         }
         resp
     }

@@ -56,6 +56,8 @@ pub struct Outcome {
     pub location: bool,
     /// A human-readable note for `Prefer: return=OperationOutcome`.
     pub message: String,
+    /// The resource as stored, sent as is in place of `body` (plain reads by id).
+    pub stored: Option<std::sync::Arc<str>>,
 }
 
 impl Outcome {
@@ -67,6 +69,7 @@ impl Outcome {
             version: None,
             location: false,
             message: String::new(),
+            stored: None,
         }
     }
 
@@ -90,6 +93,7 @@ impl Outcome {
             version: Some(VersionMeta::of(version)),
             location: true,
             message,
+            stored: None,
         })
     }
 
@@ -102,7 +106,22 @@ impl Outcome {
             version: Some(VersionMeta::of(version)),
             location: false,
             message: String::new(),
+            stored: None,
         })
+    }
+
+    /// A resource read whose stored text is the response body as it is (no `_summary`,
+    /// `_elements` or scope restriction to apply): nothing is parsed.
+    pub fn read_stored(version: &ResourceVersion) -> Outcome {
+        Outcome {
+            status: 200,
+            body: None,
+            kind: BodyKind::Plain,
+            version: Some(VersionMeta::of(version)),
+            location: false,
+            message: String::new(),
+            stored: version.body.clone(),
+        }
     }
 
     fn informational(&self) -> Value {
@@ -116,6 +135,11 @@ impl Outcome {
 
     /// The body after `Prefer: return=…` (moved out, not cloned: it can be a large resource).
     fn preferred_body(&mut self, prefer: &Prefer) -> Option<Value> {
+        if self.body.is_none() {
+            if let Some(text) = self.stored.take() {
+                self.body = serde_json::from_str(&text).ok();
+            }
+        }
         match (self.kind, prefer.return_pref) {
             (BodyKind::Plain, _) | (BodyKind::Written, ReturnPreference::Representation) => {
                 self.body.take()
@@ -139,7 +163,12 @@ impl Outcome {
                 );
             }
         }
-        resp.body = self.preferred_body(prefer);
+        match self.stored.take() {
+            Some(text) if self.body.is_none() && self.kind == BodyKind::Plain => {
+                resp.stored = Some(text)
+            }
+            _ => resp.body = self.preferred_body(prefer),
+        }
         resp
     }
 

@@ -208,6 +208,11 @@ pub struct FhirResponse {
     pub body: Option<serde_json::Value>,
     /// A non-JSON body, streamed; when set, `body` is ignored.
     pub raw: Option<RawBody>,
+    /// A resource already serialised as compact FHIR JSON: a stored version, sent byte for byte
+    /// as the store holds it (a read need not parse and print it again). When set, `body` is
+    /// `None`; [`FhirResponse::json`] parses it for callers that look inside.
+    pub stored: Option<Arc<str>>,
+    parsed: std::sync::OnceLock<serde_json::Value>,
 }
 
 impl FhirResponse {
@@ -217,7 +222,27 @@ impl FhirResponse {
             headers: Vec::new(),
             body: None,
             raw: None,
+            stored: None,
+            parsed: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sends `text` (compact FHIR JSON, as stored) as the body.
+    pub fn with_stored(mut self, text: Arc<str>) -> Self {
+        self.stored = Some(text);
+        self
+    }
+
+    /// The JSON body, whether built (`body`) or stored (`stored`, parsed once on demand).
+    pub fn json(&self) -> Option<&serde_json::Value> {
+        if let Some(b) = &self.body {
+            return Some(b);
+        }
+        let text = self.stored.as_deref()?;
+        Some(
+            self.parsed
+                .get_or_init(|| serde_json::from_str(text).unwrap_or(serde_json::Value::Null)),
+        )
     }
 
     pub fn with_raw(mut self, raw: RawBody) -> Self {

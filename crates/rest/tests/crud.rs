@@ -75,7 +75,7 @@ fn read_and_errors() {
     );
     let head = send(&rest, "HEAD", &format!("Patient/{id}"), &[], None);
     expect_status(&head, 200);
-    assert!(head.body.is_none());
+    assert!(head.json().is_none());
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn conditional_read() {
     ] {
         let resp = send(&rest, "GET", &path, &[(header, value)], None);
         expect_status(&resp, status);
-        assert_eq!(resp.body.is_some(), status == 200, "{header}: {value}");
+        assert_eq!(resp.json().is_some(), status == 200, "{header}: {value}");
         assert_eq!(resp.header("ETag"), Some("W/\"1\""));
     }
 }
@@ -237,7 +237,7 @@ fn prefer_return() {
         Some(patient("A")),
     );
     expect_status(&resp, 201);
-    assert!(resp.body.is_none());
+    assert!(resp.json().is_none());
     assert!(resp.header("Location").is_some());
     let resp = send(
         &rest,
@@ -276,7 +276,7 @@ fn vread_and_delete() {
 
     let del = send(&rest, "DELETE", &path, &[], None);
     expect_status(&del, 204);
-    assert!(del.body.is_none());
+    assert!(del.json().is_none());
     expect_error(&send(&rest, "GET", &path, &[], None), 410, "deleted");
     expect_error(
         &send(&rest, "GET", &format!("{path}/_history/3"), &[], None),

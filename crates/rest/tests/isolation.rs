@@ -115,7 +115,7 @@ proptest! {
                         {"request": {"method": "GET", "url": "Observation?_include=Observation:subject"}}]})),
             };
             let resp = rest.handle(req.with_access(access(tenant)));
-            let text = resp.body.as_ref().map(|b| b.to_string()).unwrap_or_default();
+            let text = resp.json().map(|b| b.to_string()).unwrap_or_default();
             for (t, _) in TENANTS.iter().enumerate() {
                 let other = partition(t);
                 if other != me {
@@ -127,7 +127,7 @@ proptest! {
             }
             if matches!(op, Op::CreatePatient | Op::CreateObservation(_)) {
                 prop_assert_eq!(resp.status, 201, "{}", text);
-                let id = resp.body.as_ref().unwrap()["id"].as_str().unwrap().to_string();
+                let id = resp.json().unwrap()["id"].as_str().unwrap().to_string();
                 ids.push((id, me));
             }
         }

@@ -64,9 +64,9 @@ proptest! {
         let resp = rest.handle(req);
         prop_assert!((200..600).contains(&resp.status));
         if is_head {
-            prop_assert!(resp.body.is_none());
+            prop_assert!(resp.json().is_none());
         } else if resp.status >= 400 {
-            let body = resp.body.as_ref().unwrap();
+            let body = resp.json().unwrap();
             prop_assert_eq!(&body["resourceType"], "OperationOutcome");
             prop_assert_ne!(resp.status, 500, "{}", body);
         }

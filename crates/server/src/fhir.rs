@@ -325,6 +325,27 @@ fn encode(response: FhirResponse, pretty: bool, is_head: bool) -> Response {
             }
             r
         }
+        (None, None) if response.stored.is_some() => {
+            let mut r = match response.stored.as_deref() {
+                Some(_) if is_head => Response::new(Body::empty()),
+                // Pretty printing needs the tree; otherwise the stored bytes are the body.
+                Some(text) if pretty => match serde_json::from_str::<serde_json::Value>(text)
+                    .and_then(|v| serde_json::to_vec_pretty(&v))
+                {
+                    Ok(bytes) => Response::new(Body::from(bytes)),
+                    Err(_) => {
+                        return error_response(&FhirError::internal(
+                            "cannot serialise the response",
+                        ))
+                    }
+                },
+                Some(text) => Response::new(Body::from(text.as_bytes().to_vec())),
+                None => Response::new(Body::empty()),
+            };
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+            r
+        }
         (body, None) => match body {
             Some(body) if !is_head => {
                 let bytes = if pretty {

@@ -68,10 +68,7 @@ pub fn expect_status(resp: &FhirResponse, status: u16) {
         resp.status,
         status,
         "body: {}",
-        resp.body
-            .as_ref()
-            .map(|b| b.to_string())
-            .unwrap_or_default()
+        resp.json().map(|b| b.to_string()).unwrap_or_default()
     );
 }
 
@@ -79,13 +76,13 @@ pub fn expect_status(resp: &FhirResponse, status: u16) {
 #[track_caller]
 pub fn expect_error(resp: &FhirResponse, status: u16, code: &str) {
     expect_status(resp, status);
-    let body = resp.body.as_ref().expect("an OperationOutcome");
+    let body = resp.json().expect("an OperationOutcome");
     assert_eq!(body["resourceType"], "OperationOutcome");
     assert_eq!(body["issue"][0]["code"], code, "{body}");
 }
 
 pub fn body(resp: &FhirResponse) -> &Value {
-    resp.body.as_ref().expect("a body")
+    resp.json().expect("a body")
 }
 
 /// Creates a resource and returns its id.
