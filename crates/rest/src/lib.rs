@@ -215,6 +215,7 @@ impl Rest {
         let prefer = req.prefer.clone();
         let base_url = req.base_url.trim_end_matches('/').to_string();
         let is_head = req.method == Method::Head;
+        self.params.before_request(self.store.as_ref());
         let result = catch_unwind(AssertUnwindSafe(|| self.run(req, &base_url)));
         self.params.after_request(self.store.as_ref());
         let mut resp = match result {

@@ -152,18 +152,25 @@ impl SearchParams {
         self.changed.store(true, Ordering::SeqCst);
     }
 
-    /// Called once a request is answered: reloads after a local `SearchParameter` write, and
-    /// at most every `refresh` compares the store's stamp (another server's write). A failure
-    /// keeps the parameters as they are, to be tried again.
+    /// Called once a request is answered: reloads after a `SearchParameter` write of this
+    /// process, so that the writer's next request sees it. A failure is retried by the next
+    /// request.
     pub fn after_request(&self, store: &dyn Store) {
-        // Plain loads first: this runs after every request, on every core.
+        // A plain load first: this runs after every request, on every core.
         if self.changed.load(Ordering::Relaxed) && self.changed.swap(false, Ordering::SeqCst) {
             if let Err(e) = self.reload(store) {
                 self.changed.store(true, Ordering::SeqCst);
                 tracing::warn!(error = %e, "search parameters could not be reloaded");
             }
-            return;
         }
+    }
+
+    /// Called before a request takes its registry: at most every `refresh`, compares the
+    /// store's stamp and reloads when another server changed the parameters. Checking before
+    /// (not after) the request is what bounds how stale a write's registry can be: even a
+    /// server idle for an hour indexes its next write with the parameters in force.
+    pub fn before_request(&self, store: &dyn Store) {
+        self.after_request(store);
         let due = self.next_check.load(Ordering::Relaxed);
         if due == u64::MAX {
             return;
