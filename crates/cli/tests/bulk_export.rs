@@ -3,6 +3,8 @@
 //! same question, so the checks do not depend on hand-written expectations.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use crosscare_analytics::bulk::{ExportConfig, ExportJobs, Limits};
 use crosscare_rest::{Rest, RestConfig};
 use crosscare_server::ServerConfig;
@@ -36,23 +38,8 @@ impl Server {
             .unwrap(),
         );
         let rest = Arc::new(Rest::new(store, RestConfig::default()).with_exports(jobs.clone()));
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..ServerConfig::default()
-        };
-        let listener = rt.block_on(crosscare_server::bind(&config)).unwrap();
-        let addr = listener.local_addr().unwrap();
-        rt.spawn(crosscare_server::serve(
-            listener,
-            rest,
-            config,
-            std::future::pending(),
-        ));
+        let config = ServerConfig::default();
+        let (rt, addr) = support::spawn(rest, config);
         Server {
             base: format!("http://{addr}/fhir"),
             rt: Some(rt),

@@ -4,6 +4,8 @@
 //! Inputs are NDJSON files in a temporary import folder.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use crosscare_analytics::bulk::{ImportConfig, ImportJobs};
 use crosscare_ingest::StoreImporter;
 use crosscare_rest::{Rest, RestConfig};
@@ -110,23 +112,8 @@ impl Server {
             rest = Rest::new(store.clone(), RestConfig::default()).with_imports(jobs.clone());
             jobs
         });
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..ServerConfig::default()
-        };
-        let listener = rt.block_on(crosscare_server::bind(&config)).unwrap();
-        let addr = listener.local_addr().unwrap();
-        rt.spawn(crosscare_server::serve(
-            listener,
-            Arc::new(rest),
-            config,
-            std::future::pending(),
-        ));
+        let config = ServerConfig::default();
+        let (rt, addr) = support::spawn(Arc::new(rest), config);
         Server {
             base: format!("http://{addr}/fhir"),
             rt: Some(rt),

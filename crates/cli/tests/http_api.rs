@@ -8,6 +8,8 @@
 //! `SKIPPED: PostgreSQL not available` and pass, except under `CI=true`, where they fail.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use crosscare_rest::{Rest, RestConfig};
 use crosscare_server::ServerConfig;
 use crosscare_store::sqlite::SqliteStore;
@@ -50,23 +52,7 @@ fn start(backend: Backend, config: ServerConfig) -> Option<Server> {
 /// Serves `store` on a free loopback port from a runtime of its own.
 fn serve(store: Arc<dyn Store>, config: ServerConfig) -> Server {
     let rest = Arc::new(Rest::new(store.clone(), RestConfig::default()));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..config
-    };
-    let listener = rt.block_on(crosscare_server::bind(&config)).unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(crosscare_server::serve(
-        listener,
-        rest,
-        config,
-        std::future::pending(),
-    ));
+    let (rt, addr) = support::spawn(rest, config);
     Server {
         base: format!("http://{addr}/fhir"),
         _rt: rt,

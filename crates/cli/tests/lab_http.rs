@@ -3,6 +3,8 @@
 //! the secure default of `crosscare serve`.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use crosscare_lab::model::ServiceClass;
 use crosscare_lab::quota::QuotaDefaults;
 use crosscare_lab::registry::{NewWorkspace, QuotaChange};
@@ -40,13 +42,7 @@ fn start_with(quotas: QuotaDefaults) -> Server {
             .with_quotas(quotas),
     );
     let rest = Arc::new(Rest::new(store, RestConfig::default()).with_lab(lab.clone()));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
         auth: Auth {
             lab: Some(lab.clone()),
             required: true,
@@ -54,14 +50,7 @@ fn start_with(quotas: QuotaDefaults) -> Server {
         },
         ..ServerConfig::default()
     };
-    let listener = rt.block_on(crosscare_server::bind(&config)).unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(crosscare_server::serve(
-        listener,
-        rest,
-        config,
-        std::future::pending(),
-    ));
+    let (rt, addr) = support::spawn(rest, config);
     Server {
         origin: format!("http://{addr}"),
         lab,

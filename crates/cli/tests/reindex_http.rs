@@ -5,6 +5,8 @@
 //! refusal, the job's progress and result, the search over old and new resources.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use crosscare_rest::{Rest, RestConfig};
 use crosscare_server::ServerConfig;
 use crosscare_store::sqlite::SqliteStore;
@@ -30,23 +32,8 @@ fn serve(store: Arc<dyn Store>) -> Server {
     let rest = Rest::new(store, config)
         .with_reindex(jobs.path().to_path_buf(), Duration::from_secs(600))
         .unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..ServerConfig::default()
-    };
-    let listener = rt.block_on(crosscare_server::bind(&config)).unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(crosscare_server::serve(
-        listener,
-        Arc::new(rest),
-        config,
-        std::future::pending(),
-    ));
+    let config = ServerConfig::default();
+    let (rt, addr) = support::spawn(Arc::new(rest), config);
     Server {
         base: format!("http://{addr}/fhir"),
         _rt: rt,

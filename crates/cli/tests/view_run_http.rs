@@ -2,6 +2,8 @@
 //! search engine returns for the same selection.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use crosscare_rest::{Rest, RestConfig};
 use crosscare_server::ServerConfig;
 use crosscare_store::sqlite::SqliteStore;
@@ -19,23 +21,8 @@ struct Server {
 fn start() -> Server {
     let store = Arc::new(SqliteStore::temporary().unwrap());
     let rest = Arc::new(Rest::new(store, RestConfig::default()));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..ServerConfig::default()
-    };
-    let listener = rt.block_on(crosscare_server::bind(&config)).unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(crosscare_server::serve(
-        listener,
-        rest,
-        config,
-        std::future::pending(),
-    ));
+    let config = ServerConfig::default();
+    let (rt, addr) = support::spawn(rest, config);
     Server {
         base: format!("http://{addr}/fhir"),
         _rt: rt,
