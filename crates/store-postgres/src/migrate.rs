@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "search_statistics",
         sql: include_str!("../migrations/0003_search_statistics.sql"),
     },
+    Migration {
+        version: 4,
+        name: "ordered_search_indexes",
+        sql: include_str!("../migrations/0004_ordered_search_indexes.sql"),
+    },
 ];
 
 /// The schema version this build reads and writes.

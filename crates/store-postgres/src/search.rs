@@ -148,8 +148,10 @@ fn scope_parts(partitions: &[PartitionId]) -> Vec<SqlValue> {
 
 /// `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)` of the statements a search runs (they are
 /// executed: actual row counts per node, and the execution time), with its bound values: the
-/// page statement, then (after a `-- _include …` / `-- _revinclude …` line each) the first round
-/// of include statements over the keys of the page. For tests and benchmarks.
+/// page statement (for `_summary=count`, none), then after a `-- total` line the count when the
+/// query asks for a total (`_total`, `_summary=count`; bounded as the search bounds it), then
+/// (after a `-- _include …` / `-- _revinclude …` line each) the first round of include
+/// statements over the keys of the page. For tests and benchmarks.
 const EXPLAIN: &str = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)";
 
 pub(crate) async fn explain(
@@ -161,14 +163,36 @@ pub(crate) async fn explain(
     let part_names: Vec<String> = partitions.iter().map(|p| p.0.clone()).collect();
     let scope = scope_of(query, parts);
     let plan = compile(&Postgres, query, &scope)?;
-    let page = page_sql(&plan, query.result.count.unwrap_or(DEFAULT_COUNT), 0);
-    let mut explained = page.clone();
-    explained.text = format!("{EXPLAIN} {}", page.text);
-    let mut out: Vec<String> = run(client, &explained)
-        .await?
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect();
+    let explained = |sql: &Sql| {
+        let mut e = sql.clone();
+        e.text = format!("{EXPLAIN} {}", sql.text);
+        e
+    };
+    let count = query.result.count.unwrap_or(DEFAULT_COUNT);
+    let page = page_sql(&plan, count, query.result.offset);
+    let mut out: Vec<String> = Vec::new();
+    if query.result.summary != Some(SummaryMode::Count) {
+        out.extend(
+            run(client, &explained(&page))
+                .await?
+                .iter()
+                .map(|r| r.get::<_, String>(0)),
+        );
+    }
+    let total = match TotalNeed::of(query) {
+        TotalNeed::None => None,
+        TotalNeed::Count => Some(total_sql(&plan, None)),
+        TotalNeed::UpTo(limit) => Some(total_sql(&plan, Some(limit.saturating_add(1)))),
+    };
+    if let Some(total) = total {
+        out.push("-- total".to_string());
+        out.extend(
+            run(client, &explained(&total))
+                .await?
+                .iter()
+                .map(|r| r.get::<_, String>(0)),
+        );
+    }
     let (inc, rev) = (&query.result.include, &query.result.revinclude);
     if inc.is_empty() && rev.is_empty() {
         return Ok(out);

@@ -251,6 +251,24 @@ fn has_and_compartment(s: &dyn Store) {
         .collect();
     got.sort();
     assert_eq!(got, ["o1", "o2"], "Patient/a/Observation");
+    // The compartment's own resource (`_id`) and a member by reference (`link`), one per page,
+    // with the total on each page: no resource twice, none missed.
+    let mut got = Vec::new();
+    for offset in 0..3 {
+        let mut q = query(Some("Patient"), "_count=1&_total=accurate");
+        q.filters
+            .extend(compartment_filter("Patient", "a", "Patient"));
+        q.result.offset = offset;
+        let page = ok(r.search(&[PartitionId::default_partition()], &q));
+        assert_eq!(
+            page.total,
+            Some(2),
+            "Patient/a/Patient total, offset {offset}"
+        );
+        got.extend(page.matches.into_iter().map(|v| v.id));
+    }
+    got.sort();
+    assert_eq!(got, ["a", "d"], "Patient/a/Patient");
 }
 
 fn composite(s: &dyn Store) {
