@@ -96,13 +96,23 @@ pub(crate) fn page_sql(plan: &Plan, count: usize, offset: usize) -> Sql {
         "SELECT {VERSION_COLUMNS}, r.part FROM (\
          SELECT r.part, r.rtype, r.id, r.version, r.ts FROM resource r WHERE "
     ));
-    sql.append(plan.condition.clone());
-    sql.push(" ORDER BY ");
-    sql.append(plan.order.clone());
-    sql.push(" LIMIT ");
-    sql.bind(i64::try_from(count).unwrap_or(i64::MAX));
-    sql.push(" OFFSET ");
-    sql.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    if let Some(sorted) = &plan.sorted {
+        // A sorted search that is one index-backed filter: the matching keys are sorted by
+        // their sort keys (index lookups by key) without a `resource` row each, and only the
+        // page's rows are read. Over `resource`, PostgreSQL hashed every resource of the type
+        // against the matches (a sequential scan) before sorting them.
+        sql.push("(r.part, r.rtype, r.id) IN (");
+        sql.append(sorted.page(&Postgres, count, offset));
+        sql.push(") AND NOT r.deleted");
+    } else {
+        sql.append(plan.condition.clone());
+        sql.push(" ORDER BY ");
+        sql.append(plan.order.clone());
+        sql.push(" LIMIT ");
+        sql.bind(i64::try_from(count).unwrap_or(i64::MAX));
+        sql.push(" OFFSET ");
+        sql.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    }
     sql.push(
         ") r JOIN version v ON v.part = r.part AND v.rtype = r.rtype AND v.id = r.id \
          AND v.version = r.version ORDER BY ",
@@ -113,11 +123,12 @@ pub(crate) fn page_sql(plan: &Plan, count: usize, offset: usize) -> Sql {
 }
 
 /// The count of a search's matches (stopping after `limit`): from the index rows alone when
-/// the search is one index-backed filter, else over `resource`.
+/// the search is one index-backed filter (sorted or not), else over `resource`.
 fn total_sql(plan: &Plan, limit: Option<u64>) -> Sql {
-    match &plan.keys {
-        Some(keys) => keys.count(&Postgres, limit),
-        None => count_sql(plan, limit),
+    match (&plan.keys, &plan.sorted) {
+        (Some(keys), _) => keys.count(&Postgres, limit),
+        (None, Some(sorted)) => sorted.keys.count(&Postgres, limit),
+        (None, None) => count_sql(plan, limit),
     }
 }
 

@@ -2,7 +2,8 @@
 //! whose index rows arrive in row-key order (a token code, a typed reference, a compartment),
 //! `EXPLAIN ANALYZE` must show the index read for about `offset + count` rows, whatever the
 //! number of matches; a bounded total stops after its bound; `_summary=count` reads the index
-//! alone. The pages themselves are checked against the key order.
+//! alone; a sorted page reads the resources of the page only. The pages themselves are checked
+//! against the expected order.
 
 #![allow(clippy::unwrap_used)]
 
@@ -134,6 +135,21 @@ fn pages_read_the_page_not_every_match() {
     let read = rows_read(&page, "idx_reference_target");
     assert!(read <= 12, "subject: {read} index rows for a page of 10");
     assert_eq!(ids(&store, &q), expected(|i| i < BIG, 0, 10));
+
+    // Sorted: the 1,500 matching keys are sorted by their dates from the index tables, and
+    // only the page's resources are read (no hash of every Observation against the matches).
+    let q = query("Observation", "subject=Patient/big&_sort=-date&_count=10");
+    let (page, _) = explain(&store, &q);
+    let read = rows_read(&page, "resource_pkey");
+    assert!(
+        read <= 10 && !page.iter().any(|l| l.contains("Seq Scan")),
+        "sorted: {read} resource rows for a page of 10"
+    );
+    let date = |i: usize| format!("20{:02}-{:02}-{:02}", 10 + i % 15, 1 + i % 12, 1 + i % 28);
+    let mut want: Vec<usize> = (0..BIG).collect();
+    want.sort_by(|&a, &b| date(b).cmp(&date(a)).then(a.cmp(&b)));
+    let want: Vec<String> = want.iter().take(10).map(|i| format!("o{i:05}")).collect();
+    assert_eq!(ids(&store, &q), want, "sorted page");
 
     // A compartment (`subject` or `performer`), as `$everything` searches each type.
     let mut q = query("Observation", "_count=10");

@@ -173,6 +173,35 @@ pub struct Plan {
     /// order (no `_sort`), the
     /// statements that find its keys in the index alone: see [`Keys`].
     pub keys: Option<Keys>,
+    /// The same keys for a search with `_sort` (on anything but `_lastUpdated`), with the order
+    /// over them: PostgreSQL sorts the matching keys without reading their `resource` rows.
+    pub sorted: Option<SortedKeys>,
+}
+
+/// The matches of a sorted search that is one index-backed filter, and its `ORDER BY` over a
+/// key aliased `s` (the sort keys' subqueries read the index tables by `s.part, s.rtype,
+/// s.id`): the page is chosen from the keys alone, and only its resources are read. Index rows
+/// exist only for current, undeleted versions, as for [`Keys`].
+#[derive(Debug, Clone)]
+pub struct SortedKeys {
+    pub keys: Keys,
+    pub order: Sql,
+}
+
+impl SortedKeys {
+    /// `SELECT s.part, s.rtype, s.id … ORDER BY <sort keys> LIMIT ? OFFSET ?` (PostgreSQL).
+    pub fn page(&self, d: &dyn Dialect, count: usize, offset: usize) -> Sql {
+        let mut sql = Sql::default();
+        sql.push(&format!("SELECT {} FROM (", d.key("s.")));
+        sql.append(self.keys.distinct(d));
+        sql.push(") AS s ORDER BY ");
+        sql.append(self.order.clone());
+        sql.push(" LIMIT ");
+        sql.bind(i64::try_from(count).unwrap_or(i64::MAX));
+        sql.push(" OFFSET ");
+        sql.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        sql
+    }
 }
 
 /// The matches of a search that is exactly one index-backed filter, as index rows: one arm per
@@ -299,6 +328,20 @@ impl Keys {
             // Ordered arms are merged (no temporary B-tree holding every match).
             sql.push(" ORDER BY 1)");
         }
+        sql
+    }
+
+    /// Every distinct matching key, in no order, as columns `part, rtype, id` (a composite key:
+    /// PostgreSQL).
+    pub fn distinct(&self, d: &dyn Dialect) -> Sql {
+        if self.ordered {
+            return ordered_ids(self.union_all(), true, None);
+        }
+        let key = d.key("k.");
+        let mut sql = Sql::default();
+        sql.push(&format!("SELECT {key} FROM ("));
+        sql.append(self.union_all());
+        sql.push(&format!(") AS k GROUP BY {key}"));
         sql
     }
 
@@ -450,24 +493,16 @@ pub fn compile(d: &dyn Dialect, query: &SearchQuery, scope: &Scope) -> Result<Pl
         condition.push(" AND ");
         c.filter(&mut condition, f, "r", scope)?;
     }
-    let mut order = Sql::default();
-    for key in &query.result.sort {
-        sort_key(d, &mut order, key)?;
-        order.push(", ");
-    }
-    order.push(d.row_order(driven));
+    let order = order_of(d, query, "r", d.row_order(driven))?;
     // Within one partition and one type, the id alone orders the rows (see `Keys::ordered`).
     let one_type = scope.types.len() == 1 && scope.parts.len() == 1;
+    let unsorted = query.result.sort.is_empty();
     let keys = match query.filters.as_slice() {
-        [f @ Filter::Param(pf)]
-            if query.result.sort.is_empty() && !pf.values.is_empty() && filter::drives(f) =>
-        {
-            Some(Keys {
-                arms: filter::Compiler::new(d).param_arms(pf, scope)?,
-                ordered: one_type && pf.values.iter().all(filter::ordered_value),
-            })
-        }
-        [Filter::Any(list)] if query.result.sort.is_empty() && filter::any_has_arms(list) => {
+        [f @ Filter::Param(pf)] if !pf.values.is_empty() && filter::drives(f) => Some(Keys {
+            arms: filter::Compiler::new(d).param_arms(pf, scope)?,
+            ordered: one_type && pf.values.iter().all(filter::ordered_value),
+        }),
+        [Filter::Any(list)] if filter::any_has_arms(list) => {
             // A compartment (`Patient/1/Observation`, each type of `$everything`): an `OR` of
             // reference parameters (and `_id` for the compartment's own resource), whose arms
             // together list the matches.
@@ -488,8 +523,7 @@ pub fn compile(d: &dyn Dialect, query: &SearchQuery, scope: &Scope) -> Result<Pl
             Some(Keys { arms, ordered })
         }
         [f @ (Filter::Chain { .. } | Filter::Has { .. })]
-            if query.result.sort.is_empty()
-                && (matches!(f, Filter::Chain { .. }) || scope.types.len() == 1) =>
+            if matches!(f, Filter::Chain { .. }) || scope.types.len() == 1 =>
         {
             // A `_has` arm lists referenced resources of whatever type the reference names;
             // it is only the search's type when the scope pins one.
@@ -502,21 +536,42 @@ pub fn compile(d: &dyn Dialect, query: &SearchQuery, scope: &Scope) -> Result<Pl
         }
         _ => None,
     };
+    // `_lastUpdated` is a column of `resource`: a sort on it needs the resource rows.
+    let (keys, sorted) = match keys {
+        Some(keys) if !unsorted && query.result.sort.iter().all(|k| k.param != "_lastUpdated") => {
+            let order = order_of(d, query, "s", &d.row_order(true).replace("r.", "s."))?;
+            (None, Some(SortedKeys { keys, order }))
+        }
+        keys if unsorted => (keys, None),
+        _ => (None, None),
+    };
     Ok(Plan {
         condition,
         order,
         keys,
+        sorted,
     })
 }
 
-/// One `_sort` key: resources without a value sort last in both directions (`NULLS LAST`,
-/// which SQLite and PostgreSQL both write so).
-fn sort_key(d: &dyn Dialect, sql: &mut Sql, key: &SortKey) -> Result<()> {
+/// The `ORDER BY` keys of a query over the row key of `alias`, ending with `tiebreak`.
+fn order_of(d: &dyn Dialect, query: &SearchQuery, alias: &str, tiebreak: &str) -> Result<Sql> {
+    let mut order = Sql::default();
+    for key in &query.result.sort {
+        sort_key(d, &mut order, key, alias)?;
+        order.push(", ");
+    }
+    order.push(tiebreak);
+    Ok(order)
+}
+
+/// One `_sort` key over the row `alias`: resources without a value sort last in both
+/// directions (`NULLS LAST`, which SQLite and PostgreSQL both write so).
+fn sort_key(d: &dyn Dialect, sql: &mut Sql, key: &SortKey, alias: &str) -> Result<()> {
     let dir = if key.descending { "DESC" } else { "ASC" };
     let agg = if key.descending { "max" } else { "min" };
     let expr = match key.param.as_str() {
-        "_id" => d.text_order("r.id"),
-        "_lastUpdated" => "r.ts".to_string(),
+        "_id" => d.text_order(&format!("{alias}.id")),
+        "_lastUpdated" => format!("{alias}.ts"),
         _ => {
             let (table, col) = match key.param_type {
                 SearchParamType::String => ("idx_string", d.text_order("norm")),
@@ -541,7 +596,7 @@ fn sort_key(d: &dyn Dialect, sql: &mut Sql, key: &SortKey) -> Result<()> {
             let mut s = Sql::default();
             s.push(&format!(
                 "(SELECT {agg}({col}) FROM {table} WHERE {} AND cid IS NULL AND param = ",
-                d.key_eq("", "r.")
+                d.key_eq("", &format!("{alias}."))
             ));
             s.bind(key.param.clone());
             s.push(&format!(") {dir} NULLS LAST"));
