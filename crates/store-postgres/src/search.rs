@@ -288,6 +288,37 @@ pub(crate) async fn search(
     })
 }
 
+/// The types of the resources holding a local reference to `target_type/target_id`: one
+/// statement over `idx_reference_reverse (part, ttype, tid)`, whose cost follows the number of
+/// references to the target (a patient's resources), so that a compartment search asks only
+/// those types instead of counting each of the compartment's 30-odd types.
+pub(crate) async fn referring_types(
+    client: &ClientWrapper,
+    partitions: &[PartitionId],
+    target_type: &str,
+    target_id: &str,
+) -> Result<Vec<String>> {
+    let parts: Vec<String> = partitions.iter().map(|p| p.0.clone()).collect();
+    let rows = client
+        .query_typed(
+            "SELECT DISTINCT rtype FROM idx_reference WHERE part = ANY($1) AND ttype = $2 \
+             AND tid = $3 AND cid IS NULL AND url IS NULL",
+            &[
+                (&parts, Type::TEXT_ARRAY),
+                (&target_type, Type::TEXT),
+                (&target_id, Type::TEXT),
+            ],
+        )
+        .await
+        .map_err(store_error)?;
+    rows.iter()
+        .map(|r| {
+            r.try_get(0)
+                .map_err(|e| crosscare_store::StoreError::Corrupt(e.to_string()))
+        })
+        .collect()
+}
+
 async fn query_rows_count(client: &ClientWrapper, sql: &Sql) -> Result<u64> {
     let rows = run(client, sql).await?;
     let n: i64 = match rows.first() {

@@ -269,6 +269,22 @@ fn has_and_compartment(s: &dyn Store) {
     }
     got.sort();
     assert_eq!(got, ["a", "d"], "Patient/a/Patient");
+    // A hint, but never missing a type that refers to the resource.
+    let parts = [PartitionId::default_partition()];
+    if let Some(types) = ok(r.referring_types(&parts, "Patient", "a")) {
+        for t in ["Observation", "Patient"] {
+            assert!(
+                types.iter().any(|x| x == t),
+                "{t} refers to Patient/a: {types:?}"
+            );
+        }
+    }
+    if let Some(types) = ok(r.referring_types(&parts, "Patient", "nobody")) {
+        assert!(
+            types.is_empty(),
+            "nothing refers to Patient/nobody: {types:?}"
+        );
+    }
 }
 
 fn composite(s: &dyn Store) {
