@@ -12,6 +12,10 @@
 -- rows in key order and checks the system inside the index (a code is nearly always used with
 -- one system), and a plain `code` search is ordered too.
 --
+-- The reverse index gains `rtype` and the same partial conditions, so that the types referring
+-- to a resource (`referring_types`, asked once per `$everything`) come from the index alone:
+-- it read the heap row of each of a patient's ~1,200 references (26 ms on a cold cache).
+--
 -- Partial indexes and indexes led by `part` are distributable on Citus
 -- (docs/design/scale-out.md). Building them takes a lock that blocks writes to the two tables
 -- for the duration (about a minute at 1 M resources), once, at the first start of this version.
@@ -20,4 +24,7 @@ CREATE INDEX idx_token_code ON idx_token (part, rtype, param, code, id, system)
     WHERE cid IS NULL;
 DROP INDEX idx_reference_target;
 CREATE INDEX idx_reference_target ON idx_reference (part, rtype, param, tid, ttype, id)
+    WHERE cid IS NULL AND url IS NULL;
+DROP INDEX idx_reference_reverse;
+CREATE INDEX idx_reference_reverse ON idx_reference (part, ttype, tid, rtype)
     WHERE cid IS NULL AND url IS NULL;

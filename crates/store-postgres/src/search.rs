@@ -289,9 +289,10 @@ pub(crate) async fn search(
 }
 
 /// The types of the resources holding a local reference to `target_type/target_id`: one
-/// statement over `idx_reference_reverse (part, ttype, tid)`, whose cost follows the number of
-/// references to the target (a patient's resources), so that a compartment search asks only
-/// those types instead of counting each of the compartment's 30-odd types.
+/// index-only statement over `idx_reference_reverse (part, ttype, tid, rtype)`, whose cost
+/// follows the number of references to the target (a patient's resources), so that a
+/// compartment search asks only those types instead of counting each of the compartment's
+/// 30-odd types.
 pub(crate) async fn referring_types(
     client: &ClientWrapper,
     partitions: &[PartitionId],
