@@ -10,7 +10,9 @@
 
 use crate::error::store_error;
 use crate::read::{version_from_row, VERSION_COLUMNS};
-use crosscare_search::{Include, SearchQuery, SummaryMode};
+use crosscare_search::param::reference::ReferencePredicate;
+use crosscare_search::{Filter, Include, ParamFilter, Predicate, SearchQuery, SummaryMode};
+use crosscare_spec::model::SearchParamType;
 use crosscare_store::search_sql::{
     compile, count_sql, scope_of, Plan, Postgres, Sql, SqlValue, TotalNeed,
 };
@@ -172,6 +174,8 @@ pub(crate) async fn explain(
 ) -> Result<Vec<String>> {
     let parts = scope_parts(partitions);
     let part_names: Vec<String> = partitions.iter().map(|p| p.0.clone()).collect();
+    let pinned = pin_targets(client, &parts, query).await?;
+    let query = pinned.as_ref().unwrap_or(query);
     let scope = scope_of(query, parts);
     let plan = compile(&Postgres, query, &scope)?;
     let explained = |sql: &Sql| {
@@ -254,6 +258,8 @@ pub(crate) async fn search(
             _ => None,
         })
         .collect();
+    let pinned = pin_targets(client, &parts, query).await?;
+    let query = pinned.as_ref().unwrap_or(query);
     let scope = scope_of(query, parts);
     let plan = compile(&Postgres, query, &scope)?;
     if query.result.summary == Some(SummaryMode::Count) {
@@ -286,6 +292,73 @@ pub(crate) async fn search(
         included,
         total,
     })
+}
+
+/// Targets of a chain looked up before the rewrite below is abandoned.
+const MAX_PINNED_TARGETS: usize = 64;
+
+/// Rewrites a search that is one chain (`subject:Patient.family=mu`) whose inner filter selects
+/// few targets into the same search over those targets (`subject=Patient/a,Patient/b,…`), as
+/// the SQLite store does. Both mean the same; each rewritten value is an ordered arm on
+/// `idx_reference_target` (`Keys::ordered`), so the page is cut after `offset + count` per
+/// target, where the chain grouped and sorted every referrer of every target (the
+/// Observations of all patients with the prefix). One extra statement, over the targets' index.
+async fn pin_targets(
+    client: &ClientWrapper,
+    parts: &[SqlValue],
+    query: &SearchQuery,
+) -> Result<Option<SearchQuery>> {
+    let (
+        [_],
+        Some(_),
+        [Filter::Chain {
+            param,
+            target_type,
+            filter,
+        }],
+    ) = (
+        parts,
+        query.resource_type.as_deref(),
+        query.filters.as_slice(),
+    )
+    else {
+        return Ok(None);
+    };
+    if !query.result.sort.is_empty() {
+        return Ok(None);
+    }
+    let inner = SearchQuery {
+        resource_type: Some(target_type.clone()),
+        filters: vec![(**filter).clone()],
+        ..SearchQuery::default()
+    };
+    let plan = compile(&Postgres, &inner, &scope_of(&inner, parts.to_vec()))?;
+    let mut sql = Sql::default();
+    sql.push("SELECT r.id FROM resource r WHERE ");
+    sql.append(plan.condition);
+    sql.push(&format!(" LIMIT {}", MAX_PINNED_TARGETS + 1));
+    let rows = run(client, &sql).await?;
+    if rows.len() > MAX_PINNED_TARGETS {
+        return Ok(None);
+    }
+    let mut values = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: String = row
+            .try_get(0)
+            .map_err(|e| crosscare_store::StoreError::Corrupt(e.to_string()))?;
+        values.push(Predicate::Reference(ReferencePredicate::Local {
+            resource_type: Some(target_type.clone()),
+            id,
+            version: None,
+        }));
+    }
+    let mut rewritten = query.clone();
+    rewritten.filters = vec![Filter::Param(ParamFilter {
+        param: param.clone(),
+        param_type: SearchParamType::Reference,
+        values,
+    })];
+    Ok(Some(rewritten))
 }
 
 /// The types of the resources holding a local reference to `target_type/target_id`: one

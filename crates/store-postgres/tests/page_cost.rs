@@ -136,6 +136,22 @@ fn pages_read_the_page_not_every_match() {
     assert!(read <= 12, "subject: {read} index rows for a page of 10");
     assert_eq!(ids(&store, &q), expected(|i| i < BIG, 0, 10));
 
+    // A chain to few targets is the same search over their references (ordered arms); to more
+    // than 64 targets it stays a chain, with the same answers.
+    let q = query("Observation", "subject:Patient.gender=female&_count=10");
+    let (page, _) = explain(&store, &q);
+    let read = rows_read(&page, "idx_reference_target");
+    assert!(
+        read <= 12,
+        "chain to one patient: {read} index rows for a page of 10"
+    );
+    assert_eq!(ids(&store, &q), expected(|i| i < BIG, 0, 10));
+    let q = query(
+        "Observation",
+        "subject:Patient.gender=male&_count=10&_offset=5",
+    );
+    assert_eq!(ids(&store, &q), expected(|i| i >= BIG, 5, 10));
+
     // Sorted: the 1,500 matching keys are sorted by their dates from the index tables, and
     // only the page's resources are read (no hash of every Observation against the matches).
     let q = query("Observation", "subject=Patient/big&_sort=-date&_count=10");
