@@ -477,6 +477,16 @@ fn search_parameters_and_results(backend: Backend) {
         total(":missing", "Observation?value-quantity:missing=true", 2),
         total("_lastUpdated", "Observation?_lastUpdated=gt2000-01-01", 5),
         total("compartment", "Patient/c/Observation", 2),
+        // Every type of the compartment: the patient itself and what refers to it (PostgreSQL
+        // asks only the referring types), paged across types.
+        total("compartment of every type", "Patient/c/*", 3),
+        total("$everything", "Patient/a/$everything", 3),
+        total(
+            "$everything, last page",
+            "Patient/a/$everything?_count=1&_offset=2",
+            3,
+        )
+        .at("/entry/0/resource/resourceType", json!("Patient")),
         step(
             "_include",
             "GET",

@@ -248,9 +248,9 @@ impl PostgresStore {
     }
 
     /// `EXPLAIN ANALYZE` of the statements of a search (the plans PostgreSQL chooses with the
-    /// current statistics and the actual values, run): the page statement, then each `_include` /
-    /// `_revinclude` statement over the page's keys. One line per plan node; for tests and
-    /// benchmarks.
+    /// current statistics and the actual values, run): the page statement, the count when the
+    /// query asks for a total (after a `-- total` line), then each `_include` / `_revinclude`
+    /// statement over the page's keys. One line per plan node; for tests and benchmarks.
     pub fn explain_search(
         &self,
         partitions: &[crosscare_store::PartitionId],

@@ -34,8 +34,13 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 4,
+        name: "ordered_search_indexes",
+        sql: include_str!("../migrations/0004_ordered_search_indexes.sql"),
+    },
+    Migration {
+        version: 5,
         name: "setting",
-        sql: include_str!("../migrations/0004_setting.sql"),
+        sql: include_str!("../migrations/0005_setting.sql"),
     },
 ];
 

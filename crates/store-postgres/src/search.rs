@@ -10,7 +10,9 @@
 
 use crate::error::store_error;
 use crate::read::{version_from_row, VERSION_COLUMNS};
-use crosscare_search::{Include, SearchQuery, SummaryMode};
+use crosscare_search::param::reference::ReferencePredicate;
+use crosscare_search::{Filter, Include, ParamFilter, Predicate, SearchQuery, SummaryMode};
+use crosscare_spec::model::SearchParamType;
 use crosscare_store::search_sql::{
     compile, count_sql, scope_of, Plan, Postgres, Sql, SqlValue, TotalNeed,
 };
@@ -96,13 +98,23 @@ pub(crate) fn page_sql(plan: &Plan, count: usize, offset: usize) -> Sql {
         "SELECT {VERSION_COLUMNS}, r.part FROM (\
          SELECT r.part, r.rtype, r.id, r.version, r.ts FROM resource r WHERE "
     ));
-    sql.append(plan.condition.clone());
-    sql.push(" ORDER BY ");
-    sql.append(plan.order.clone());
-    sql.push(" LIMIT ");
-    sql.bind(i64::try_from(count).unwrap_or(i64::MAX));
-    sql.push(" OFFSET ");
-    sql.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    if let Some(sorted) = &plan.sorted {
+        // A sorted search that is one index-backed filter: the matching keys are sorted by
+        // their sort keys (index lookups by key) without a `resource` row each, and only the
+        // page's rows are read. Over `resource`, PostgreSQL hashed every resource of the type
+        // against the matches (a sequential scan) before sorting them.
+        sql.push("(r.part, r.rtype, r.id) IN (");
+        sql.append(sorted.page(&Postgres, count, offset));
+        sql.push(") AND NOT r.deleted");
+    } else {
+        sql.append(plan.condition.clone());
+        sql.push(" ORDER BY ");
+        sql.append(plan.order.clone());
+        sql.push(" LIMIT ");
+        sql.bind(i64::try_from(count).unwrap_or(i64::MAX));
+        sql.push(" OFFSET ");
+        sql.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    }
     sql.push(
         ") r JOIN version v ON v.part = r.part AND v.rtype = r.rtype AND v.id = r.id \
          AND v.version = r.version ORDER BY ",
@@ -113,11 +125,12 @@ pub(crate) fn page_sql(plan: &Plan, count: usize, offset: usize) -> Sql {
 }
 
 /// The count of a search's matches (stopping after `limit`): from the index rows alone when
-/// the search is one index-backed filter, else over `resource`.
+/// the search is one index-backed filter (sorted or not), else over `resource`.
 fn total_sql(plan: &Plan, limit: Option<u64>) -> Sql {
-    match &plan.keys {
-        Some(keys) => keys.count(&Postgres, limit),
-        None => count_sql(plan, limit),
+    match (&plan.keys, &plan.sorted) {
+        (Some(keys), _) => keys.count(&Postgres, limit),
+        (None, Some(sorted)) => sorted.keys.count(&Postgres, limit),
+        (None, None) => count_sql(plan, limit),
     }
 }
 
@@ -148,8 +161,10 @@ fn scope_parts(partitions: &[PartitionId]) -> Vec<SqlValue> {
 
 /// `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)` of the statements a search runs (they are
 /// executed: actual row counts per node, and the execution time), with its bound values: the
-/// page statement, then (after a `-- _include …` / `-- _revinclude …` line each) the first round
-/// of include statements over the keys of the page. For tests and benchmarks.
+/// page statement (for `_summary=count`, none), then after a `-- total` line the count when the
+/// query asks for a total (`_total`, `_summary=count`; bounded as the search bounds it), then
+/// (after a `-- _include …` / `-- _revinclude …` line each) the first round of include
+/// statements over the keys of the page. For tests and benchmarks.
 const EXPLAIN: &str = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)";
 
 pub(crate) async fn explain(
@@ -159,16 +174,40 @@ pub(crate) async fn explain(
 ) -> Result<Vec<String>> {
     let parts = scope_parts(partitions);
     let part_names: Vec<String> = partitions.iter().map(|p| p.0.clone()).collect();
+    let pinned = pin_targets(client, &parts, query).await?;
+    let query = pinned.as_ref().unwrap_or(query);
     let scope = scope_of(query, parts);
     let plan = compile(&Postgres, query, &scope)?;
-    let page = page_sql(&plan, query.result.count.unwrap_or(DEFAULT_COUNT), 0);
-    let mut explained = page.clone();
-    explained.text = format!("{EXPLAIN} {}", page.text);
-    let mut out: Vec<String> = run(client, &explained)
-        .await?
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect();
+    let explained = |sql: &Sql| {
+        let mut e = sql.clone();
+        e.text = format!("{EXPLAIN} {}", sql.text);
+        e
+    };
+    let count = query.result.count.unwrap_or(DEFAULT_COUNT);
+    let page = page_sql(&plan, count, query.result.offset);
+    let mut out: Vec<String> = Vec::new();
+    if query.result.summary != Some(SummaryMode::Count) {
+        out.extend(
+            run(client, &explained(&page))
+                .await?
+                .iter()
+                .map(|r| r.get::<_, String>(0)),
+        );
+    }
+    let total = match TotalNeed::of(query) {
+        TotalNeed::None => None,
+        TotalNeed::Count => Some(total_sql(&plan, None)),
+        TotalNeed::UpTo(limit) => Some(total_sql(&plan, Some(limit.saturating_add(1)))),
+    };
+    if let Some(total) = total {
+        out.push("-- total".to_string());
+        out.extend(
+            run(client, &explained(&total))
+                .await?
+                .iter()
+                .map(|r| r.get::<_, String>(0)),
+        );
+    }
     let (inc, rev) = (&query.result.include, &query.result.revinclude);
     if inc.is_empty() && rev.is_empty() {
         return Ok(out);
@@ -219,6 +258,8 @@ pub(crate) async fn search(
             _ => None,
         })
         .collect();
+    let pinned = pin_targets(client, &parts, query).await?;
+    let query = pinned.as_ref().unwrap_or(query);
     let scope = scope_of(query, parts);
     let plan = compile(&Postgres, query, &scope)?;
     if query.result.summary == Some(SummaryMode::Count) {
@@ -251,6 +292,105 @@ pub(crate) async fn search(
         included,
         total,
     })
+}
+
+/// Targets of a chain looked up before the rewrite below is abandoned.
+const MAX_PINNED_TARGETS: usize = 64;
+
+/// Rewrites a search that is one chain (`subject:Patient.family=mu`) whose inner filter selects
+/// few targets into the same search over those targets (`subject=Patient/a,Patient/b,…`), as
+/// the SQLite store does. Both mean the same; each rewritten value is an ordered arm on
+/// `idx_reference_target` (`Keys::ordered`), so the page is cut after `offset + count` per
+/// target, where the chain grouped and sorted every referrer of every target (the
+/// Observations of all patients with the prefix). One extra statement, over the targets' index.
+async fn pin_targets(
+    client: &ClientWrapper,
+    parts: &[SqlValue],
+    query: &SearchQuery,
+) -> Result<Option<SearchQuery>> {
+    let (
+        [_],
+        Some(_),
+        [Filter::Chain {
+            param,
+            target_type,
+            filter,
+        }],
+    ) = (
+        parts,
+        query.resource_type.as_deref(),
+        query.filters.as_slice(),
+    )
+    else {
+        return Ok(None);
+    };
+    if !query.result.sort.is_empty() {
+        return Ok(None);
+    }
+    let inner = SearchQuery {
+        resource_type: Some(target_type.clone()),
+        filters: vec![(**filter).clone()],
+        ..SearchQuery::default()
+    };
+    let plan = compile(&Postgres, &inner, &scope_of(&inner, parts.to_vec()))?;
+    let mut sql = Sql::default();
+    sql.push("SELECT r.id FROM resource r WHERE ");
+    sql.append(plan.condition);
+    sql.push(&format!(" LIMIT {}", MAX_PINNED_TARGETS + 1));
+    let rows = run(client, &sql).await?;
+    if rows.len() > MAX_PINNED_TARGETS {
+        return Ok(None);
+    }
+    let mut values = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: String = row
+            .try_get(0)
+            .map_err(|e| crosscare_store::StoreError::Corrupt(e.to_string()))?;
+        values.push(Predicate::Reference(ReferencePredicate::Local {
+            resource_type: Some(target_type.clone()),
+            id,
+            version: None,
+        }));
+    }
+    let mut rewritten = query.clone();
+    rewritten.filters = vec![Filter::Param(ParamFilter {
+        param: param.clone(),
+        param_type: SearchParamType::Reference,
+        values,
+    })];
+    Ok(Some(rewritten))
+}
+
+/// The types of the resources holding a local reference to `target_type/target_id`: one
+/// index-only statement over `idx_reference_reverse (part, ttype, tid, rtype)`, whose cost
+/// follows the number of references to the target (a patient's resources), so that a
+/// compartment search asks only those types instead of counting each of the compartment's
+/// 30-odd types.
+pub(crate) async fn referring_types(
+    client: &ClientWrapper,
+    partitions: &[PartitionId],
+    target_type: &str,
+    target_id: &str,
+) -> Result<Vec<String>> {
+    let parts: Vec<String> = partitions.iter().map(|p| p.0.clone()).collect();
+    let rows = client
+        .query_typed(
+            "SELECT DISTINCT rtype FROM idx_reference WHERE part = ANY($1) AND ttype = $2 \
+             AND tid = $3 AND cid IS NULL AND url IS NULL",
+            &[
+                (&parts, Type::TEXT_ARRAY),
+                (&target_type, Type::TEXT),
+                (&target_id, Type::TEXT),
+            ],
+        )
+        .await
+        .map_err(store_error)?;
+    rows.iter()
+        .map(|r| {
+            r.try_get(0)
+                .map_err(|e| crosscare_store::StoreError::Corrupt(e.to_string()))
+        })
+        .collect()
 }
 
 async fn query_rows_count(client: &ClientWrapper, sql: &Sql) -> Result<u64> {

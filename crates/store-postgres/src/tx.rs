@@ -161,6 +161,24 @@ impl ReadTx for PgTx<'_> {
             .block_on(crate::search::search(client, partitions, query))
     }
 
+    fn referring_types(
+        &mut self,
+        partitions: &[PartitionId],
+        target_type: &str,
+        target_id: &str,
+    ) -> Result<Option<Vec<String>>> {
+        self.flush_for_read()?;
+        let client = self.client()?;
+        self.store
+            .block_on(crate::search::referring_types(
+                client,
+                partitions,
+                target_type,
+                target_id,
+            ))
+            .map(Some)
+    }
+
     fn count(&mut self, partition: &PartitionId, resource_type: Option<&str>) -> Result<u64> {
         // Buffered writes are counted from the buffer, so that a count between writes (the
         // storage quota's, once per entry of a transaction) does not flush them.

@@ -251,6 +251,40 @@ fn has_and_compartment(s: &dyn Store) {
         .collect();
     got.sort();
     assert_eq!(got, ["o1", "o2"], "Patient/a/Observation");
+    // The compartment's own resource (`_id`) and a member by reference (`link`), one per page,
+    // with the total on each page: no resource twice, none missed.
+    let mut got = Vec::new();
+    for offset in 0..3 {
+        let mut q = query(Some("Patient"), "_count=1&_total=accurate");
+        q.filters
+            .extend(compartment_filter("Patient", "a", "Patient"));
+        q.result.offset = offset;
+        let page = ok(r.search(&[PartitionId::default_partition()], &q));
+        assert_eq!(
+            page.total,
+            Some(2),
+            "Patient/a/Patient total, offset {offset}"
+        );
+        got.extend(page.matches.into_iter().map(|v| v.id));
+    }
+    got.sort();
+    assert_eq!(got, ["a", "d"], "Patient/a/Patient");
+    // A hint, but never missing a type that refers to the resource.
+    let parts = [PartitionId::default_partition()];
+    if let Some(types) = ok(r.referring_types(&parts, "Patient", "a")) {
+        for t in ["Observation", "Patient"] {
+            assert!(
+                types.iter().any(|x| x == t),
+                "{t} refers to Patient/a: {types:?}"
+            );
+        }
+    }
+    if let Some(types) = ok(r.referring_types(&parts, "Patient", "nobody")) {
+        assert!(
+            types.is_empty(),
+            "nothing refers to Patient/nobody: {types:?}"
+        );
+    }
 }
 
 fn composite(s: &dyn Store) {

@@ -165,6 +165,19 @@ pub trait ReadTx {
     fn search(&mut self, partitions: &[PartitionId], query: &SearchQuery) -> Result<SearchPage>;
     /// The number of current (not deleted) resources in a partition, of one type or of all.
     fn count(&mut self, partition: &PartitionId, resource_type: Option<&str>) -> Result<u64>;
+    /// The resource types of every current resource that refers to `target_type/target_id`
+    /// (a local reference, outside contained resources), or `None` when the backend does not
+    /// tell. A hint for compartment searches (`Patient/1/*`, `$everything`), which then skip
+    /// the types that cannot have members by reference: it may list more types, never fewer.
+    fn referring_types(
+        &mut self,
+        partitions: &[PartitionId],
+        target_type: &str,
+        target_id: &str,
+    ) -> Result<Option<Vec<String>>> {
+        let _ = (partitions, target_type, target_id);
+        Ok(None)
+    }
     /// One batch of a scan over the resources of one type, in resource order: the version of
     /// each resource current at `query.until` (or now), not deleted, updated after
     /// `query.since`, and in the compartment when one is given. Call again with `page.next`

@@ -160,7 +160,16 @@ fn search_compartment<T: ReadTx + ?Sized>(
     let mut skip = query.result.offset;
     let mut all = SearchPage::default();
     let mut total = 0u64;
+    // Types without a reference to the compartment's resource have no members (but the
+    // compartment's own type, whose member is that resource itself): skipped, when the store
+    // tells, instead of counted one statement each.
+    let referring = tx.referring_types(std::slice::from_ref(ctx.partition), compartment, id)?;
     for t in types {
+        if let Some(referring) = &referring {
+            if t != compartment && !referring.contains(t) {
+                continue;
+            }
+        }
         let Some(filter) = compartment_filter(compartment, id, t) else {
             continue;
         };

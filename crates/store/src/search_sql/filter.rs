@@ -4,7 +4,8 @@
 use super::predicate::{condition, range_compare, table_of};
 use super::{component_param, Dialect, Scope, Sql};
 use crate::{Result, StoreError};
-use crosscare_search::param::token::TokenMatch;
+use crosscare_search::param::reference::ReferencePredicate;
+use crosscare_search::param::token::{TokenMatch, TokenPredicate};
 use crosscare_search::{Filter, ParamFilter, Predicate};
 
 /// Every index table, for `:missing` (which does not know the parameter's type).
@@ -28,6 +29,41 @@ pub(crate) fn drives(f: &Filter) -> bool {
         Filter::Missing { missing, .. } => !missing,
         Filter::Not(_) => false,
     }
+}
+
+/// True when an arm for this value is an equality seek whose index lists its rows in key
+/// order (see [`super::Keys::ordered`]): a token code (with or without a system, which the
+/// index holds after the key) or a typed local reference.
+pub(crate) fn ordered_value(p: &Predicate) -> bool {
+    match p {
+        Predicate::Token(t) => matches!(
+            t.matcher,
+            TokenMatch::Code(_) | TokenMatch::SystemCode { .. } | TokenMatch::NoSystem(_)
+        ),
+        Predicate::Reference(ReferencePredicate::Local { resource_type, .. }) => {
+            resource_type.is_some()
+        }
+        _ => false,
+    }
+}
+
+/// True when every branch of an `OR` can be listed as arms of keys: index-backed parameters,
+/// and `_id` with plain ids (a compartment's own resource).
+pub(crate) fn any_has_arms(list: &[Filter]) -> bool {
+    !list.is_empty()
+        && list.iter().all(|f| match f {
+            Filter::Param(pf) if pf.values.is_empty() => false,
+            Filter::Param(pf) if pf.param == "_id" => pf.values.iter().all(|p| {
+                matches!(
+                    p,
+                    Predicate::Token(TokenPredicate {
+                        matcher: TokenMatch::Code(_) | TokenMatch::NoSystem(_)
+                    }) | Predicate::String(_)
+                )
+            }),
+            f @ Filter::Param(_) => drives(f),
+            _ => false,
+        })
 }
 
 /// Writes filters in one dialect and allocates fresh table aliases for nested joins.
@@ -229,6 +265,30 @@ impl<'d> Compiler<'d> {
             sql.append(arm);
         }
         Ok(())
+    }
+
+    /// One `SELECT <key> FROM resource WHERE … AND id = ?` per value of `_id` (plain ids only,
+    /// see [`any_has_arms`]): undeleted resources, as the index rows of the other arms are.
+    pub(crate) fn id_arms(&mut self, pf: &ParamFilter, scope: &Scope) -> Result<Vec<Sql>> {
+        let d = self.d;
+        let mut arms = Vec::with_capacity(pf.values.len());
+        for p in &pf.values {
+            let id = match p {
+                Predicate::Token(TokenPredicate {
+                    matcher: TokenMatch::Code(id) | TokenMatch::NoSystem(id),
+                }) => id,
+                Predicate::String(s) => &s.value,
+                _ => return Err(StoreError::UnsupportedSearch("_id takes plain ids".into())),
+            };
+            let mut sql = Sql::default();
+            sql.push(&format!("SELECT {} FROM resource WHERE ", d.key("")));
+            scope.write(d, &mut sql, "");
+            sql.push(" AND id = ");
+            sql.bind(id.clone());
+            sql.push(&format!(" AND {}", d.not_deleted("")));
+            arms.push(sql);
+        }
+        Ok(arms)
     }
 
     /// One `SELECT <key> FROM <index> …` per value of an index-backed parameter (the values

@@ -173,6 +173,35 @@ pub struct Plan {
     /// order (no `_sort`), the
     /// statements that find its keys in the index alone: see [`Keys`].
     pub keys: Option<Keys>,
+    /// The same keys for a search with `_sort` (on anything but `_lastUpdated`), with the order
+    /// over them: PostgreSQL sorts the matching keys without reading their `resource` rows.
+    pub sorted: Option<SortedKeys>,
+}
+
+/// The matches of a sorted search that is one index-backed filter, and its `ORDER BY` over a
+/// key aliased `s` (the sort keys' subqueries read the index tables by `s.part, s.rtype,
+/// s.id`): the page is chosen from the keys alone, and only its resources are read. Index rows
+/// exist only for current, undeleted versions, as for [`Keys`].
+#[derive(Debug, Clone)]
+pub struct SortedKeys {
+    pub keys: Keys,
+    pub order: Sql,
+}
+
+impl SortedKeys {
+    /// `SELECT s.part, s.rtype, s.id … ORDER BY <sort keys> LIMIT ? OFFSET ?` (PostgreSQL).
+    pub fn page(&self, d: &dyn Dialect, count: usize, offset: usize) -> Sql {
+        let mut sql = Sql::default();
+        sql.push(&format!("SELECT {} FROM (", d.key("s.")));
+        sql.append(self.keys.distinct(d));
+        sql.push(") AS s ORDER BY ");
+        sql.append(self.order.clone());
+        sql.push(" LIMIT ");
+        sql.bind(i64::try_from(count).unwrap_or(i64::MAX));
+        sql.push(" OFFSET ");
+        sql.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        sql
+    }
 }
 
 /// The matches of a search that is exactly one index-backed filter, as index rows: one arm per
@@ -187,6 +216,13 @@ pub struct Plan {
 #[derive(Debug, Clone)]
 pub struct Keys {
     pub arms: Vec<Sql>,
+    /// True when every arm is an equality seek on an index whose next column is the row key,
+    /// in a scope of one partition and one resource type: each arm then lists its keys in id
+    /// order, which is the row order there (PostgreSQL's
+    /// `idx_token_code (part, rtype, param, code, id, …)` and `idx_reference_target (part,
+    /// rtype, param, tid, ttype, id)`, schema version 4), so the page is a merge of ordered
+    /// walks that stops after `offset + count` keys instead of sorting every match.
+    pub ordered: bool,
 }
 
 impl Keys {
@@ -194,17 +230,41 @@ impl Keys {
     /// ordered index walk and merges several arms without sorting them).
     pub fn page(&self, d: &dyn Dialect, count: usize, offset: usize) -> Sql {
         let mut sql = Sql::default();
+        if d.key_columns() > 1 && self.ordered {
+            // One partition and one type: the id alone orders the keys, and each arm walks its
+            // index in id order, grouped as the rows arrive. With several arms, each is cut
+            // after `offset + count` distinct ids (PostgreSQL plans every arm of a `UNION ALL`
+            // on its own, so it cannot carry the outer `LIMIT` into them), and the union of
+            // those few is grouped and cut again. `min(part)`, `min(rtype)`: the constants of
+            // the scope, without grouping by them (which would make PostgreSQL sort every
+            // match: outside an arm they are not known to be constant).
+            let n = i64::try_from(count.saturating_add(offset)).unwrap_or(i64::MAX);
+            let rows = match self.arms.as_slice() {
+                [arm] => arm.clone(),
+                arms => {
+                    let mut u = Sql::default();
+                    for (i, arm) in arms.iter().enumerate() {
+                        if i > 0 {
+                            u.push(" UNION ALL ");
+                        }
+                        u.push("(");
+                        u.append(ordered_ids(arm.clone(), true, Some(n)));
+                        u.push(")");
+                    }
+                    u
+                }
+            };
+            let mut page = ordered_ids(rows, true, Some(i64::try_from(count).unwrap_or(i64::MAX)));
+            page.push(" OFFSET ");
+            page.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+            return page;
+        }
         if d.key_columns() > 1 {
             // A composite key: the arms (which may end in a planner fence) go in a derived
             // table, and PostgreSQL sorts the distinct keys of the matches, then takes the page.
             let key = d.key("k.");
             sql.push(&format!("SELECT {key} FROM ("));
-            for (i, arm) in self.arms.iter().enumerate() {
-                if i > 0 {
-                    sql.push(" UNION ALL ");
-                }
-                sql.append(arm.clone());
-            }
+            sql.append(self.union_all());
             // The search's own row order, which matches no index: walking a key-ordered index
             // and filtering it until `LIMIT` rows match would cost the whole type when few do.
             let order = d.row_order(true).replace("r.", "k.");
@@ -271,17 +331,64 @@ impl Keys {
         sql
     }
 
-    /// [`Keys::count`] for a composite key (PostgreSQL): the index rows grouped by key.
-    fn count_composite(&self, d: &dyn Dialect, limit: Option<u64>) -> Sql {
+    /// Every distinct matching key, in no order, as columns `part, rtype, id` (a composite key:
+    /// PostgreSQL).
+    pub fn distinct(&self, d: &dyn Dialect) -> Sql {
+        if self.ordered {
+            return ordered_ids(self.union_all(), true, None);
+        }
         let key = d.key("k.");
         let mut sql = Sql::default();
-        sql.push(&format!("SELECT count(*) FROM (SELECT {key} FROM ("));
+        sql.push(&format!("SELECT {key} FROM ("));
+        sql.append(self.union_all());
+        sql.push(&format!(") AS k GROUP BY {key}"));
+        sql
+    }
+
+    /// The arms joined by `UNION ALL` (duplicates are removed by the caller).
+    fn union_all(&self) -> Sql {
+        let mut sql = Sql::default();
         for (i, arm) in self.arms.iter().enumerate() {
             if i > 0 {
                 sql.push(" UNION ALL ");
             }
             sql.append(arm.clone());
         }
+        sql
+    }
+
+    /// [`Keys::count`] for a composite key (PostgreSQL): the index rows grouped by key, or by
+    /// id when the arms are ordered (grouped as the merged walks arrive, so a bounded count
+    /// stops after `limit` keys).
+    fn count_composite(&self, d: &dyn Dialect, limit: Option<u64>) -> Sql {
+        let mut sql = Sql::default();
+        if self.ordered {
+            // As the ordered page: each arm cut after `limit` ids, then the union grouped.
+            let n = limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+            let rows = match (self.arms.as_slice(), n) {
+                ([arm], _) => arm.clone(),
+                (arms, Some(n)) => {
+                    let mut u = Sql::default();
+                    for (i, arm) in arms.iter().enumerate() {
+                        if i > 0 {
+                            u.push(" UNION ALL ");
+                        }
+                        u.push("(");
+                        u.append(ordered_ids(arm.clone(), false, Some(n)));
+                        u.push(")");
+                    }
+                    u
+                }
+                (_, None) => self.union_all(),
+            };
+            sql.push("SELECT count(*) FROM (");
+            sql.append(ordered_ids(rows, false, n));
+            sql.push(") AS c");
+            return sql;
+        }
+        let key = d.key("k.");
+        sql.push(&format!("SELECT count(*) FROM (SELECT {key} FROM ("));
+        sql.append(self.union_all());
         sql.push(&format!(") AS k GROUP BY {key}"));
         if let Some(n) = limit {
             sql.push(" LIMIT ");
@@ -290,6 +397,26 @@ impl Keys {
         sql.push(") AS c");
         sql
     }
+}
+
+/// The distinct ids of `rows` (keys of one partition and one type) in id order, the first
+/// `limit` of them (all, in no order, without a limit), with the partition and type when
+/// `with_key` (PostgreSQL's ordered keys: see [`Keys::ordered`]). Over one ordered index walk
+/// this is a streaming `Group` that stops after `limit` ids.
+fn ordered_ids(rows: Sql, with_key: bool, limit: Option<i64>) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(if with_key {
+        "SELECT min(k.part) AS part, min(k.rtype) AS rtype, k.id FROM ("
+    } else {
+        "SELECT k.id FROM ("
+    });
+    sql.append(rows);
+    sql.push(") AS k GROUP BY k.id");
+    if let Some(n) = limit {
+        sql.push(" ORDER BY k.id LIMIT ");
+        sql.bind(n);
+    }
+    sql
 }
 
 /// How a search's total is found, from `_summary` and `_total`.
@@ -366,46 +493,85 @@ pub fn compile(d: &dyn Dialect, query: &SearchQuery, scope: &Scope) -> Result<Pl
         condition.push(" AND ");
         c.filter(&mut condition, f, "r", scope)?;
     }
-    let mut order = Sql::default();
-    for key in &query.result.sort {
-        sort_key(d, &mut order, key)?;
-        order.push(", ");
-    }
-    order.push(d.row_order(driven));
+    let order = order_of(d, query, "r", d.row_order(driven))?;
+    // Within one partition and one type, the id alone orders the rows (see `Keys::ordered`).
+    let one_type = scope.types.len() == 1 && scope.parts.len() == 1;
+    let unsorted = query.result.sort.is_empty();
     let keys = match query.filters.as_slice() {
-        [f @ Filter::Param(pf)]
-            if query.result.sort.is_empty() && !pf.values.is_empty() && filter::drives(f) =>
-        {
-            Some(Keys {
-                arms: filter::Compiler::new(d).param_arms(pf, scope)?,
-            })
+        [f @ Filter::Param(pf)] if !pf.values.is_empty() && filter::drives(f) => Some(Keys {
+            arms: filter::Compiler::new(d).param_arms(pf, scope)?,
+            ordered: one_type && pf.values.iter().all(filter::ordered_value),
+        }),
+        [Filter::Any(list)] if filter::any_has_arms(list) => {
+            // A compartment (`Patient/1/Observation`, each type of `$everything`): an `OR` of
+            // reference parameters (and `_id` for the compartment's own resource), whose arms
+            // together list the matches.
+            let mut c = filter::Compiler::new(d);
+            let mut arms = Vec::new();
+            let mut ordered = one_type;
+            for f in list {
+                let Filter::Param(pf) = f else {
+                    continue;
+                };
+                if pf.param == "_id" {
+                    arms.extend(c.id_arms(pf, scope)?);
+                } else {
+                    ordered &= pf.values.iter().all(filter::ordered_value);
+                    arms.extend(c.param_arms(pf, scope)?);
+                }
+            }
+            Some(Keys { arms, ordered })
         }
         [f @ (Filter::Chain { .. } | Filter::Has { .. })]
-            if query.result.sort.is_empty()
-                && (matches!(f, Filter::Chain { .. }) || scope.types.len() == 1) =>
+            if matches!(f, Filter::Chain { .. }) || scope.types.len() == 1 =>
         {
             // A `_has` arm lists referenced resources of whatever type the reference names;
             // it is only the search's type when the scope pins one.
             let mut arm = Sql::default();
             filter::Compiler::new(d).rows(&mut arm, f, scope)?;
-            Some(Keys { arms: vec![arm] })
+            Some(Keys {
+                arms: vec![arm],
+                ordered: false,
+            })
         }
         _ => None,
+    };
+    // `_lastUpdated` is a column of `resource`: a sort on it needs the resource rows.
+    let (keys, sorted) = match keys {
+        Some(keys) if !unsorted && query.result.sort.iter().all(|k| k.param != "_lastUpdated") => {
+            let order = order_of(d, query, "s", &d.row_order(true).replace("r.", "s."))?;
+            (None, Some(SortedKeys { keys, order }))
+        }
+        keys if unsorted => (keys, None),
+        _ => (None, None),
     };
     Ok(Plan {
         condition,
         order,
         keys,
+        sorted,
     })
 }
 
-/// One `_sort` key: resources without a value sort last in both directions.
-fn sort_key(d: &dyn Dialect, sql: &mut Sql, key: &SortKey) -> Result<()> {
+/// The `ORDER BY` keys of a query over the row key of `alias`, ending with `tiebreak`.
+fn order_of(d: &dyn Dialect, query: &SearchQuery, alias: &str, tiebreak: &str) -> Result<Sql> {
+    let mut order = Sql::default();
+    for key in &query.result.sort {
+        sort_key(d, &mut order, key, alias)?;
+        order.push(", ");
+    }
+    order.push(tiebreak);
+    Ok(order)
+}
+
+/// One `_sort` key over the row `alias`: resources without a value sort last in both
+/// directions (`NULLS LAST`, which SQLite and PostgreSQL both write so).
+fn sort_key(d: &dyn Dialect, sql: &mut Sql, key: &SortKey, alias: &str) -> Result<()> {
     let dir = if key.descending { "DESC" } else { "ASC" };
     let agg = if key.descending { "max" } else { "min" };
     let expr = match key.param.as_str() {
-        "_id" => d.text_order("r.id"),
-        "_lastUpdated" => "r.ts".to_string(),
+        "_id" => d.text_order(&format!("{alias}.id")),
+        "_lastUpdated" => format!("{alias}.ts"),
         _ => {
             let (table, col) = match key.param_type {
                 SearchParamType::String => ("idx_string", d.text_order("norm")),
@@ -430,16 +596,13 @@ fn sort_key(d: &dyn Dialect, sql: &mut Sql, key: &SortKey) -> Result<()> {
             let mut s = Sql::default();
             s.push(&format!(
                 "(SELECT {agg}({col}) FROM {table} WHERE {} AND cid IS NULL AND param = ",
-                d.key_eq("", "r.")
+                d.key_eq("", &format!("{alias}."))
             ));
             s.bind(key.param.clone());
-            s.push(")");
-            // The key is written twice (NULLs-last flag, then the value); bind it twice.
-            let text = s.text.clone();
-            sql.push(&format!("{text} IS NULL, "));
-            sql.params.extend(s.params.clone());
-            sql.push(&format!("{text} {dir}"));
-            sql.params.extend(s.params);
+            s.push(&format!(") {dir} NULLS LAST"));
+            // Written once, so that both backends run the subquery once per match (a separate
+            // `IS NULL` key before it was a second subquery per match).
+            sql.append(s);
             return Ok(());
         }
     };
@@ -530,9 +693,7 @@ mod tests {
         assert_eq!(
             plan.order.numbered(),
             "(SELECT min(code COLLATE \"C\") FROM idx_token WHERE part = r.part AND rtype = r.rtype \
-             AND id = r.id AND cid IS NULL AND param = $1) IS NULL, (SELECT min(code COLLATE \"C\") \
-             FROM idx_token WHERE part = r.part AND rtype = r.rtype AND id = r.id AND cid IS NULL \
-             AND param = $2) ASC, r.part, r.rtype, r.id || ''"
+             AND id = r.id AND cid IS NULL AND param = $1) ASC NULLS LAST, r.part, r.rtype, r.id || ''"
         );
     }
 

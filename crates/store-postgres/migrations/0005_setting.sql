@@ -1,4 +1,4 @@
--- CrossCare PostgreSQL schema, version 4: server-wide settings.
+-- CrossCare PostgreSQL schema, version 5: server-wide settings.
 --
 -- A handful of small values every server sharing the database reads (today the state of
 -- custom search parameters: which are searchable, and a stamp that changes whenever a
