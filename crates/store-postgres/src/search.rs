@@ -10,9 +10,8 @@
 
 use crate::error::store_error;
 use crate::read::{version_from_row, VERSION_COLUMNS};
-use crosscare_search::param::reference::ReferencePredicate;
-use crosscare_search::{Filter, Include, ParamFilter, Predicate, SearchQuery, SummaryMode};
-use crosscare_spec::model::SearchParamType;
+use crosscare_search::{Include, SearchQuery, SummaryMode};
+use crosscare_store::search_sql::pin::ChainPin;
 use crosscare_store::search_sql::{
     compile, count_sql, scope_of, Plan, Postgres, Sql, SqlValue, TotalNeed,
 };
@@ -294,71 +293,29 @@ pub(crate) async fn search(
     })
 }
 
-/// Targets of a chain looked up before the rewrite below is abandoned.
-const MAX_PINNED_TARGETS: usize = 64;
-
-/// Rewrites a search that is one chain (`subject:Patient.family=mu`) whose inner filter selects
-/// few targets into the same search over those targets (`subject=Patient/a,Patient/b,…`), as
-/// the SQLite store does. Both mean the same; each rewritten value is an ordered arm on
-/// `idx_reference_target` (`Keys::ordered`), so the page is cut after `offset + count` per
-/// target, where the chain grouped and sorted every referrer of every target (the
-/// Observations of all patients with the prefix). One extra statement, over the targets' index.
+/// The chain rewrite of `search_sql::pin`, as the SQLite store does: each rewritten value is
+/// an ordered arm on `idx_reference_target` (`Keys::ordered`), so the page is cut after
+/// `offset + count` per target, where the chain grouped and sorted every referrer of every
+/// target (the Observations of all patients with the prefix). One extra statement, over the
+/// targets' index.
 async fn pin_targets(
     client: &ClientWrapper,
     parts: &[SqlValue],
     query: &SearchQuery,
 ) -> Result<Option<SearchQuery>> {
-    let (
-        [_],
-        Some(_),
-        [Filter::Chain {
-            param,
-            target_type,
-            filter,
-        }],
-    ) = (
-        parts,
-        query.resource_type.as_deref(),
-        query.filters.as_slice(),
-    )
-    else {
+    let (Some(pin), Some(part)) = (ChainPin::of(query, parts.len()), parts.first()) else {
         return Ok(None);
     };
-    if !query.result.sort.is_empty() {
-        return Ok(None);
-    }
-    let inner = SearchQuery {
-        resource_type: Some(target_type.clone()),
-        filters: vec![(**filter).clone()],
-        ..SearchQuery::default()
-    };
-    let plan = compile(&Postgres, &inner, &scope_of(&inner, parts.to_vec()))?;
-    let mut sql = Sql::default();
-    sql.push("SELECT r.id FROM resource r WHERE ");
-    sql.append(plan.condition);
-    sql.push(&format!(" LIMIT {}", MAX_PINNED_TARGETS + 1));
+    let sql = pin.targets_sql(&Postgres, part.clone())?;
     let rows = run(client, &sql).await?;
-    if rows.len() > MAX_PINNED_TARGETS {
-        return Ok(None);
-    }
-    let mut values = Vec::with_capacity(rows.len());
+    let mut ids = Vec::with_capacity(rows.len());
     for row in &rows {
-        let id: String = row
-            .try_get(0)
-            .map_err(|e| crosscare_store::StoreError::Corrupt(e.to_string()))?;
-        values.push(Predicate::Reference(ReferencePredicate::Local {
-            resource_type: Some(target_type.clone()),
-            id,
-            version: None,
-        }));
+        ids.push(
+            row.try_get(0)
+                .map_err(|e| crosscare_store::StoreError::Corrupt(e.to_string()))?,
+        );
     }
-    let mut rewritten = query.clone();
-    rewritten.filters = vec![Filter::Param(ParamFilter {
-        param: param.clone(),
-        param_type: SearchParamType::Reference,
-        values,
-    })];
-    Ok(Some(rewritten))
+    Ok(pin.rewrite(ids))
 }
 
 /// The types of the resources holding a local reference to `target_type/target_id`: one

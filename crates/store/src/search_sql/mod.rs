@@ -11,6 +11,7 @@
 
 pub mod dialect;
 mod filter;
+pub mod pin;
 pub(crate) mod predicate;
 
 pub use dialect::{Dialect, Postgres, Sqlite};

@@ -5,12 +5,11 @@
 
 use super::engine;
 use super::read::{partition_id, VERSION_COLUMNS};
+use crate::search_sql::pin::ChainPin;
 use crate::search_sql::{compile, count_sql, scope_of, Plan, Sql, SqlValue, Sqlite, TotalNeed};
 use crate::{PartitionId, ResourceVersion, Result, SearchPage};
-use crosscare_search::param::reference::ReferencePredicate;
 use crosscare_search::param::token::{TokenMatch, TokenPredicate};
 use crosscare_search::{Filter, Include, ParamFilter, Predicate, SearchQuery, SummaryMode};
-use crosscare_spec::model::SearchParamType;
 use rusqlite::{Connection, OptionalExtension};
 use std::collections::HashSet;
 
@@ -156,49 +155,22 @@ pub(crate) fn pin(
     }
 }
 
-/// Targets of a chain looked up before the rewrite below is abandoned.
-const MAX_PINNED_TARGETS: usize = 64;
-
-/// Rewrites a search that is one chain (`subject:Patient.family=mu`) whose inner filter selects
-/// few targets into the same search over those targets (`subject=Patient/a,Patient/b,…`). Both
-/// mean the same; each rewritten value pins every column of `idx_reference_reverse` ahead of
-/// `rid`, so the page is a merge of ordered walks that stops after the page, where the chain
-/// sorted every referrer of every target first (19k Observations for 22 patients).
+/// The chain rewrite of `search_sql::pin` (each rewritten value pins every column of
+/// `idx_reference_reverse` ahead of `rid`, so the page is a merge of ordered walks that stops
+/// after the page, where the chain sorted every referrer of every target first: 19k
+/// Observations for 22 patients).
 fn pin_targets(
     conn: &Connection,
     pids: &[i64],
     query: &SearchQuery,
 ) -> Result<Option<SearchQuery>> {
-    let (
-        [_],
-        Some(_),
-        [Filter::Chain {
-            param,
-            target_type,
-            filter,
-        }],
-    ) = (
-        pids,
-        query.resource_type.as_deref(),
-        query.filters.as_slice(),
-    )
-    else {
+    let Some(pin) = ChainPin::of(query, pids.len()) else {
         return Ok(None);
     };
-    if !query.result.sort.is_empty() {
+    let Some(pid) = pids.first() else {
         return Ok(None);
-    }
-    let inner = SearchQuery {
-        resource_type: Some(target_type.clone()),
-        filters: vec![(**filter).clone()],
-        ..SearchQuery::default()
     };
-    let scope = scope_of(&inner, pids.iter().map(|p| SqlValue::Integer(*p)).collect());
-    let plan = compile(&Sqlite, &inner, &scope)?;
-    let mut sql = Sql::default();
-    sql.push("SELECT r.id FROM resource r WHERE ");
-    sql.append(plan.condition);
-    sql.push(&format!(" LIMIT {}", MAX_PINNED_TARGETS + 1));
+    let sql = pin.targets_sql(&Sqlite, SqlValue::Integer(*pid))?;
     let mut stmt = conn.prepare(&sql.text).map_err(engine)?;
     let ids = stmt
         .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
@@ -207,26 +179,7 @@ fn pin_targets(
         .map_err(engine)?
         .collect::<rusqlite::Result<Vec<String>>>()
         .map_err(engine)?;
-    if ids.len() > MAX_PINNED_TARGETS {
-        return Ok(None);
-    }
-    let values = ids
-        .into_iter()
-        .map(|id| {
-            Predicate::Reference(ReferencePredicate::Local {
-                resource_type: Some(target_type.clone()),
-                id,
-                version: None,
-            })
-        })
-        .collect();
-    let mut rewritten = query.clone();
-    rewritten.filters = vec![Filter::Param(ParamFilter {
-        param: param.clone(),
-        param_type: SearchParamType::Reference,
-        values,
-    })];
-    Ok(Some(rewritten))
+    Ok(pin.rewrite(ids))
 }
 
 /// Systems looked up per `code` value before the rewrite below is abandoned.
