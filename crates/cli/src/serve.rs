@@ -218,7 +218,15 @@ pub async fn serve_until_signal(
     let exports = ExportJobs::open(store.clone(), args.export_config())
         .context("opening the $export job folder")?;
     let exports = Arc::new(exports);
-    let mut rest = Rest::new(store.clone(), args.rest_config())
+    // `Rest::new` reads the store (its custom search parameters), and a PostgreSQL store
+    // blocks on its own runtime, which must not happen on this async task's thread.
+    let rest = {
+        let (store, config) = (store.clone(), args.rest_config());
+        tokio::task::spawn_blocking(move || Rest::new(store, config))
+            .await
+            .context("loading the search parameters")?
+    };
+    let mut rest = rest
         .with_exports(exports.clone())
         .with_lab(lab)
         .with_reindex(
