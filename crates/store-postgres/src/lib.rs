@@ -20,6 +20,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod analyze;
 mod buffer;
 mod bulk;
 mod copy;
@@ -41,7 +42,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
 use postgres_openssl::MakeTlsConnector;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::config::Host;
@@ -61,17 +62,11 @@ pub struct PostgresStore {
     closed: AtomicBool,
     /// `host:port/dbname`, for error messages (never the password).
     target: String,
-    /// Versions written by committed transactions since the store was opened.
-    written: AtomicU64,
-    /// The value of `written` at which the next automatic `ANALYZE` starts.
-    next_analyze: AtomicU64,
-    /// An automatic `ANALYZE` is running (at most one at a time).
-    analyzing: Arc<AtomicBool>,
+    /// When to refresh the planner's statistics after writes.
+    auto_analyze: Arc<analyze::AutoAnalyze>,
 }
 
-/// Versions written before the first automatic `ANALYZE`; each later one waits until the
-/// number written has doubled, so a load of N resources analyzes about log2(N / 10,000) times.
-const AUTO_ANALYZE_FIRST: u64 = 10_000;
+pub use analyze::AnalyzePolicy;
 
 /// Parses a `postgres://` URL (or a `key=value` connection string) and checks what this build
 /// supports.
@@ -219,10 +214,11 @@ impl PostgresStore {
             handle,
             closed: AtomicBool::new(false),
             target,
-            written: AtomicU64::new(0),
-            next_analyze: AtomicU64::new(AUTO_ANALYZE_FIRST),
-            analyzing: Arc::new(AtomicBool::new(false)),
+            auto_analyze: analyze::AutoAnalyze::new(),
         };
+        store
+            .auto_analyze
+            .watch(store.pool.clone(), store.handle.clone());
         off_runtime(|| {
             store.block_on(async {
                 let mut client = store.client().await?;
@@ -282,33 +278,21 @@ impl PostgresStore {
         &self.handle
     }
 
-    /// Counts the versions of a committed transaction, and starts a background `ANALYZE` when
-    /// the volume written since the last one calls for it (see [`AUTO_ANALYZE_FIRST`]).
-    /// Autovacuum would get there too, but only after its nap and thresholds: searches right
-    /// after a large load ran on the planner's guesses for empty tables (a `_has` search took
-    /// 28 s instead of 70 ms).
+    /// Counts the versions of a committed transaction for the automatic `ANALYZE`.
     pub(crate) fn note_written(&self, versions: u64) {
-        if versions == 0 {
-            return;
-        }
-        let total = self.written.fetch_add(versions, Ordering::Relaxed) + versions;
-        if total < self.next_analyze.load(Ordering::Relaxed)
-            || self.analyzing.swap(true, Ordering::AcqRel)
-        {
-            return;
-        }
-        self.next_analyze
-            .store(total.saturating_mul(2), Ordering::Relaxed);
-        let pool = self.pool.clone();
-        let analyzing = self.analyzing.clone();
-        self.handle.spawn(async move {
-            // Statistics only speed searches up; a failure (an outage, say) changes no
-            // result, and the next threshold or autovacuum tries again.
-            if let Ok(client) = pool.get().await {
-                let _ = client.batch_execute(&analyze_sql()).await;
-            }
-            analyzing.store(false, Ordering::Release);
-        });
+        self.auto_analyze
+            .note_written(versions, &self.pool, &self.handle);
+    }
+
+    /// Replaces the automatic `ANALYZE` policy (the default suits loads from thousands to
+    /// millions of resources; tests shorten it).
+    pub fn set_analyze_policy(&self, policy: AnalyzePolicy) {
+        self.auto_analyze.set_policy(policy);
+    }
+
+    /// How many automatic `ANALYZE` statements the store has started.
+    pub fn auto_analyze_runs(&self) -> u64 {
+        self.auto_analyze.runs()
     }
 }
 
