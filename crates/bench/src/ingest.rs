@@ -205,6 +205,7 @@ fn offline(resources: &[Value], batch: usize) -> anyhow::Result<Row> {
         batch_size: batch,
         checkpoint: None,
         credentials: None,
+        in_flight: 1,
     };
     let (summary, elapsed, cpu) = timed(|| {
         Ok(crosscare_ingest::import_into_store(

@@ -25,6 +25,10 @@ pub struct ImportArgs {
     /// `<data>/lab/admin-credential.json`) to get access tokens with.
     #[arg(long, requires = "server")]
     pub credential: Option<PathBuf>,
+    /// With --server: transaction Bundles on their way at once, so the server validates one
+    /// while it writes another.
+    #[arg(long, default_value_t = 2, requires = "server", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub in_flight: u16,
     /// NDJSON files, Bundle files, or folders of them.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -45,6 +49,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
                     .as_deref()
                     .map(read_credential)
                     .transpose()?,
+                in_flight: usize::from(args.in_flight),
             };
             let bar = Bar::new("importing");
             let summary = crosscare_ingest::import_over_http(
@@ -107,7 +112,7 @@ pub fn offline_into(
     let options = ImportOptions {
         batch_size,
         checkpoint: Some(checkpoint.to_path_buf()),
-        credentials: None,
+        ..ImportOptions::default()
     };
     let bar = Bar::new("importing");
     let result = crosscare_ingest::import_into_store(&*store, partition, paths, &options, &bar);

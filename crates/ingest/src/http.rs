@@ -8,10 +8,39 @@ use crate::{
     Checkpoint, ClientCredentials, ImportOptions, ImportSummary, IngestError, Progress, Rejected,
 };
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, sync_channel};
+use std::sync::Mutex;
 use std::time::Instant;
 
+/// One batch on its way to the server, numbered in reading order.
+struct Work {
+    seq: u64,
+    file: usize,
+    /// The batch's last line: the checkpoint once it and every earlier batch are in.
+    last_line: u64,
+    /// Input bytes read once this batch is in (for the progress bar).
+    bytes: u64,
+    batch: Vec<(u64, Value)>,
+}
+
+/// What sending one batch gave.
+struct Done {
+    seq: u64,
+    file: usize,
+    last_line: u64,
+    bytes: u64,
+    result: Result<ImportSummary, IngestError>,
+}
+
 /// Loads every resource of `paths` into the FHIR server at `base_url` (`http://host/fhir`).
+///
+/// Up to [`ImportOptions::in_flight`] Bundles are on their way at once, so the server
+/// validates one while it writes another and the client reads ahead. The checkpoint only
+/// moves past a batch once it and every batch read before it are committed, so a resumed
+/// import never skips a batch that failed, whatever order the answers came in.
 pub fn import_over_http(
     base_url: &str,
     paths: &[PathBuf],
@@ -38,56 +67,185 @@ pub fn import_over_http(
         files: files.len(),
         ..ImportSummary::default()
     };
-    let mut bytes_before = 0u64;
-    let mut tokens = Tokens {
+    let skips: Vec<u64> = files.iter().map(|f| checkpoint.committed(f)).collect();
+    let tokens = Mutex::new(Tokens {
         credentials: options.credentials.as_ref(),
         current: None,
+    });
+    // Set once a batch fails: queued batches are not sent, and reading stops.
+    let stop = AtomicBool::new(false);
+    let workers = options.in_flight.max(1);
+    let mut order = InOrder {
+        next: 0,
+        waiting: BTreeMap::new(),
+        error: None,
     };
-    for file in &files {
-        let skip = checkpoint.committed(file);
-        summary.resumed_past += skip;
-        let mut batch: Vec<(u64, Value)> = Vec::new();
-        read_resources(file, skip, &mut |item| {
-            match item.resource {
-                Ok(r) => batch.push((item.line, r)),
-                Err(message) => summary.rejected.push(Rejected {
-                    file: file.clone(),
-                    line: item.line,
-                    message,
-                }),
-            }
-            if batch.len() >= options.batch_size {
-                let last = item.line;
-                send(
-                    &client,
-                    &mut tokens,
-                    base_url,
-                    file,
-                    &mut batch,
-                    &mut summary,
-                )?;
-                checkpoint.record(options.checkpoint.as_deref(), file, last)?;
-                progress.update(bytes_before + item.offset, summary.loaded);
+    // A rendezvous channel: a batch is read only when a sender is free to take it.
+    let (work_tx, work_rx) = sync_channel::<Work>(0);
+    let work_rx = Mutex::new(work_rx);
+    let (done_tx, done_rx) = channel::<Done>();
+    std::thread::scope(|scope| -> Result<(), IngestError> {
+        for _ in 0..workers {
+            let (work_rx, done_tx) = (&work_rx, done_tx.clone());
+            let (client, tokens, stop, files) = (&client, &tokens, &stop, &files);
+            scope.spawn(move || loop {
+                let next = match work_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok(mut work) = next else { return };
+                let mut part = ImportSummary::default();
+                let result = if stop.load(Ordering::Acquire) {
+                    Err(IngestError::Stopped)
+                } else {
+                    send(
+                        client,
+                        tokens,
+                        base_url,
+                        &files[work.file],
+                        &mut work.batch,
+                        &mut part,
+                    )
+                    .map(|()| part)
+                };
+                if result.is_err() {
+                    stop.store(true, Ordering::Release);
+                }
+                let done = Done {
+                    seq: work.seq,
+                    file: work.file,
+                    last_line: work.last_line,
+                    bytes: work.bytes,
+                    result,
+                };
+                if done_tx.send(done).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        let mut apply = |done: Done, summary: &mut ImportSummary| -> Result<(), IngestError> {
+            order.accept(done, &mut |d: Done, ok: ImportSummary| {
+                summary.absorb(ok);
+                checkpoint.record(options.checkpoint.as_deref(), &files[d.file], d.last_line)?;
+                progress.update(d.bytes, summary.loaded);
+                Ok(())
+            })
+        };
+        let mut seq = 0u64;
+        let mut bytes_before = 0u64;
+        let read = (|| -> Result<(), IngestError> {
+            for (index, file) in files.iter().enumerate() {
+                let skip = skips[index];
+                summary.resumed_past += skip;
+                let mut batch: Vec<(u64, Value)> = Vec::new();
+                let mut submit = |batch: &mut Vec<(u64, Value)>,
+                                  last_line: u64,
+                                  bytes: u64,
+                                  summary: &mut ImportSummary|
+                 -> Result<(), IngestError> {
+                    if batch.is_empty() {
+                        return Ok(());
+                    }
+                    if stop.load(Ordering::Acquire) {
+                        return Err(IngestError::Stopped);
+                    }
+                    let work = Work {
+                        seq,
+                        file: index,
+                        last_line,
+                        bytes,
+                        batch: std::mem::take(batch),
+                    };
+                    seq += 1;
+                    if work_tx.send(work).is_err() {
+                        return Err(IngestError::Stopped);
+                    }
+                    while let Ok(done) = done_rx.try_recv() {
+                        apply(done, summary)?;
+                    }
+                    Ok(())
+                };
+                read_resources(file, skip, &mut |item| {
+                    match item.resource {
+                        Ok(r) => batch.push((item.line, r)),
+                        Err(message) => summary.rejected.push(Rejected {
+                            file: file.clone(),
+                            line: item.line,
+                            message,
+                        }),
+                    }
+                    if batch.len() >= options.batch_size {
+                        let bytes = bytes_before + item.offset;
+                        submit(&mut batch, item.line, bytes, &mut summary)?;
+                    }
+                    Ok(())
+                })?;
+                bytes_before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+                let last = batch.last().map(|(l, _)| *l).unwrap_or(0);
+                submit(&mut batch, last, bytes_before, &mut summary)?;
             }
             Ok(())
-        })?;
-        let last = batch.last().map(|(l, _)| *l);
-        send(
-            &client,
-            &mut tokens,
-            base_url,
-            file,
-            &mut batch,
-            &mut summary,
-        )?;
-        if let Some(last) = last {
-            checkpoint.record(options.checkpoint.as_deref(), file, last)?;
+        })();
+        drop(work_tx);
+        // Every batch sent gets its answer, even after a failure, so that the checkpoint
+        // covers all that was committed.
+        for done in done_rx.iter() {
+            apply(done, &mut summary)?;
         }
-        bytes_before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-        progress.update(bytes_before, summary.loaded);
-    }
+        // The failed batch's own error explains a stop better than the reader's.
+        match order.error.take() {
+            Some(e) => Err(e),
+            None => read,
+        }
+    })?;
+    summary
+        .rejected
+        .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// Batches are applied in reading order: the checkpoint and the summary only take a batch
+/// once every earlier one is in; after a failure, none.
+struct InOrder {
+    next: u64,
+    waiting: BTreeMap<u64, Done>,
+    error: Option<IngestError>,
+}
+
+impl InOrder {
+    fn accept(
+        &mut self,
+        done: Done,
+        apply: &mut dyn FnMut(Done, ImportSummary) -> Result<(), IngestError>,
+    ) -> Result<(), IngestError> {
+        self.waiting.insert(done.seq, done);
+        while let Some(mut done) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            if self.error.is_some() {
+                continue;
+            }
+            let result = std::mem::replace(&mut done.result, Ok(ImportSummary::default()));
+            match result {
+                Ok(part) => apply(done, part)?,
+                Err(e) => self.error = Some(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ImportSummary {
+    /// Adds one batch's counts and rejections.
+    fn absorb(&mut self, part: ImportSummary) {
+        self.loaded += part.loaded;
+        self.unchanged += part.unchanged;
+        self.rejected.extend(part.rejected);
+        for (ty, n) in part.by_type {
+            *self.by_type.entry(ty).or_default() += n;
+        }
+    }
 }
 
 fn server_error(url: &str, e: impl std::fmt::Display) -> IngestError {
@@ -184,7 +342,7 @@ fn post(
 
 fn send(
     client: &reqwest::blocking::Client,
-    tokens: &mut Tokens<'_>,
+    tokens: &Mutex<Tokens<'_>>,
     base: &str,
     file: &Path,
     batch: &mut Vec<(u64, Value)>,
@@ -205,7 +363,10 @@ fn send(
         }
         ok
     });
-    let bearer = tokens.bearer(client, base)?;
+    let bearer = match tokens.lock() {
+        Ok(mut t) => t.bearer(client, base)?,
+        Err(poisoned) => poisoned.into_inner().bearer(client, base)?,
+    };
     let (status, _) = post(
         client,
         bearer.as_deref(),
@@ -283,4 +444,57 @@ fn outcome_text(outcome: &Value) -> Option<String> {
         retry_after: None,
     };
     Some(describe(&error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done(seq: u64, ok: bool) -> Done {
+        let result = if ok {
+            Ok(ImportSummary {
+                loaded: 1,
+                ..ImportSummary::default()
+            })
+        } else {
+            Err(IngestError::Server {
+                url: "u".into(),
+                message: format!("batch {seq}"),
+            })
+        };
+        Done {
+            seq,
+            file: 0,
+            last_line: seq * 10 + 9,
+            bytes: 0,
+            result,
+        }
+    }
+
+    /// Answers out of order are applied in reading order; nothing after a failure is.
+    #[test]
+    fn batches_apply_in_reading_order_and_stop_at_a_failure() {
+        let mut order = InOrder {
+            next: 0,
+            waiting: BTreeMap::new(),
+            error: None,
+        };
+        let mut applied = Vec::new();
+        let mut apply = |d: Done, _: ImportSummary| -> Result<(), IngestError> {
+            applied.push(d.last_line);
+            Ok(())
+        };
+        for (seq, ok) in [
+            (2, true),
+            (1, true),
+            (4, true),
+            (0, true),
+            (3, false),
+            (5, true),
+        ] {
+            order.accept(done(seq, ok), &mut apply).unwrap();
+        }
+        assert_eq!(applied, vec![9, 19, 29]);
+        assert!(order.error.unwrap().to_string().contains("batch 3"));
+    }
 }

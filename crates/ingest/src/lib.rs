@@ -38,6 +38,8 @@ pub struct ImportOptions {
     pub checkpoint: Option<PathBuf>,
     /// HTTP only: the OAuth2 client to get access tokens with (renewed before they expire).
     pub credentials: Option<ClientCredentials>,
+    /// HTTP only: transaction Bundles on their way at once (at least 1).
+    pub in_flight: usize,
 }
 
 /// An OAuth2 client (`client_credentials` grant); the secret is never printed.
@@ -61,6 +63,7 @@ impl Default for ImportOptions {
             batch_size: 1000,
             checkpoint: None,
             credentials: None,
+            in_flight: 2,
         }
     }
 }
