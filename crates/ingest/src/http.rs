@@ -492,9 +492,12 @@ mod tests {
             (3, false),
             (5, true),
         ] {
-            order.accept(done(seq, ok), &mut apply).unwrap();
+            order
+                .accept(done(seq, ok), &mut apply)
+                .expect("applying succeeds");
         }
         assert_eq!(applied, vec![9, 19, 29]);
-        assert!(order.error.unwrap().to_string().contains("batch 3"));
+        let error = order.error.expect("the failure is kept");
+        assert!(error.to_string().contains("batch 3"));
     }
 }

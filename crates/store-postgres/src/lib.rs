@@ -254,7 +254,17 @@ impl PostgresStore {
     ) -> Result<Vec<String>> {
         self.block_on(async {
             let client = self.client().await?;
-            search::explain(&client, partitions, query).await
+            // In a read transaction, as searches run (the page's `SET LOCAL`s need one).
+            client
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await
+                .map_err(error::store_error)?;
+            let plan = search::explain(&client, partitions, query).await;
+            client
+                .batch_execute("ROLLBACK")
+                .await
+                .map_err(error::store_error)?;
+            plan
         })
     }
 
