@@ -14,7 +14,7 @@ use crate::read::{version_from_row, VERSION_COLUMNS};
 use crosscare_search::{Include, SearchQuery, SummaryMode};
 use crosscare_store::search_sql::pin::ChainPin;
 use crosscare_store::search_sql::{
-    compile, count_sql, scope_of, Plan, Postgres, Sql, SqlValue, TotalNeed,
+    compile, count_sql, scope_of, Dialect, Keys, Plan, Postgres, Sql, SqlValue, TotalNeed,
 };
 use crosscare_store::{PartitionId, ResourceVersion, Result, SearchPage};
 use deadpool_postgres::ClientWrapper;
@@ -259,6 +259,9 @@ pub(crate) fn page_statement(
     count: usize,
     offset: usize,
 ) -> PageStatement {
+    if let (TotalNeed::UpTo(limit), Some(keys)) = (need, plan.keys.as_ref().filter(|k| k.joined)) {
+        return joined_page_statement(keys, count, offset, limit);
+    }
     let (TotalNeed::UpTo(limit), Some(keys)) = (need, plan.keys.as_ref().filter(|k| k.ordered))
     else {
         return PageStatement {
@@ -292,6 +295,38 @@ pub(crate) fn page_statement(
         sql,
         with_total: true,
         merge_only: keys.arms.len() > 1,
+    }
+}
+
+/// [`page_statement`] for a chain or `_has` join (`Keys::joined`), which computes and groups
+/// every match whatever the page: the grouped keys are materialised once, the page sorted out
+/// of them, and the bounded total counted from them (the page and a separate count did the
+/// join twice: 56 + 52 ms for a `_has` over 1,764 Conditions at 1 M resources).
+fn joined_page_statement(keys: &Keys, count: usize, offset: usize, limit: u64) -> PageStatement {
+    let mut sql = Sql::default();
+    sql.push("WITH k AS MATERIALIZED (");
+    sql.append(keys.distinct(&Postgres));
+    sql.push(&format!(
+        ") SELECT {VERSION_COLUMNS}, r.part, (SELECT count(*) FROM (SELECT 1 FROM k LIMIT "
+    ));
+    sql.bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX));
+    // The search's own row order, as `Keys::page` sorts grouped keys.
+    let order = Postgres.row_order(true).replace("r.", "k.");
+    sql.push(&format!(
+        ") AS c) FROM (SELECT r.part, r.rtype, r.id, r.version, r.ts FROM resource r \
+         WHERE (r.part, r.rtype, r.id) IN (SELECT k.part, k.rtype, k.id FROM k ORDER BY {order} LIMIT "
+    ));
+    sql.bind(i64::try_from(count).unwrap_or(i64::MAX));
+    sql.push(" OFFSET ");
+    sql.bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    sql.push(
+        ") AND NOT r.deleted) r JOIN version v ON v.part = r.part AND v.rtype = r.rtype \
+         AND v.id = r.id AND v.version = r.version ORDER BY r.part, r.rtype, r.id || ''",
+    );
+    PageStatement {
+        sql,
+        with_total: true,
+        merge_only: false,
     }
 }
 

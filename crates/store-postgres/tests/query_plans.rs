@@ -141,11 +141,12 @@ fn main_search_shapes_use_indexes() {
         "_has:Observation:subject:code=http://loinc.org|1007-0",
         // The whole search is this `_has`: its set is computed once from the code's index
         // rows, grouped and sorted, and only the page's patients are read (`Limit` below the
-        // key sort, above the set).
+        // key sort, above the set). The Observations' own rows are never read (the code filter
+        // is on their reference rows): the target is the second alias, `t2`, with no `s`.
         &[
             "idx_token_code",
             "Limit",
-            "Group Key: t3.part, t3.rtype, t3.id",
+            "Group Key: t2.part, t2.rtype, t2.id",
         ],
     );
     check(

@@ -224,6 +224,10 @@ pub struct Keys {
     /// rtype, param, tid, ttype, id)`, schema version 4), so the page is a merge of ordered
     /// walks that stops after `offset + count` keys instead of sorting every match.
     pub ordered: bool,
+    /// The one arm is a chain or `_has` join: whatever the page, every match is computed and
+    /// grouped (no ordered walk to stop early), so a backend may share that work between the
+    /// page and a bounded total.
+    pub joined: bool,
 }
 
 impl Keys {
@@ -502,6 +506,7 @@ pub fn compile(d: &dyn Dialect, query: &SearchQuery, scope: &Scope) -> Result<Pl
         [f @ Filter::Param(pf)] if !pf.values.is_empty() && filter::drives(f) => Some(Keys {
             arms: filter::Compiler::new(d).param_arms(pf, scope)?,
             ordered: one_type && pf.values.iter().all(filter::ordered_value),
+            joined: false,
         }),
         [Filter::Any(list)] if filter::any_has_arms(list) => {
             // A compartment (`Patient/1/Observation`, each type of `$everything`): an `OR` of
@@ -521,7 +526,11 @@ pub fn compile(d: &dyn Dialect, query: &SearchQuery, scope: &Scope) -> Result<Pl
                     arms.extend(c.param_arms(pf, scope)?);
                 }
             }
-            Some(Keys { arms, ordered })
+            Some(Keys {
+                arms,
+                ordered,
+                joined: false,
+            })
         }
         [f @ (Filter::Chain { .. } | Filter::Has { .. })]
             if matches!(f, Filter::Chain { .. }) || scope.types.len() == 1 =>
@@ -533,6 +542,7 @@ pub fn compile(d: &dyn Dialect, query: &SearchQuery, scope: &Scope) -> Result<Pl
             Some(Keys {
                 arms: vec![arm],
                 ordered: false,
+                joined: true,
             })
         }
         _ => None,
