@@ -276,26 +276,15 @@ pub(crate) fn page_statement(
     let window = count
         .saturating_add(offset)
         .max(usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX));
-    let mut sql = Sql::default();
-    sql.push("WITH k AS MATERIALIZED (");
-    sql.append(keys.page(&Postgres, window, 0));
-    sql.push(&format!(
-        ") SELECT {VERSION_COLUMNS}, r.part, (SELECT count(*) FROM k) FROM (\
-         SELECT r.part, r.rtype, r.id, r.version, r.ts FROM resource r \
-         WHERE (r.part, r.rtype, r.id) IN (SELECT k.part, k.rtype, k.id FROM k ORDER BY k.id LIMIT "
-    ));
-    sql.bind(i64::try_from(count).unwrap_or(i64::MAX));
-    sql.push(" OFFSET ");
-    sql.bind(i64::try_from(offset).unwrap_or(i64::MAX));
-    sql.push(
-        ") AND NOT r.deleted) r JOIN version v ON v.part = r.part AND v.rtype = r.rtype \
-         AND v.id = r.id AND v.version = r.version ORDER BY r.part, r.rtype, r.id || ''",
-    );
-    PageStatement {
-        sql,
-        with_total: true,
-        merge_only: keys.arms.len() > 1,
-    }
+    let mut total = Sql::default();
+    total.push("(SELECT count(*) FROM k)");
+    page_over_keys(
+        keys.page(&Postgres, window, 0),
+        total,
+        "k.id",
+        (count, offset),
+        keys.arms.len() > 1,
+    )
 }
 
 /// [`page_statement`] for a chain or `_has` join (`Keys::joined`), which computes and groups
@@ -303,17 +292,37 @@ pub(crate) fn page_statement(
 /// of them, and the bounded total counted from them (the page and a separate count did the
 /// join twice: 56 + 52 ms for a `_has` over 1,764 Conditions at 1 M resources).
 fn joined_page_statement(keys: &Keys, count: usize, offset: usize, limit: u64) -> PageStatement {
-    let mut sql = Sql::default();
-    sql.push("WITH k AS MATERIALIZED (");
-    sql.append(keys.distinct(&Postgres));
-    sql.push(&format!(
-        ") SELECT {VERSION_COLUMNS}, r.part, (SELECT count(*) FROM (SELECT 1 FROM k LIMIT "
-    ));
-    sql.bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX));
+    let mut total = Sql::default();
+    total.push("(SELECT count(*) FROM (SELECT 1 FROM k LIMIT ");
+    total.bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX));
+    total.push(") AS c)");
     // The search's own row order, as `Keys::page` sorts grouped keys.
     let order = Postgres.row_order(true).replace("r.", "k.");
+    page_over_keys(
+        keys.distinct(&Postgres),
+        total,
+        &order,
+        (count, offset),
+        false,
+    )
+}
+
+/// `WITH k AS MATERIALIZED (<keys>)`: the page of `count` keys from `offset` in `order`,
+/// their resources and versions, and `total` (an expression over `k`) on every row.
+fn page_over_keys(
+    keys: Sql,
+    total: Sql,
+    order: &str,
+    (count, offset): (usize, usize),
+    merge_only: bool,
+) -> PageStatement {
+    let mut sql = Sql::default();
+    sql.push("WITH k AS MATERIALIZED (");
+    sql.append(keys);
+    sql.push(&format!(") SELECT {VERSION_COLUMNS}, r.part, "));
+    sql.append(total);
     sql.push(&format!(
-        ") AS c) FROM (SELECT r.part, r.rtype, r.id, r.version, r.ts FROM resource r \
+        " FROM (SELECT r.part, r.rtype, r.id, r.version, r.ts FROM resource r \
          WHERE (r.part, r.rtype, r.id) IN (SELECT k.part, k.rtype, k.id FROM k ORDER BY {order} LIMIT "
     ));
     sql.bind(i64::try_from(count).unwrap_or(i64::MAX));
@@ -326,7 +335,7 @@ fn joined_page_statement(keys: &Keys, count: usize, offset: usize, limit: u64) -
     PageStatement {
         sql,
         with_total: true,
-        merge_only: false,
+        merge_only,
     }
 }
 

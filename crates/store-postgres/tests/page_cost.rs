@@ -230,6 +230,31 @@ fn pages_read_the_page_not_every_match() {
     assert_eq!(last.matches.len(), 5);
     assert_eq!(last.total, Some(450));
     drop(r);
+    // A `_has` computes its whole set for any page: page and bounded total share it (one
+    // statement, no separate count), with the same answers as the count would give.
+    let mut q = query(
+        "Patient",
+        "_has:Observation:subject:code=http://loinc.org|1001-0&_count=10",
+    );
+    q.result.total = Some(TotalMode::UpTo(50));
+    let (page, total) = explain(&store, &q);
+    assert!(
+        total.is_empty() && page.iter().any(|l| l.contains("CTE k")),
+        "_has with a bounded total:\n{}",
+        page.join("\n")
+    );
+    let mut r = store.read_tx().unwrap();
+    let found = r.search(&part, &q).unwrap();
+    let want: Vec<String> = std::iter::once("big".to_string())
+        .chain((0..9).map(|i| format!("p{i:03}")))
+        .collect();
+    let got: Vec<String> = found.matches.iter().map(|v| v.id.clone()).collect();
+    assert_eq!(got, want);
+    assert_eq!(found.total, None, "101 patients > 50");
+    q.result.total = Some(TotalMode::UpTo(500));
+    assert_eq!(r.search(&part, &q).unwrap().total, Some(101));
+    drop(r);
+
     let q = query("Observation", "code=http://loinc.org|1001-0&_summary=count");
     let (_, total) = explain(&store, &q);
     assert!(
