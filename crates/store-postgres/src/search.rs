@@ -339,7 +339,7 @@ fn page_over_keys(
     }
 }
 
-/// Runs `sql` under [`MERGE_ONLY`] when asked (the settings are reset even if it fails).
+/// Runs `sql` under [`MERGE_ONLY`] when asked.
 async fn run_merged(
     client: &ClientWrapper,
     sql: &Sql,
@@ -352,12 +352,14 @@ async fn run_merged(
         .batch_execute(MERGE_ONLY)
         .await
         .map_err(store_error)?;
-    let rows = run_prepared(client, sql).await;
+    // A failed statement aborts the transaction, which ends the `SET LOCAL`s with it: its own
+    // error is the one to report, not the refused `RESET`.
+    let rows = run_prepared(client, sql).await?;
     client
         .batch_execute(MERGE_RESET)
         .await
         .map_err(store_error)?;
-    rows
+    Ok(rows)
 }
 
 /// Prepared statements a connection keeps for [`run_prepared`] before it forgets them all.
