@@ -33,31 +33,44 @@ fn reltuples(db: &testing::TestDatabase) -> f64 {
         .unwrap()
 }
 
+/// A store on `db` with the given automatic `ANALYZE` policy.
+fn store_with(
+    db: &testing::TestDatabase,
+    first: u64,
+    settle_min: u64,
+    quiet: Duration,
+) -> PostgresStore {
+    let store = PostgresStore::connect(&db.url, 2).unwrap();
+    store.set_analyze_policy(AnalyzePolicy {
+        first,
+        settle_min,
+        quiet,
+    });
+    store
+}
+
+/// Waits (at most 20 s) until an `ANALYZE` has counted `rows` resources.
+fn wait_for_analyze(db: &testing::TestDatabase, rows: f64, why: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reltuples(db) < rows {
+        assert!(Instant::now() < deadline, "{why}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn a_quiet_period_after_writes_analyzes_the_tables() {
     let Some(db) = testing::database_or_skip() else {
         return;
     };
-    let store = PostgresStore::connect(&db.url, 2).unwrap();
-    store.set_analyze_policy(AnalyzePolicy {
-        first: u64::MAX,
-        settle_min: 10,
-        quiet: Duration::from_millis(300),
-    });
+    let store = store_with(&db, u64::MAX, 10, Duration::from_millis(300));
     assert_eq!(
         reltuples(&db),
         -1.0,
         "a fresh table has never been analyzed"
     );
     write_patients_from(&store, 0, 40);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reltuples(&db) < 40.0 {
-        assert!(
-            Instant::now() < deadline,
-            "no ANALYZE after the quiet period"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_analyze(&db, 40.0, "no ANALYZE after the quiet period");
     assert_eq!(store.auto_analyze_runs(), 1);
 }
 
@@ -66,19 +79,9 @@ fn no_analyze_before_the_quiet_period_or_below_the_minimum() {
     let Some(db) = testing::database_or_skip() else {
         return;
     };
-    let store = PostgresStore::connect(&db.url, 2).unwrap();
-    store.set_analyze_policy(AnalyzePolicy {
-        first: u64::MAX,
-        settle_min: 10,
-        quiet: Duration::from_secs(3600),
-    });
+    let store = store_with(&db, u64::MAX, 10, Duration::from_secs(3600));
     write_patients_from(&store, 0, 40);
-    let small = PostgresStore::connect(&db.url, 2).unwrap();
-    small.set_analyze_policy(AnalyzePolicy {
-        first: u64::MAX,
-        settle_min: 1_000,
-        quiet: Duration::from_millis(100),
-    });
+    let small = store_with(&db, u64::MAX, 1_000, Duration::from_millis(100));
     write_patients_from(&small, 100, 5);
     std::thread::sleep(Duration::from_millis(1_500));
     assert_eq!(store.auto_analyze_runs(), 0);
@@ -91,12 +94,7 @@ fn doubling_analyzes_while_a_load_runs() {
     let Some(db) = testing::database_or_skip() else {
         return;
     };
-    let store = PostgresStore::connect(&db.url, 2).unwrap();
-    store.set_analyze_policy(AnalyzePolicy {
-        first: 20,
-        settle_min: u64::MAX,
-        quiet: Duration::from_secs(3600),
-    });
+    let store = store_with(&db, 20, u64::MAX, Duration::from_secs(3600));
     write_patients_from(&store, 0, 10);
     assert_eq!(store.auto_analyze_runs(), 0);
     write_patients_from(&store, 10, 15);
@@ -105,14 +103,7 @@ fn doubling_analyzes_while_a_load_runs() {
         1,
         "25 versions reach the first threshold"
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reltuples(&db) < 25.0 {
-        assert!(
-            Instant::now() < deadline,
-            "the doubling ANALYZE did not run"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_analyze(&db, 25.0, "the doubling ANALYZE did not run");
     // The statistics are visible a moment before the task marks itself finished.
     std::thread::sleep(Duration::from_millis(300));
     write_patients_from(&store, 25, 20);
