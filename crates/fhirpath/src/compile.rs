@@ -13,6 +13,9 @@ use crate::ParseError;
 pub(crate) struct Compiled {
     pub source: String,
     pub root: Expr,
+    /// The members of the root that every path of the expression starts with, when the result
+    /// is empty unless the root has one of them (see [`root_members`]).
+    pub root_members: Option<Vec<String>>,
 }
 
 /// The three type operations that take a type specifier.
@@ -182,9 +185,77 @@ pub(crate) fn compile(ast: &Ast, source: &str) -> Result<Compiled, ParseError> {
     let mut root = expr(ast)?;
     // The root's type is only known at evaluation time; paths below a type name are not.
     infer::annotate(&mut root, None);
+    let root_members = root_members(&root);
     Ok(Compiled {
         source: source.to_string(),
         root,
+        root_members,
+    })
+}
+
+/// The members of the root (`$this`) that an expression navigates first, if its result is
+/// empty whenever none of them is present: a union of member paths (`Observation.code`,
+/// `subject.where(resolve() is Patient)`, `(value as Quantity) | component.value`) whose other
+/// steps are functions that map an empty input to an empty result. `None` when some part of
+/// the result does not depend on a root member (`exists()`, literals, `%resource`, `$this`).
+pub(crate) fn root_members(e: &Expr) -> Option<Vec<String>> {
+    match e {
+        Expr::Member { target, name, .. } => match target.as_deref() {
+            None | Some(Expr::This | Expr::TypeName(_)) => Some(vec![name.clone()]),
+            Some(t) => root_members(t),
+        },
+        Expr::TypeCall {
+            target: Some(t),
+            kind: TypeFn::As | TypeFn::OfType,
+            ..
+        } => root_members(t),
+        Expr::Call {
+            target: Some(t),
+            func,
+            ..
+        } if empty_in_empty_out(*func) => root_members(t),
+        Expr::Indexer(t, _) => root_members(t),
+        Expr::Binary(BinOp::Union, a, b) => {
+            let mut names = root_members(a)?;
+            names.extend(root_members(b)?);
+            Some(names)
+        }
+        _ => None,
+    }
+}
+
+/// Functions whose result on an empty focus is empty, whatever their arguments.
+fn empty_in_empty_out(func: Func) -> bool {
+    use Func::*;
+    matches!(
+        func,
+        Where
+            | Select
+            | Repeat
+            | First
+            | Last
+            | Tail
+            | Skip
+            | Take
+            | Single
+            | Distinct
+            | Intersect
+            | Exclude
+            | Resolve
+            | Extension
+            | Children
+            | Descendants
+    )
+}
+
+/// Whether an object holds the member `name`: the key itself, its `_name` sibling, or a
+/// choice key (`valueQuantity` for `value`, `_valueString`).
+pub(crate) fn has_member(object: &serde_json::Map<String, serde_json::Value>, name: &str) -> bool {
+    object.keys().any(|key| {
+        let key = key.strip_prefix('_').unwrap_or(key);
+        key.strip_prefix(name).is_some_and(|rest| {
+            rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_uppercase())
+        })
     })
 }
 
@@ -331,4 +402,64 @@ fn literal(l: &Literal) -> Result<Expr, ParseError> {
 fn is_type_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_uppercase())
         && crosscare_spec::Spec::r4().type_def(name).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Expression;
+    use serde_json::json;
+
+    fn members(src: &str) -> Option<Vec<String>> {
+        let ast = crate::parser::parse(src).unwrap();
+        super::compile(&ast, src).unwrap().root_members
+    }
+
+    #[test]
+    fn root_members_of_member_paths() {
+        let v = |names: &[&str]| Some(names.iter().map(|n| n.to_string()).collect::<Vec<_>>());
+        assert_eq!(members("Observation.code"), v(&["code"]));
+        assert_eq!(
+            members("Observation.subject.where(resolve() is Patient)"),
+            v(&["subject"])
+        );
+        assert_eq!(
+            members(
+                "(Observation.value as Quantity) | Observation.component.value.ofType(Quantity)"
+            ),
+            v(&["value", "component"])
+        );
+        assert_eq!(members("value.as(Quantity)"), v(&["value"]));
+        assert_eq!(members("Resource.meta.tag"), v(&["meta"]));
+        assert_eq!(members("telecom.where(system='phone')[0]"), v(&["telecom"]));
+        // Results that do not come from a root member.
+        assert_eq!(
+            members("Patient.deceased.exists() and Patient.deceased != false"),
+            None
+        );
+        assert_eq!(members("name.exists()"), None);
+        assert_eq!(members("%resource.referenceSeq.chromosome"), None);
+        assert_eq!(members("Observation"), None);
+        assert_eq!(members("code | 'x'"), None);
+        assert_eq!(members("$this"), None);
+    }
+
+    #[test]
+    fn empty_only_when_no_first_member_is_present() {
+        let obs = json!({"resourceType": "Observation", "status": "final",
+            "valueQuantity": {"value": 1}, "_issued": {"extension": []}});
+        let empty = |src: &str| Expression::compile(src).unwrap().is_empty_on(&obs);
+        assert!(empty("Observation.code"));
+        assert!(empty("Resource.meta.tag"));
+        assert!(!empty("Observation.status"));
+        // A choice key and a primitive's `_name` sibling count as the member.
+        assert!(!empty("Observation.value.ofType(Quantity)"));
+        assert!(!empty("Observation.issued"));
+        assert!(empty("Observation.valueString"));
+        assert!(!empty("Observation.code | Observation.status"));
+        // Not a member path: never reported empty.
+        assert!(!empty("code.exists()"));
+        assert!(!Expression::compile("code")
+            .unwrap()
+            .is_empty_on(&json!("x")));
+    }
 }

@@ -92,4 +92,17 @@ impl Expression {
     pub fn evaluate_with<'a>(&self, ctx: &EvalContext<'a>) -> Result<Vec<Item<'a>>, EvalError> {
         eval::run(&self.inner, ctx)
     }
+
+    /// Whether the expression certainly yields nothing on `root`: it is a union of member
+    /// paths and `root` holds none of their first members. A cheap test before evaluation (a
+    /// resource has a few of the dozens of elements its search parameters name); `false`
+    /// means "evaluate to know", never "not empty".
+    pub fn is_empty_on(&self, root: &serde_json::Value) -> bool {
+        match (&self.inner.root_members, root) {
+            (Some(names), serde_json::Value::Object(object)) => {
+                !names.iter().any(|n| compile::has_member(object, n))
+            }
+            _ => false,
+        }
+    }
 }
