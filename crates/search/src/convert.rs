@@ -78,11 +78,11 @@ fn str_list(json: &Value, key: &str) -> Vec<String> {
 }
 
 fn coding(json: &Value, text: Option<&str>) -> TokenValue {
-    let display = str_field(json, "display");
+    let display = || json.get("display").and_then(Value::as_str);
     TokenValue {
         system: str_field(json, "system"),
         code: str_field(json, "code"),
-        text: text.map(str::to_string).or(display).map(|t| normalize(&t)),
+        text: text.or_else(display).map(normalize),
         ..TokenValue::default()
     }
 }
@@ -99,15 +99,13 @@ pub fn tokens(fhir_type: &str, json: &Value) -> Vec<TokenValue> {
     match fhir_type {
         "Coding" => vec![coding(json, None)],
         "CodeableConcept" => {
-            let text = str_field(json, "text");
-            let mut out: Vec<TokenValue> = codings(json)
-                .into_iter()
-                .map(|c| coding(c, text.as_deref()))
-                .collect();
+            let text = json.get("text").and_then(Value::as_str);
+            let mut out: Vec<TokenValue> =
+                codings(json).into_iter().map(|c| coding(c, text)).collect();
             if out.is_empty() {
                 if let Some(t) = text {
                     out.push(TokenValue {
-                        text: Some(normalize(&t)),
+                        text: Some(normalize(t)),
                         ..TokenValue::default()
                     });
                 }

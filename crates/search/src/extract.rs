@@ -371,19 +371,23 @@ fn composite_values_fast(
     for b in branches {
         b.expr
             .for_each_node(resource, None, resource, &mut |_, node| {
-                let mut per_component: Vec<Vec<IndexValue>> = Vec::with_capacity(components.len());
-                for c in components {
-                    let mut values = Vec::new();
+                // A component without values leaves the node without tuples, so the others
+                // need not be evaluated. The last component (usually the value, which most
+                // nodes of a `code-value-*` composite lack) is tried first.
+                let mut per_component: Vec<Vec<IndexValue>> = vec![Vec::new(); components.len()];
+                for (c, slot) in components.iter().zip(per_component.iter_mut()).rev() {
                     c.expr.for_each_node(
                         node,
                         Some(&b.context_type),
                         resource,
                         &mut |ty, json| {
-                            values.extend(index_values(c.param_type, ty, json, resource));
+                            slot.extend(index_values(c.param_type, ty, json, resource));
                             Ok(())
                         },
                     )?;
-                    per_component.push(values);
+                    if slot.is_empty() {
+                        return Ok(());
+                    }
                 }
                 out.extend(tuples(per_component).into_iter().map(IndexValue::Composite));
                 Ok(())

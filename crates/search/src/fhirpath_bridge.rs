@@ -117,13 +117,15 @@ impl Compiled {
         resource: &Value,
         f: &mut dyn FnMut(&str, &Value) -> Result<(), String>,
     ) -> Result<(), String> {
+        // Most of a type's parameters name elements this resource does not have.
+        if self.expr.is_empty_on(root) {
+            return Ok(());
+        }
         let mut ctx = EvalContext::new(root).with_resolver(&RESOLVER);
         if let Some(t) = context_type {
-            ctx = ctx.with_context_type(t);
-            if let Some(this) = THIS.as_ref() {
-                let items = this.evaluate(resource).map_err(|e| e.to_string())?;
-                ctx = ctx.with_variable("resource", items);
-            }
+            // `%resource` is the resource the node belongs to; set as the container, it costs
+            // no evaluation and no variable map (a composite evaluates this per component).
+            ctx = ctx.with_context_type(t).with_resource(resource);
         }
         // As in `evaluate`, an engine defect is an evaluation error, not a crash.
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -12,6 +12,35 @@ use unicode_normalization::UnicodeNormalization;
 ///    `đ`→`d`, `ł`→`l`, `ı`→`i`;
 /// 5. runs of white space collapse to one space and the ends are trimmed.
 pub fn normalize(input: &str) -> String {
+    if input.is_ascii() {
+        return normalize_ascii(input);
+    }
+    normalize_unicode(input)
+}
+
+/// [`normalize`] for ASCII input, where decomposition and mark removal change nothing and
+/// lower case is ASCII lower case: most codes' displays and names, without the per-character
+/// decomposition.
+fn normalize_ascii(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut pending_space = false;
+    for b in input.bytes() {
+        // The ASCII white space of `char::is_whitespace`: tab, line feed, vertical tab, form
+        // feed, carriage return and space.
+        if matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        out.push(char::from(b.to_ascii_lowercase()));
+    }
+    out
+}
+
+fn normalize_unicode(input: &str) -> String {
     let mut out = String::with_capacity(input.len());
     let mut pending_space = false;
     for ch in input.nfkd().filter(|c| !is_combining_mark(*c)) {
@@ -41,7 +70,16 @@ pub fn normalize(input: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{normalize, normalize_unicode};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The ASCII fast path folds exactly like the general one.
+        #[test]
+        fn ascii_fast_path_agrees(input in "[\\x00-\\x7f]{0,40}") {
+            prop_assert_eq!(normalize(&input), normalize_unicode(&input));
+        }
+    }
 
     fn check(input: &str, expected: &str) {
         assert_eq!(normalize(input), expected, "normalize({input:?})");
