@@ -81,6 +81,10 @@ impl CompiledTable {
             unsupported: Vec::new(),
         };
         for def in registry.params(resource_type) {
+            if registry.stored_params(resource_type, &def.code).is_some() {
+                // Derived: its values are the rows of the parameters it is made of.
+                continue;
+            }
             let Some(expression) = def.expression.as_deref() else {
                 // `_text`, `_content`, `_query` and the like have no expression by design.
                 continue;

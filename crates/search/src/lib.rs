@@ -19,6 +19,7 @@ pub mod chain;
 pub mod compartment;
 mod convert;
 pub mod custom;
+mod derived;
 pub mod error;
 pub mod extract;
 mod fhirpath_bridge;

@@ -305,22 +305,42 @@ pub(crate) fn parse_filter(
     if let Some(rest) = chain_rest {
         return chain::parse_chain(ctx, def, modifier, rest, value);
     }
+    let stored = stored_params(ctx, code, name)?;
     if modifier == Some("missing") {
-        return match value {
-            "true" => Ok(Filter::Missing {
-                param: code.to_string(),
-                missing: true,
-            }),
-            "false" => Ok(Filter::Missing {
-                param: code.to_string(),
-                missing: false,
-            }),
-            _ => Err(SearchError::invalid(
-                name,
-                value,
-                ":missing expects true or false",
-            )),
+        let missing = match value {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(SearchError::invalid(
+                    name,
+                    value,
+                    ":missing expects true or false",
+                ))
+            }
         };
+        return Ok(match stored {
+            None => Filter::Missing {
+                param: code.to_string(),
+                missing,
+            },
+            // Some value of the derived parameter ⟺ some value of one of its parts.
+            Some(parts) => {
+                let any = Filter::Any(
+                    parts
+                        .iter()
+                        .map(|p| Filter::Missing {
+                            param: p.clone(),
+                            missing: false,
+                        })
+                        .collect(),
+                );
+                if missing {
+                    Filter::Not(Box::new(any))
+                } else {
+                    any
+                }
+            }
+        });
     }
     let unknown_modifier = |m: &str| SearchError::UnknownModifier {
         param: code.to_string(),
@@ -391,16 +411,60 @@ pub(crate) fn parse_filter(
         };
         values.push(predicate);
     }
-    let filter = Filter::Param(ParamFilter {
-        param: code.to_string(),
-        param_type: def.param_type,
-        values,
-    });
+    let filter = match stored {
+        None => Filter::Param(ParamFilter {
+            param: code.to_string(),
+            param_type: def.param_type,
+            values,
+        }),
+        // A value of the derived parameter matches ⟺ a value of one of its parts does.
+        Some(parts) => Filter::Any(
+            parts
+                .iter()
+                .map(|p| {
+                    Filter::Param(ParamFilter {
+                        param: p.clone(),
+                        param_type: def.param_type,
+                        values: values.clone(),
+                    })
+                })
+                .collect(),
+        ),
+    };
     Ok(if negate {
         Filter::Not(Box::new(filter))
     } else {
         filter
     })
+}
+
+/// The stored parameters a derived parameter is answered from (see `derived`), on the
+/// type(s) searched; `None` when `code` is stored itself. Across several `_type`s the
+/// parameter must be derived the same way on all, or stored on all.
+pub(crate) fn stored_params(
+    ctx: &Context<'_>,
+    code: &str,
+    name: &str,
+) -> Result<Option<Vec<String>>, SearchError> {
+    let types: Vec<&str> = match ctx.resource_type {
+        Some(t) => vec![t],
+        None => ctx.types.iter().map(String::as_str).collect(),
+    };
+    let mut found: Option<Option<&[String]>> = None;
+    for t in types {
+        let here = ctx.registry.stored_params(t, code);
+        match found {
+            None => found = Some(here),
+            Some(prev) if prev == here => {}
+            Some(_) => {
+                return Err(SearchError::unsupported(
+                    name,
+                    format!("{code} is indexed differently on the types searched; search them one at a time"),
+                ))
+            }
+        }
+    }
+    Ok(found.flatten().map(<[String]>::to_vec))
 }
 
 /// True when every branch of the parameter's expression is a plain path to a `boolean`

@@ -23,6 +23,8 @@ pub struct ParamRegistry {
     by_type: HashMap<String, Vec<Arc<SearchParamDef>>>,
     by_url: HashMap<String, Arc<SearchParamDef>>,
     compiled: HashMap<String, OnceLock<CompiledTable>>,
+    /// Per type, the derived parameters (see `derived`), found on first use.
+    derived: HashMap<String, OnceLock<HashMap<String, Vec<String>>>>,
     /// The custom definitions, in registration order.
     custom: Vec<Arc<SearchParamDef>>,
     /// URLs of the custom definitions that are indexed on write but not searchable yet.
@@ -56,6 +58,7 @@ impl ParamRegistry {
         }
         let mut by_type: HashMap<String, Vec<Arc<SearchParamDef>>> = HashMap::new();
         let mut compiled = HashMap::new();
+        let mut derived = HashMap::new();
         for t in spec.resource_types() {
             let mut params: Vec<Arc<SearchParamDef>> = spec
                 .search_params_for(&t.name)
@@ -79,6 +82,7 @@ impl ParamRegistry {
             params.retain(|p| seen.insert(p.code.clone()));
             by_type.insert(t.name.clone(), params);
             compiled.insert(t.name.clone(), OnceLock::new());
+            derived.insert(t.name.clone(), OnceLock::new());
         }
         let custom = extra
             .iter()
@@ -88,6 +92,7 @@ impl ParamRegistry {
             by_type,
             by_url,
             compiled,
+            derived,
             custom,
             pending,
         }
@@ -173,6 +178,21 @@ impl ParamRegistry {
 
     pub fn by_url(&self, url: &str) -> Option<&SearchParamDef> {
         self.by_url.get(url).map(Arc::as_ref)
+    }
+
+    /// For a derived parameter of a resource type (see `derived`), the stored parameters
+    /// whose values make it up; `None` for a parameter that is stored itself.
+    pub fn stored_params(&self, resource_type: &str, code: &str) -> Option<&[String]> {
+        let cell = self.derived.get(resource_type)?;
+        let table = cell.get_or_init(|| {
+            crate::derived::derivations(
+                resource_type,
+                self.params(resource_type),
+                &|d| !self.custom.iter().any(|c| c.url == d.url),
+                &|url| self.by_url(url).map(|d| d.param_type),
+            )
+        });
+        table.get(code).map(Vec::as_slice)
     }
 
     /// The compiled expressions of a resource type, built on first use.

@@ -33,6 +33,9 @@ pub struct ResultParams {
 pub struct SortKey {
     pub param: String,
     pub param_type: SearchParamType,
+    /// The stored parameters whose rows give the key: `param` itself, or the parts of a
+    /// derived parameter (`code` and `component-code` for `combo-code`).
+    pub stored: Vec<String>,
     /// `-param`.
     pub descending: bool,
 }
@@ -229,9 +232,12 @@ pub(crate) fn apply(
                         "composite and special parameters cannot be sorted on",
                     ));
                 }
+                let stored = crate::query::stored_params(ctx, code, name)?
+                    .unwrap_or_else(|| vec![code.to_string()]);
                 r.sort.push(SortKey {
                     param: code.to_string(),
                     param_type: def.param_type,
+                    stored,
                     descending,
                 });
             }

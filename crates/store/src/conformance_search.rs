@@ -34,6 +34,7 @@ pub const SEARCH_CHECKS: &[crate::conformance::Check] = &[
     ("reference_and_chain", reference),
     ("has_and_compartment", has_and_compartment),
     ("composite", composite),
+    ("derived", derived),
     ("missing_not_id", missing_not_id),
     ("sort_page_total", sort_page_total),
     ("include_revinclude", include_revinclude),
@@ -354,6 +355,60 @@ fn missing_not_id(s: &dyn Store) {
         &["a", "b", "c", "d"],
     );
     check(s, "Patient", "_lastUpdated=lt2000-01-01", &[]);
+}
+
+/// Parameters answered from the rows of others (`combo-*` on Observation: the resource's own
+/// element and its components'), which are not stored themselves. Expected ids are read off
+/// the data set by hand.
+fn derived(s: &dyn Store) {
+    let obs = "Observation";
+    // Only the components of o1–o4 and bp carry 8480-6; only bp's main code is 85354-9.
+    check(s, obs, "combo-code=8480-6", &["bp", "o1", "o2", "o3", "o4"]);
+    check(s, obs, "code=8480-6", &[]);
+    check(
+        s,
+        obs,
+        "combo-code=http://loinc.org|85354-9,883-9",
+        &["bp", "o5"],
+    );
+    check(s, obs, "combo-code:not=8480-6", &["o5"]);
+    check(s, obs, "combo-value-quantity=80||mm[Hg]", &["bp"]);
+    check(s, obs, "combo-value-quantity=gt100", &["bp", "o3"]);
+    check(s, obs, "combo-value-concept=112144000", &["o5"]);
+    check(s, obs, "combo-value-quantity:missing=true", &["o5"]);
+    check(
+        s,
+        obs,
+        "combo-value-quantity:missing=false",
+        &["bp", "o1", "o2", "o3", "o4"],
+    );
+    check(s, obs, "combo-code:missing=true", &[]);
+    // A tuple from the resource itself (o1's code and value) and one from a component (bp).
+    check(s, obs, "combo-code-value-quantity=2339-0$5.4", &["o1"]);
+    check(s, obs, "combo-code-value-quantity=8462-4$80", &["bp"]);
+    check(s, obs, "combo-code-value-quantity=85354-9$80", &[]);
+    // ANDed with a stored parameter, and through a chain and `_has`.
+    check(s, obs, "combo-code=8480-6&subject=Patient/a", &["o1", "o2"]);
+    check(
+        s,
+        "Patient",
+        "_has:Observation:subject:combo-code=1234-5",
+        &["b"],
+    );
+    let mut sys = ids_in(
+        s,
+        &[PartitionId::default_partition()],
+        None,
+        "_type=Observation&combo-code=85354-9",
+    );
+    sys.sort();
+    assert_eq!(sys, ["bp"]);
+    // Sorted by the smallest code over the resource and its components: o3 (1234-5), then
+    // o1, o2, o4 (2339-0), bp (8462-4), o5 (883-9).
+    let sorted = ids(s, obs, "_sort=combo-code");
+    assert_eq!(sorted.first().map(String::as_str), Some("o3"), "{sorted:?}");
+    assert_eq!(&sorted[4..], ["bp", "o5"], "{sorted:?}");
+    assert_eq!(ids(s, obs, "_sort=-combo-code&_count=1"), ["o5"]);
 }
 
 fn sort_page_total(s: &dyn Store) {

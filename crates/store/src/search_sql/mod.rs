@@ -606,10 +606,30 @@ fn sort_key(d: &dyn Dialect, sql: &mut Sql, key: &SortKey, alias: &str) -> Resul
             };
             let mut s = Sql::default();
             s.push(&format!(
-                "(SELECT {agg}({col}) FROM {table} WHERE {} AND cid IS NULL AND param = ",
+                "(SELECT {agg}({col}) FROM {table} WHERE {} AND cid IS NULL AND param ",
                 d.key_eq("", &format!("{alias}."))
             ));
-            s.bind(key.param.clone());
+            // A derived parameter sorts on the rows of its parts (`param IN (…)`).
+            let stored = match key.stored.as_slice() {
+                [] => std::slice::from_ref(&key.param),
+                some => some,
+            };
+            match stored {
+                [one] => {
+                    s.push("= ");
+                    s.bind(one.clone());
+                }
+                parts => {
+                    s.push("IN (");
+                    for (i, p) in parts.iter().enumerate() {
+                        if i > 0 {
+                            s.push(", ");
+                        }
+                        s.bind(p.clone());
+                    }
+                    s.push(")");
+                }
+            }
             s.push(&format!(") {dir} NULLS LAST"));
             // Written once, so that both backends run the subquery once per match (a separate
             // `IS NULL` key before it was a second subquery per match).
