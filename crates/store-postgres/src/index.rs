@@ -2,9 +2,11 @@
 //! type (`rows_by_table`); write transactions and `bulk_load` send them with `COPY`
 //! (`copy.rs`).
 //!
-//! A composite entry becomes one `idx_composite` row numbered `grp` (1, 2, … per resource)
-//! plus one row per component in the component's own table, under the parameter code
-//! `<composite>$<position>` and the same `grp` — the layout of the SQLite backend.
+//! A composite entry (a tuple numbered `grp`, 1, 2, … per resource) becomes one row per
+//! component in the component's own table, under the parameter code `<composite>$<position>`
+//! and the same `grp` — the layout of the SQLite backend. `idx_composite` is no longer
+//! written (`:missing` reads the first component's rows); it stays in the table list so that
+//! rewriting a resource clears the rows older versions left there.
 
 use crosscare_search::{IndexEntry, IndexValue};
 
@@ -35,6 +37,8 @@ const NUMBER: usize = 3;
 const QUANTITY: usize = 4;
 const REFERENCE: usize = 5;
 const URI: usize = 6;
+/// `idx_composite`: cleared with the others, no longer written.
+#[cfg(test)]
 const COMPOSITE: usize = 7;
 
 /// Every index table with its value columns (after `part, rtype, id, param, grp, cid`).
@@ -198,7 +202,6 @@ pub(crate) fn rows_by_table(entries: &[IndexEntry]) -> Vec<Rows> {
         match &e.value {
             IndexValue::Composite(parts) => {
                 grp += 1;
-                out[COMPOSITE].push(&e.param, grp, cid, Vec::new());
                 for (i, part) in parts.iter().enumerate() {
                     // Nested composites do not occur in R4; a component that is one is skipped.
                     if let Some((t, c)) = cells(part) {
@@ -234,7 +237,7 @@ mod tests {
             IndexEntry::new("url", IndexValue::Uri("c".into())),
         ];
         let rows = rows_by_table(&entries);
-        assert_eq!(rows[COMPOSITE].grps, vec![1, 2]);
+        assert!(rows[COMPOSITE].grps.is_empty());
         assert_eq!(rows[URI].params, vec!["cv$0", "cv$0", "url"]);
         assert_eq!(rows[URI].grps, vec![1, 2, 0]);
     }

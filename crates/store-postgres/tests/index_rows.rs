@@ -53,11 +53,24 @@ fn index_rows_follow_the_current_version() {
         rows("idx_quantity", " AND param = 'value-quantity' AND val = 72"),
         "1"
     );
-    assert_ne!(
-        rows("idx_composite", ""),
-        "0",
-        "code-value-quantity is a composite"
+    // code-value-quantity is a composite: one tuple, as its components' rows (no
+    // `idx_composite` row), and no rows at all for the derived `combo-*` parameters.
+    assert_eq!(
+        rows(
+            "idx_token",
+            " AND param = 'code-value-quantity$0' AND grp = 1"
+        ),
+        "1"
     );
+    assert_eq!(
+        rows(
+            "idx_quantity",
+            " AND param = 'code-value-quantity$1' AND grp = 1"
+        ),
+        "1"
+    );
+    assert_eq!(rows("idx_composite", ""), "0");
+    assert_eq!(rows("idx_token", " AND param LIKE 'combo-%'"), "0");
 
     // A new version replaces the rows.
     put(

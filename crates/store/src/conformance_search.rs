@@ -315,6 +315,25 @@ fn composite(s: &dyn Store) {
         &["o1", "o2"],
     );
     check(s, "Observation", "code-value-quantity=2339-0$lt4", &["o4"]);
+    // `:missing` on a composite: bp's own code has no value, so it has no tuple of its own.
+    check(
+        s,
+        "Observation",
+        "code-value-quantity:missing=true",
+        &["bp", "o5"],
+    );
+    check(
+        s,
+        "Observation",
+        "code-value-quantity:missing=false",
+        &["o1", "o2", "o3", "o4"],
+    );
+    check(
+        s,
+        "Observation",
+        "combo-code-value-quantity:missing=true",
+        &["o5"],
+    );
     check(s, "Observation", "code-value-quantity=1234-5$lt4", &[]);
     check(
         s,

@@ -8,7 +8,8 @@ use crosscare_search::param::reference::ReferencePredicate;
 use crosscare_search::param::token::{TokenMatch, TokenPredicate};
 use crosscare_search::{Filter, ParamFilter, Predicate};
 
-/// Every index table, for `:missing` (which does not know the parameter's type).
+/// Every table of index values, for `:missing` (which does not know the parameter's type). A
+/// composite's tuples are its first component's rows (`<code>$0`), in one of these.
 const VALUE_TABLES: &[&str] = &[
     "idx_token",
     "idx_string",
@@ -17,7 +18,6 @@ const VALUE_TABLES: &[&str] = &[
     "idx_quantity",
     "idx_reference",
     "idx_uri",
-    "idx_composite",
 ];
 
 /// True when the filter is a `rid IN (…)` over an index seek that can drive the search.
@@ -102,9 +102,12 @@ impl<'d> Compiler<'d> {
                     }
                     sql.push(&format!("SELECT {} FROM {table} WHERE ", d.key("")));
                     scope.write(d, sql, "");
-                    sql.push(" AND param = ");
+                    // `code$0` only exists for a composite (no other code has a `$`).
+                    sql.push(" AND param IN (");
                     sql.bind(param.clone());
-                    sql.push(" AND cid IS NULL");
+                    sql.push(", ");
+                    sql.bind(component_param(param, 0));
+                    sql.push(") AND cid IS NULL");
                 }
                 sql.push(")");
                 Ok(())

@@ -1,10 +1,12 @@
 //! Writing search index entries: one row per [`IndexEntry`] in the table of its value type,
 //! replaced whenever the resource gets a new version and removed on delete.
 //!
-//! A composite entry becomes one `idx_composite` row numbered `grp` (1, 2, … per resource)
-//! plus one row per component in the component's own table, under the parameter code
-//! `<composite>$<position>` and the same `grp`, so a composite search is a join on
-//! `(rid, grp)` of ordinary component predicates.
+//! A composite entry (a tuple numbered `grp`, 1, 2, … per resource) becomes one row per
+//! component in the component's own table, under the parameter code `<composite>$<position>`
+//! and the same `grp`, so a composite search is a join on `(rid, grp)` of ordinary component
+//! predicates, and `:missing` looks for the first component's rows. The `idx_composite`
+//! table, which held one more row per tuple, is no longer written (rows of older versions
+//! stay until their resource is written again; nothing reads them).
 
 use super::engine;
 use super::schema::INDEX_TABLES;
@@ -57,13 +59,6 @@ pub(crate) fn insert(
         match &e.value {
             IndexValue::Composite(parts) => {
                 grp += 1;
-                conn.prepare_cached(
-                    "INSERT INTO idx_composite (rid, pid, rtype, param, grp, cid) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .map_err(engine)?
-                .execute(params![rid, pid, rtype, e.param, grp, cid])
-                .map_err(engine)?;
                 for (i, part) in parts.iter().enumerate() {
                     // Nested composites do not occur in R4; a component that is one is skipped.
                     if !matches!(part, IndexValue::Composite(_)) {
