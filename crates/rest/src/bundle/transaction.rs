@@ -55,9 +55,23 @@ fn phase(method: Method) -> u8 {
     }
 }
 
-pub fn run(store: &dyn Store, ctx: &Ctx<'_>, mut entries: Vec<Entry>) -> Result<Value, FhirError> {
-    let mut tx = store.write_tx()?;
-    let plans = plan(ctx, tx.as_mut(), &mut entries)?;
+pub fn run<'s>(
+    store: &'s dyn Store,
+    ctx: &Ctx<'_>,
+    mut entries: Vec<Entry>,
+) -> Result<Value, FhirError> {
+    // A transaction whose planning reads nothing from the store (no conditional create,
+    // update or reference: an import of PUTs or POSTs) is planned, validated and indexed
+    // before it takes the writer, which it then holds only to write and commit; while one
+    // such transaction writes, the next one is prepared. Otherwise the writer is taken first,
+    // so that what planning reads cannot change before the writes.
+    let mut writer: Option<Box<dyn WriteTx + 's>> = None;
+    let plans = if needs_store(&entries) {
+        let tx = writer.insert(store.write_tx()?);
+        plan(ctx, Some(tx.as_mut()), &mut entries)?
+    } else {
+        plan(ctx, None, &mut entries)?
+    };
     // Every resource the entries write is known now; announced together, a store with round
     // trips (PostgreSQL) locks and fetches them in a few statements instead of per entry.
     let targets: Vec<(String, String)> = plans
@@ -65,7 +79,20 @@ pub fn run(store: &dyn Store, ctx: &Ctx<'_>, mut entries: Vec<Entry>) -> Result<
         .filter_map(Plan::target)
         .map(|(t, id)| (t.to_string(), id.to_string()))
         .collect();
-    tx.prefetch(ctx.partition, &targets)?;
+    // The writer (taken now if planning did not take it) and the prefetch, once, before the
+    // first entry is executed.
+    let mut prefetched = false;
+    let mut open = |writer: &mut Option<Box<dyn WriteTx + 's>>| -> Result<(), FhirError> {
+        if !prefetched {
+            let tx = match writer {
+                Some(tx) => tx,
+                None => writer.insert(store.write_tx()?),
+            };
+            tx.prefetch(ctx.partition, &targets)?;
+            prefetched = true;
+        }
+        Ok(())
+    };
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by_key(|&i| phase(entries[i].call.method));
     // Bodies are validated and indexed on worker threads ahead of the writer, which takes
@@ -80,6 +107,10 @@ pub fn run(store: &dyn Store, ctx: &Ctx<'_>, mut entries: Vec<Entry>) -> Result<
         jobs,
         |job| prepare(params, job),
         |_, (i, prepared)| {
+            open(&mut writer)?;
+            let Some(tx) = writer.as_mut() else {
+                return Err(FhirError::internal("no write transaction"));
+            };
             let entry = &mut entries[i];
             let prepared = prepared.map(|(body, p)| {
                 entry.call.body = Some(body);
@@ -92,7 +123,10 @@ pub fn run(store: &dyn Store, ctx: &Ctx<'_>, mut entries: Vec<Entry>) -> Result<
             Ok::<(), FhirError>(())
         },
     )?;
-    tx.commit()?;
+    open(&mut writer)?;
+    if let Some(tx) = writer {
+        tx.commit()?;
+    }
     let response = outcomes
         .into_iter()
         .flatten()
@@ -101,10 +135,39 @@ pub fn run(store: &dyn Store, ctx: &Ctx<'_>, mut entries: Vec<Entry>) -> Result<
     Ok(response_bundle("transaction-response", response))
 }
 
+/// Whether planning the entries reads the store: a conditional create (`If-None-Exist`), a
+/// conditional update, or a conditional reference (`Patient?identifier=…`) in a body.
+fn needs_store(entries: &[Entry]) -> bool {
+    entries.iter().any(|entry| {
+        let call = &entry.call;
+        let conditional_update = matches!(
+            route(call.method, &call.path, !call.query.is_empty()),
+            Ok(Route::ConditionalUpdate(_))
+        );
+        let conditional_reference = call.body.as_ref().is_some_and(|body| {
+            let mut found = Vec::new();
+            conditional_references(body, &mut found);
+            !found.is_empty()
+        });
+        call.if_none_exist.is_some() || conditional_update || conditional_reference
+    })
+}
+
+/// The store for a planning step that reads it; `None` only when [`needs_store`] said no step
+/// would.
+fn reading<'t>(tx: &'t mut Option<&mut dyn WriteTx>) -> Result<&'t mut dyn WriteTx, FhirError> {
+    match tx {
+        Some(tx) => Ok(&mut **tx),
+        None => Err(FhirError::internal(
+            "planning the transaction read the store after all",
+        )),
+    }
+}
+
 /// First pass: route every entry, choose ids, and rewrite references.
 fn plan(
     ctx: &Ctx<'_>,
-    tx: &mut dyn WriteTx,
+    mut tx: Option<&mut dyn WriteTx>,
     entries: &mut [Entry],
 ) -> Result<Vec<Plan>, FhirError> {
     let mut ids: HashMap<String, String> = HashMap::new();
@@ -123,7 +186,12 @@ fn plan(
                         .in_entry(i),
                 )
             }
+            Route::Create(t) if call.if_none_exist.is_none() => Plan::Create {
+                resource_type: t,
+                id: new_id(),
+            },
             Route::Create(t) => {
+                let tx = reading(&mut tx).map_err(|e| e.in_entry(i))?;
                 match resolve_if_none_exist(ctx, tx, &t, call.if_none_exist.as_deref())
                     .map_err(|e| e.in_entry(i))?
                 {
@@ -135,6 +203,7 @@ fn plan(
                 }
             }
             Route::ConditionalUpdate(t) => {
+                let tx = reading(&mut tx).map_err(|e| e.in_entry(i))?;
                 let found = find_matches(ctx, tx, &t, &call.query).map_err(|e| e.in_entry(i))?;
                 let body_id = call
                     .body
@@ -203,6 +272,7 @@ fn plan(
         // per entry would make a large transaction quadratic).
         let mut map = ids.clone();
         for reference in conditional {
+            let tx = reading(&mut tx).map_err(|e| e.in_entry(entry.index))?;
             let target =
                 resolve_conditional(ctx, tx, &reference).map_err(|e| e.in_entry(entry.index))?;
             map.insert(reference, target);
