@@ -33,6 +33,10 @@ pub struct IngestArgs {
     /// SQLite page cache of every store's writer connection, in MiB (the store's default).
     #[arg(long, default_value_t = 128)]
     pub cache_mib: u32,
+    /// Transactions sent together in the second REST case (as `crosscare import --in-flight`,
+    /// whose default is 2); the first case sends them one at a time.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub in_flight: u32,
 }
 
 /// One measured row.
@@ -131,11 +135,17 @@ fn store(index: bool) -> anyhow::Result<SqliteStore> {
     })?)
 }
 
-/// POSTs every Bundle to `Rest::handle` with `Prefer: return=minimal`.
-fn rest_ingest(bundles: &[Vec<u8>], n: usize) -> anyhow::Result<Row> {
+/// POSTs every Bundle to `Rest::handle` with `Prefer: return=minimal`, from `in_flight`
+/// client threads taking the next Bundle as they finish one.
+fn rest_ingest(bundles: &[Vec<u8>], n: usize, in_flight: u32) -> anyhow::Result<Row> {
     let rest = Rest::new(Arc::new(store(true)?), RestConfig::default());
-    let ((), elapsed, cpu) = timed(|| {
-        for body in bundles {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let post = || -> anyhow::Result<()> {
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(body) = bundles.get(i) else {
+                return Ok(());
+            };
             let mut req = FhirRequest::new(Method::Post, "");
             req.body = Some(body.clone());
             req.content_type = Some("application/fhir+json".to_string());
@@ -148,10 +158,23 @@ fn rest_ingest(bundles: &[Vec<u8>], n: usize) -> anyhow::Result<Row> {
                 resp.json().map(|b| b.to_string()).unwrap_or_default()
             );
         }
-        Ok(())
+    };
+    let ((), elapsed, cpu) = timed(|| {
+        std::thread::scope(|scope| {
+            let clients: Vec<_> = (0..in_flight).map(|_| scope.spawn(post)).collect();
+            for c in clients {
+                c.join()
+                    .map_err(|_| anyhow::anyhow!("a client thread panicked"))??;
+            }
+            Ok(())
+        })
     })?;
+    let name = match in_flight {
+        1 => "transaction via REST (validate + index)".to_string(),
+        k => format!("transactions via REST, {k} in flight (validate + index)"),
+    };
     Ok(Row {
-        name: "transaction via REST (validate + index)".into(),
+        name,
         resources: n,
         elapsed,
         cpu,
@@ -368,8 +391,10 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<()> {
         mix.join(", ")
     );
     let ceiling = ceiling(&bundles, n)?;
-    let rest = rest_ingest(&bundles, n)?;
-    let mut rows = vec![rest];
+    let mut rows = vec![rest_ingest(&bundles, n, 1)?];
+    if args.in_flight > 1 {
+        rows.push(rest_ingest(&bundles, n, args.in_flight)?);
+    }
     if args.offline {
         rows.push(offline(&resources, args.batch)?);
     }
