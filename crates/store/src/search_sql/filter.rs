@@ -20,10 +20,16 @@ const VALUE_TABLES: &[&str] = &[
     "idx_uri",
 ];
 
+/// The parameters answered from the `resource` row (`id`, `ts`) rather than index rows, which
+/// backends do not write for them.
+pub(crate) fn on_resource_row(param: &str) -> bool {
+    matches!(param, "_id" | "_lastUpdated")
+}
+
 /// True when the filter is a `rid IN (…)` over an index seek that can drive the search.
 pub(crate) fn drives(f: &Filter) -> bool {
     match f {
-        Filter::Param(pf) => !matches!(pf.param.as_str(), "_id" | "_lastUpdated"),
+        Filter::Param(pf) => !on_resource_row(&pf.param),
         Filter::Chain { .. } | Filter::Has { .. } | Filter::List(_) => true,
         Filter::Any(list) => !list.is_empty() && list.iter().all(drives),
         Filter::Missing { missing, .. } => !missing,
@@ -103,11 +109,9 @@ impl<'d> Compiler<'d> {
                     sql.push(&format!("SELECT {} FROM {table} WHERE ", d.key("")));
                     scope.write(d, sql, "");
                     // `code$0` only exists for a composite (no other code has a `$`).
-                    sql.push(" AND param IN (");
-                    sql.bind(param.clone());
-                    sql.push(", ");
-                    sql.bind(component_param(param, 0));
-                    sql.push(") AND cid IS NULL");
+                    sql.push(" AND param ");
+                    sql.bind_in(&[param.clone(), component_param(param, 0)]);
+                    sql.push(" AND cid IS NULL");
                 }
                 sql.push(")");
                 Ok(())
@@ -366,12 +370,11 @@ impl<'d> Compiler<'d> {
     }
 }
 
-/// `_id` compares the resource row's id.
 /// True when [`Compiler::filter`] writes `f` on its alias's key alone (every filter but `_id`
 /// and `_lastUpdated`, which read `resource` columns), so any row carrying the key will do.
 fn key_only(f: &Filter) -> bool {
     match f {
-        Filter::Param(pf) => !matches!(pf.param.as_str(), "_id" | "_lastUpdated"),
+        Filter::Param(pf) => !on_resource_row(&pf.param),
         Filter::Not(inner) => key_only(inner),
         Filter::Any(list) => list.iter().all(key_only),
         Filter::Missing { .. } | Filter::Chain { .. } | Filter::Has { .. } | Filter::List(_) => {
@@ -380,6 +383,7 @@ fn key_only(f: &Filter) -> bool {
     }
 }
 
+/// `_id` compares the resource row's id.
 fn id_filter(sql: &mut Sql, pf: &ParamFilter, alias: &str) -> Result<()> {
     sql.push("(");
     for (i, p) in pf.values.iter().enumerate() {

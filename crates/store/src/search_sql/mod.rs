@@ -11,6 +11,7 @@
 
 pub mod dialect;
 mod filter;
+pub(crate) use filter::on_resource_row;
 pub mod pin;
 pub(crate) mod predicate;
 
@@ -53,8 +54,8 @@ impl From<f64> for SqlValue {
 }
 
 /// The parameter code under which component `i` of composite `param` is indexed (both
-/// backends write composites this way: one `idx_composite` row per tuple, numbered `grp`, and
-/// one row per component in its own type's table under this code and the same `grp`).
+/// backends write composites this way: a tuple numbered `grp` is one row per component in
+/// its own type's table under this code and the same `grp`).
 pub fn component_param(param: &str, i: usize) -> String {
     format!("{param}${i}")
 }
@@ -74,6 +75,26 @@ impl Sql {
     pub fn bind(&mut self, v: impl Into<SqlValue>) {
         self.text.push('?');
         self.params.push(v.into());
+    }
+
+    /// `= ?` for one value, `IN (?, …)` for several; `values` must not be empty.
+    pub fn bind_in<V: Into<SqlValue> + Clone>(&mut self, values: &[V]) {
+        match values {
+            [one] => {
+                self.push("= ");
+                self.bind(one.clone());
+            }
+            many => {
+                self.push("IN (");
+                for (i, v) in many.iter().enumerate() {
+                    if i > 0 {
+                        self.push(", ");
+                    }
+                    self.bind(v.clone());
+                }
+                self.push(")");
+            }
+        }
     }
 
     pub fn append(&mut self, other: Sql) {
@@ -136,22 +157,9 @@ impl Scope {
             }
         }
         sql.push(")");
-        match self.types.as_slice() {
-            [] => {}
-            [one] => {
-                sql.push(&format!(" AND {p}rtype = "));
-                sql.bind(one.clone());
-            }
-            many => {
-                sql.push(&format!(" AND {p}rtype IN ("));
-                for (i, t) in many.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(", ");
-                    }
-                    sql.bind(t.clone());
-                }
-                sql.push(")");
-            }
+        if !self.types.is_empty() {
+            sql.push(&format!(" AND {p}rtype "));
+            sql.bind_in(&self.types);
         }
     }
 
@@ -614,22 +622,7 @@ fn sort_key(d: &dyn Dialect, sql: &mut Sql, key: &SortKey, alias: &str) -> Resul
                 [] => std::slice::from_ref(&key.param),
                 some => some,
             };
-            match stored {
-                [one] => {
-                    s.push("= ");
-                    s.bind(one.clone());
-                }
-                parts => {
-                    s.push("IN (");
-                    for (i, p) in parts.iter().enumerate() {
-                        if i > 0 {
-                            s.push(", ");
-                        }
-                        s.bind(p.clone());
-                    }
-                    s.push(")");
-                }
-            }
+            s.bind_in(stored);
             s.push(&format!(") {dir} NULLS LAST"));
             // Written once, so that both backends run the subquery once per match (a separate
             // `IS NULL` key before it was a second subquery per match).

@@ -52,7 +52,7 @@ pub(crate) fn insert(
     for e in entries {
         // `_id` and `_lastUpdated` are answered from the resource row, which knows the
         // timestamp this transaction assigns (the extracted entry cannot).
-        if matches!(e.param.as_str(), "_id" | "_lastUpdated") {
+        if crate::search_sql::on_resource_row(&e.param) {
             continue;
         }
         let cid = e.contained.as_ref().map(|c| c.id.as_str());
