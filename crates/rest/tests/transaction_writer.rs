@@ -47,15 +47,9 @@ fn post(rest: &Rest, bundle: &Value) -> u16 {
     rest.handle(req).status
 }
 
-fn put(id: &str, extra: Value) -> Value {
-    let mut e = json!({"resource": {"resourceType": "Patient", "id": id},
-        "request": {"method": "PUT", "url": format!("Patient/{id}")}});
-    if let (Some(e), Some(x)) = (e.as_object_mut(), extra.as_object()) {
-        for (k, v) in x {
-            e.insert(k.clone(), v.clone());
-        }
-    }
-    e
+fn put(id: &str) -> Value {
+    json!({"resource": {"resourceType": "Patient", "id": id},
+        "request": {"method": "PUT", "url": format!("Patient/{id}")}})
 }
 
 fn transaction(entries: Vec<Value>) -> Value {
@@ -66,11 +60,11 @@ fn transaction(entries: Vec<Value>) -> Value {
 fn a_transaction_that_reads_nothing_to_plan_takes_the_writer_after_planning() {
     let (rest, writers) = rest();
     // Two entries writing Patient/1 fail in planning: the writer was never taken.
-    let twice = transaction(vec![put("1", json!({})), put("1", json!({}))]);
+    let twice = transaction(vec![put("1"), put("1")]);
     assert_eq!(post(&rest, &twice), 400);
     assert_eq!(writers.load(Ordering::SeqCst), 0);
     // A valid one takes it once, and its writes are there.
-    assert_eq!(post(&rest, &transaction(vec![put("1", json!({}))])), 200);
+    assert_eq!(post(&rest, &transaction(vec![put("1")])), 200);
     assert_eq!(writers.load(Ordering::SeqCst), 1);
     let read = rest.handle(FhirRequest::new(Method::Get, "Patient/1"));
     assert_eq!(read.status, 200);
@@ -83,14 +77,14 @@ fn conditional_planning_takes_the_writer_first() {
         "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=a|1"}});
     // The same failure in planning, but the conditional create read the store under the
     // writer first.
-    let bundle = transaction(vec![conditional, put("1", json!({})), put("1", json!({}))]);
+    let bundle = transaction(vec![conditional, put("1"), put("1")]);
     assert_eq!(post(&rest, &bundle), 400);
     assert_eq!(writers.load(Ordering::SeqCst), 1);
     // A conditional reference too.
     let referring = json!({"resource": {"resourceType": "Observation", "status": "final",
             "code": {"text": "x"}, "subject": {"reference": "Patient?identifier=a|1"}},
         "request": {"method": "POST", "url": "Observation"}});
-    let bundle = transaction(vec![referring, put("2", json!({})), put("2", json!({}))]);
+    let bundle = transaction(vec![referring, put("2"), put("2")]);
     assert_eq!(post(&rest, &bundle), 400);
     assert_eq!(writers.load(Ordering::SeqCst), 2);
 }
@@ -103,9 +97,7 @@ fn transactions_prepared_concurrently_all_commit() {
             let rest = &rest;
             s.spawn(move || {
                 for b in 0..5 {
-                    let entries = (0..40)
-                        .map(|i| put(&format!("t{t}-{b}-{i}"), json!({})))
-                        .collect();
+                    let entries = (0..40).map(|i| put(&format!("t{t}-{b}-{i}"))).collect();
                     assert_eq!(post(rest, &transaction(entries)), 200);
                 }
             });

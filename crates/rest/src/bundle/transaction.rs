@@ -65,12 +65,13 @@ pub fn run<'s>(
     // before it takes the writer, which it then holds only to write and commit; while one
     // such transaction writes, the next one is prepared. Otherwise the writer is taken first,
     // so that what planning reads cannot change before the writes.
+    let conditional = conditional_references_of(&entries);
     let mut writer: Option<Box<dyn WriteTx + 's>> = None;
-    let plans = if needs_store(&entries) {
+    let plans = if needs_store(&entries, &conditional) {
         let tx = writer.insert(store.write_tx()?);
-        plan(ctx, Some(tx.as_mut()), &mut entries)?
+        plan(ctx, Some(tx.as_mut()), &mut entries, conditional)?
     } else {
-        plan(ctx, None, &mut entries)?
+        plan(ctx, None, &mut entries, conditional)?
     };
     // Every resource the entries write is known now; announced together, a store with round
     // trips (PostgreSQL) locks and fetches them in a few statements instead of per entry.
@@ -135,22 +136,33 @@ pub fn run<'s>(
     Ok(response_bundle("transaction-response", response))
 }
 
-/// Whether planning the entries reads the store: a conditional create (`If-None-Exist`), a
-/// conditional update, or a conditional reference (`Patient?identifier=…`) in a body.
-fn needs_store(entries: &[Entry]) -> bool {
-    entries.iter().any(|entry| {
-        let call = &entry.call;
-        let conditional_update = matches!(
-            route(call.method, &call.path, !call.query.is_empty()),
-            Ok(Route::ConditionalUpdate(_))
-        );
-        let conditional_reference = call.body.as_ref().is_some_and(|body| {
+/// The conditional references (`Patient?identifier=…`) in each entry's body, found once for
+/// [`needs_store`] and [`plan`].
+fn conditional_references_of(entries: &[Entry]) -> Vec<Vec<String>> {
+    entries
+        .iter()
+        .map(|entry| {
             let mut found = Vec::new();
-            conditional_references(body, &mut found);
-            !found.is_empty()
-        });
-        call.if_none_exist.is_some() || conditional_update || conditional_reference
-    })
+            if let Some(body) = &entry.call.body {
+                conditional_references(body, &mut found);
+            }
+            found
+        })
+        .collect()
+}
+
+/// Whether planning the entries reads the store: a conditional create (`If-None-Exist`), a
+/// conditional update, or a conditional reference in a body (`conditional`, per entry).
+fn needs_store(entries: &[Entry], conditional: &[Vec<String>]) -> bool {
+    conditional.iter().any(|c| !c.is_empty())
+        || entries.iter().any(|entry| {
+            let call = &entry.call;
+            call.if_none_exist.is_some()
+                || matches!(
+                    route(call.method, &call.path, !call.query.is_empty()),
+                    Ok(Route::ConditionalUpdate(_))
+                )
+        })
 }
 
 /// The store for a planning step that reads it; `None` only when [`needs_store`] said no step
@@ -169,6 +181,7 @@ fn plan(
     ctx: &Ctx<'_>,
     mut tx: Option<&mut dyn WriteTx>,
     entries: &mut [Entry],
+    conditional: Vec<Vec<String>>,
 ) -> Result<Vec<Plan>, FhirError> {
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut plans = Vec::with_capacity(entries.len());
@@ -258,12 +271,10 @@ fn plan(
         }
         plans.push(p);
     }
-    for entry in entries.iter_mut() {
+    for (entry, conditional) in entries.iter_mut().zip(conditional) {
         let Some(body) = entry.call.body.as_mut() else {
             continue;
         };
-        let mut conditional = Vec::new();
-        conditional_references(body, &mut conditional);
         if conditional.is_empty() {
             rewrite(body, &ids);
             continue;
