@@ -253,9 +253,7 @@ fn empty_in_empty_out(func: Func) -> bool {
 pub(crate) fn has_member(object: &serde_json::Map<String, serde_json::Value>, name: &str) -> bool {
     object.keys().any(|key| {
         let key = key.strip_prefix('_').unwrap_or(key);
-        key.strip_prefix(name).is_some_and(|rest| {
-            rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_uppercase())
-        })
+        key == name || crate::eval::is_choice_key(key, name)
     })
 }
 

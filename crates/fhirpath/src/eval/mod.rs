@@ -9,6 +9,7 @@ mod fhir;
 mod filtering;
 mod math;
 mod navigation;
+pub(crate) use navigation::is_choice_key;
 mod operators;
 mod string;
 mod subsetting;

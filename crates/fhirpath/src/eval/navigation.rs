@@ -168,10 +168,7 @@ fn member<'a>(n: &Node<'a>, name: &str, hint: Option<&MemberHint>, out: &mut Ite
             }
             // A choice element: `value` finds `valueQuantity`, `valueString`, ...
             for key in obj.keys() {
-                let Some(rest) = key.strip_prefix(name) else {
-                    continue;
-                };
-                if !rest.starts_with(|c: char| c.is_ascii_uppercase()) {
+                if !is_choice_key(key, name) {
                     continue;
                 }
                 if let Some((ty, true)) = child_type(spec, n, key) {
@@ -186,10 +183,7 @@ fn member<'a>(n: &Node<'a>, name: &str, hint: Option<&MemberHint>, out: &mut Ite
                 let Some(base) = key.strip_prefix('_') else {
                     continue;
                 };
-                let Some(rest) = base.strip_prefix(name) else {
-                    continue;
-                };
-                if !rest.starts_with(|c: char| c.is_ascii_uppercase()) || obj.contains_key(base) {
+                if !is_choice_key(base, name) || obj.contains_key(base) {
                     continue;
                 }
                 if let Some((ty, true)) = child_type(spec, n, base) {
@@ -198,6 +192,12 @@ fn member<'a>(n: &Node<'a>, name: &str, hint: Option<&MemberHint>, out: &mut Ite
             }
         }
     }
+}
+
+/// Whether `key` is a JSON key of the choice element `name` (`valueQuantity` for `value`).
+pub(crate) fn is_choice_key(key: &str, name: &str) -> bool {
+    key.strip_prefix(name)
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()))
 }
 
 /// Pushes the value(s) under `key` of `src`, pairing primitives with their `_key` sibling.
