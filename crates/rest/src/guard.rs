@@ -276,7 +276,7 @@ pub fn check_query(ctx: &Ctx<'_>, query: &SearchQuery) -> Result<(), FhirError> 
                 walk(ctx, filter)
             }
             Filter::Not(inner) => walk(ctx, inner),
-            Filter::Any(all) => all.iter().try_for_each(|f| walk(ctx, f)),
+            Filter::Any(list) | Filter::All(list) => list.iter().try_for_each(|f| walk(ctx, f)),
             Filter::List(_) => seen("List"),
             Filter::Param(_) | Filter::Missing { .. } => Ok(()),
         }

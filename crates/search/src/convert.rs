@@ -267,16 +267,52 @@ pub fn number(fhir_type: &str, json: &Value) -> Option<NumberValue> {
     }
 }
 
+/// Where [`quantity`] reads a node's quantity from, by the node's type.
+enum QuantitySource {
+    /// `Money`: `value` and `currency`.
+    Money,
+    /// `Range`: its bounds.
+    Range,
+    /// A number primitive: the node itself.
+    Number,
+    /// Every other type, read like a `Quantity`: its `value`, `system`, `code` and `unit`.
+    ValueElement,
+}
+
+fn quantity_source(fhir_type: &str) -> QuantitySource {
+    match fhir_type {
+        "Money" => QuantitySource::Money,
+        "Range" => QuantitySource::Range,
+        "integer" | "decimal" | "positiveInt" | "unsignedInt" => QuantitySource::Number,
+        _ => QuantitySource::ValueElement,
+    }
+}
+
+/// Whether a node of type `fhir_type` may give a value to a parameter of type `param_type`,
+/// as [`index_values`] reads it; `has_element` tells whether the type defines an element of
+/// that name. `true` whenever unsure: only a `false` is a promise (the derived parameters
+/// rely on it, see `derived`).
+pub(crate) fn may_yield(
+    param_type: SearchParamType,
+    fhir_type: &str,
+    has_element: &dyn Fn(&str) -> bool,
+) -> bool {
+    match (param_type, quantity_source(fhir_type)) {
+        (SearchParamType::Quantity, QuantitySource::ValueElement) => has_element("value"),
+        _ => true,
+    }
+}
+
 /// The quantity of one node.
 pub fn quantity(fhir_type: &str, json: &Value) -> Option<QuantityValue> {
-    match fhir_type {
-        "Money" => Some(QuantityValue {
+    match quantity_source(fhir_type) {
+        QuantitySource::Money => Some(QuantityValue {
             number: json_number(json.get("value"))?,
             system: json.get("currency").map(|_| CURRENCY_SYSTEM.to_string()),
             code: str_field(json, "currency"),
             unit: None,
         }),
-        "Range" => {
+        QuantitySource::Range => {
             let unit_of = json.get("low").or_else(|| json.get("high"))?;
             Some(QuantityValue {
                 number: number("Range", json)?,
@@ -285,13 +321,13 @@ pub fn quantity(fhir_type: &str, json: &Value) -> Option<QuantityValue> {
                 unit: str_field(unit_of, "unit"),
             })
         }
-        "integer" | "decimal" | "positiveInt" | "unsignedInt" => Some(QuantityValue {
+        QuantitySource::Number => Some(QuantityValue {
             number: json_number(Some(json))?,
             system: None,
             code: None,
             unit: None,
         }),
-        _ => Some(QuantityValue {
+        QuantitySource::ValueElement => Some(QuantityValue {
             number: json_number(json.get("value"))?,
             system: str_field(json, "system"),
             code: str_field(json, "code"),

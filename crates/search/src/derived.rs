@@ -1,15 +1,22 @@
 //! Derived parameters: an R4 parameter whose index values are, on a resource type, exactly
-//! the values of other R4 parameters of the same type put together. On `Observation`,
-//! `combo-code` is `Observation.code | Observation.component.code`, which are the expressions
-//! of `code` and `component-code`; `combo-code-value-quantity` is the tuples of
-//! `code-value-quantity` (on the resource) and `component-code-value-quantity` (on each
-//! component).
+//! the values of other R4 parameters of the same type. Two kinds:
 //!
-//! Such a parameter is neither extracted nor stored: it would repeat every row of the
-//! parameters it is made of (a lab `Observation` wrote a third of its index rows for the
-//! `combo-*` parameters). The query parser answers it from those parameters instead: `P=x`
-//! becomes "`Q1=x` or `Q2=x`", `:missing` and `:not` follow, and `_sort` takes the smallest
-//! value over both. The result is the same because the values are: the same branch of an
+//! - **Unions.** On `Observation`, `combo-code` is `Observation.code | Observation.component.code`,
+//!   which are the expressions of `code` and `component-code`; `combo-code-value-quantity` is
+//!   the tuples of `code-value-quantity` (on the resource) and `component-code-value-quantity`
+//!   (on each component). `P=x` becomes "`Q1=x` or `Q2=x`".
+//! - **Joined composites.** A composite whose only node is the resource itself
+//!   (`code-value-quantity`: expression `Observation`, components `code` and `value.as(Quantity)`)
+//!   has as tuples every combination of its components' values on the resource. When each
+//!   component yields exactly the values of a stored parameter of the type (`code`,
+//!   `value-quantity`), `P=a$b` becomes "`code=a` and `value-quantity=b`" on the same resource
+//!   (or the same contained resource).
+//!
+//! Such a parameter is neither extracted nor stored: it would repeat rows of the parameters it
+//! is made of (a lab `Observation` wrote a third of its index rows for the `combo-*`
+//! parameters, and two more for `code-value-quantity`). The query parser answers it from those
+//! parameters instead; `:missing` and `:not` follow, and `_sort` takes the smallest value over
+//! the parts of a union. The result is the same because the values are: the same branch of an
 //! expression, read for a parameter of the same type, yields the same index values.
 //!
 //! Only R4 core definitions take part, never a custom one (which may be pending, or replace a
@@ -17,11 +24,25 @@
 //! derived from turns that derivation off; resources written before then have no rows for
 //! it until `$reindex`.
 
+use crate::convert::may_yield;
 use crate::extract::{branches_for_type, union_branches};
 use crate::fhirpath_bridge::rewrite_as_on_paths;
 use crosscare_spec::model::{SearchParamDef, SearchParamType};
+use crosscare_spec::Spec;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+
+/// How a parameter without index rows of its own is answered from stored ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Derivation {
+    /// Its values are those of these parameters together; each is stored, or
+    /// [`Derivation::Joined`].
+    Union(Vec<String>),
+    /// A composite read on the resource itself: its tuples are every combination of the
+    /// values of these stored parameters (one per component, in order, with its type) on one
+    /// resource.
+    Joined(Vec<(String, SearchParamType)>),
+}
 
 /// What a parameter's values are made of on one resource type: the branches of its
 /// expression, and for a composite the type and expression of each component.
@@ -60,6 +81,97 @@ fn encloses(b: &str) -> bool {
     false
 }
 
+/// The branches of a non-composite parameter's expression on one type, canonical.
+fn simple_branches(resource_type: &str, expression: &str) -> BTreeSet<String> {
+    let kept = rewrite_as_on_paths(&branches_for_type(expression, resource_type));
+    union_branches(&kept)
+        .into_iter()
+        .map(canonical)
+        .filter(|b| b != "{}")
+        .collect()
+}
+
+/// `as(T)` as `ofType(T)`: the FHIRPath engine filters a collection with `as` exactly as with
+/// `ofType` (the R4 expressions rely on it), so the two spellings select the same nodes.
+fn type_filter_canonical(branch: &str) -> String {
+    branch.replace(".as(", ".ofType(")
+}
+
+/// True when a branch `path.ofType(T)` can never give a value to a parameter of type
+/// `param_type`: [`crate::convert`] reads nothing from a `T` for that type, given the elements
+/// a `T` may have (every write is validated, so a `T` has no others).
+fn yields_nothing(param_type: SearchParamType, branch: &str) -> bool {
+    let Some((_, type_name)) = branch
+        .strip_suffix(')')
+        .and_then(|b| b.rsplit_once(".ofType("))
+    else {
+        return false;
+    };
+    if !type_name.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return false;
+    }
+    let spec = Spec::r4();
+    if spec.type_def(type_name).is_none() {
+        return false;
+    }
+    !may_yield(param_type, type_name, &|element| {
+        spec.element(&format!("{type_name}.{element}")).is_some()
+    })
+}
+
+/// For a composite whose only node on `resource_type` is the resource itself, the stored
+/// parameters its components read (see [`Derivation::Joined`]). Each component must be a
+/// parameter in force on the type (`in_force`: by URL, core definitions only) that is stored,
+/// and the component's expression must select the same values as that parameter's, up to
+/// branches of the parameter that provably yield nothing.
+fn joined(
+    resource_type: &str,
+    def: &SearchParamDef,
+    in_force: &dyn Fn(&str) -> Option<Arc<SearchParamDef>>,
+    is_union: &dyn Fn(&str) -> bool,
+) -> Option<Vec<(String, SearchParamType)>> {
+    if def.param_type != SearchParamType::Composite || def.component.is_empty() {
+        return None;
+    }
+    let nodes: Vec<&str> = union_branches(def.expression.as_deref()?)
+        .into_iter()
+        .filter(|b| *b == resource_type || b.starts_with(&format!("{resource_type}.")))
+        .collect();
+    if nodes != [resource_type] {
+        return None;
+    }
+    let mut parts = Vec::with_capacity(def.component.len());
+    for c in &def.component {
+        let part = in_force(&c.definition)?;
+        if matches!(
+            part.param_type,
+            SearchParamType::Composite | SearchParamType::Special
+        ) || part.code.starts_with('_')
+            || is_union(&part.code)
+        {
+            return None;
+        }
+        let stored: BTreeSet<String> = simple_branches(resource_type, part.expression.as_deref()?)
+            .iter()
+            .map(|b| type_filter_canonical(b))
+            .collect();
+        let wanted: BTreeSet<String> = union_branches(&rewrite_as_on_paths(&c.expression))
+            .into_iter()
+            .map(|b| {
+                type_filter_canonical(&canonical(&format!("{resource_type}.{}", canonical(b))))
+            })
+            .collect();
+        let extra_yield_nothing = stored
+            .difference(&wanted)
+            .all(|b| yields_nothing(part.param_type, b));
+        if !wanted.is_subset(&stored) || !extra_yield_nothing {
+            return None;
+        }
+        parts.push((part.code.clone(), part.param_type));
+    }
+    Some(parts)
+}
+
 fn shape(
     resource_type: &str,
     def: &SearchParamDef,
@@ -85,15 +197,7 @@ fn shape(
             }
             (branches, components)
         }
-        _ => {
-            let kept = rewrite_as_on_paths(&branches_for_type(expression, resource_type));
-            let branches = union_branches(&kept)
-                .into_iter()
-                .map(canonical)
-                .filter(|b| b != "{}")
-                .collect();
-            (branches, Vec::new())
-        }
+        _ => (simple_branches(resource_type, expression), Vec::new()),
     };
     if branches.is_empty() {
         return None;
@@ -105,15 +209,15 @@ fn shape(
     })
 }
 
-/// The derived parameters of one resource type: code → the stored parameters whose values
-/// make it up. `params` are the definitions in force on the type; `is_core` tells the R4
+/// The derived parameters of one resource type: code → how it is answered from stored
+/// parameters. `params` are the definitions in force on the type; `is_core` tells the R4
 /// definitions from custom ones.
 pub(crate) fn derivations(
     resource_type: &str,
     params: &[Arc<SearchParamDef>],
     is_core: &dyn Fn(&SearchParamDef) -> bool,
     component_defs: &dyn Fn(&str) -> Option<SearchParamType>,
-) -> HashMap<String, Vec<String>> {
+) -> HashMap<String, Derivation> {
     let shapes: Vec<(&str, Shape)> = params
         .iter()
         .filter(|d| is_core(d))
@@ -151,13 +255,23 @@ pub(crate) fn derivations(
             out.insert(code.to_string(), chosen);
         }
     }
-    // A part may itself be derived (strictly fewer branches, so no cycle): name the stored
-    // parameters only.
+    // A part may itself be a union (strictly fewer branches, so no cycle): name the others
+    // only.
     let mut resolved = HashMap::new();
     for code in out.keys() {
-        let mut stored = Vec::new();
-        expand(code, &out, &mut stored);
-        resolved.insert(code.clone(), stored);
+        let mut leaves = Vec::new();
+        expand(code, &out, &mut leaves);
+        resolved.insert(code.clone(), Derivation::Union(leaves));
+    }
+    let in_force = |url: &str| params.iter().find(|p| p.url == url && is_core(p)).cloned();
+    let is_union = |code: &str| out.contains_key(code);
+    for def in params.iter().filter(|d| is_core(d)) {
+        if out.contains_key(&def.code) {
+            continue;
+        }
+        if let Some(parts) = joined(resource_type, def, &in_force, &is_union) {
+            resolved.insert(def.code.clone(), Derivation::Joined(parts));
+        }
     }
     resolved
 }
@@ -179,8 +293,9 @@ fn expand(code: &str, derived: &HashMap<String, Vec<String>>, out: &mut Vec<Stri
 
 #[cfg(test)]
 mod tests {
-    use super::canonical;
+    use super::{canonical, yields_nothing, Derivation};
     use crate::registry::ParamRegistry;
+    use crosscare_spec::model::SearchParamType;
 
     #[test]
     fn canonical_branches() {
@@ -196,32 +311,89 @@ mod tests {
     #[test]
     fn observation_combo_parameters_are_derived() {
         let r = ParamRegistry::r4();
-        let stored = |code: &str| r.stored_params("Observation", code).map(<[String]>::to_vec);
-        let v = |codes: &[&str]| Some(codes.iter().map(|c| c.to_string()).collect::<Vec<_>>());
-        assert_eq!(stored("combo-code"), v(&["code", "component-code"]));
+        let d = |code: &str| r.derivation("Observation", code).cloned();
+        let union = |codes: &[&str]| {
+            Some(Derivation::Union(
+                codes.iter().map(|c| c.to_string()).collect(),
+            ))
+        };
+        assert_eq!(d("combo-code"), union(&["code", "component-code"]));
         assert_eq!(
-            stored("combo-value-quantity"),
-            v(&["component-value-quantity", "value-quantity"])
+            d("combo-value-quantity"),
+            union(&["component-value-quantity", "value-quantity"])
         );
         assert_eq!(
-            stored("combo-code-value-quantity"),
-            v(&["code-value-quantity", "component-code-value-quantity"])
+            d("combo-code-value-quantity"),
+            union(&["code-value-quantity", "component-code-value-quantity"])
         );
         assert_eq!(
-            stored("combo-data-absent-reason"),
-            v(&["component-data-absent-reason", "data-absent-reason"])
+            d("combo-data-absent-reason"),
+            union(&["component-data-absent-reason", "data-absent-reason"])
         );
         // Stored parameters, references and `_` parameters are never derived.
         for code in [
             "code",
             "value-quantity",
-            "code-value-quantity",
+            "component-code-value-quantity",
             "patient",
             "subject",
             "_id",
         ] {
-            assert_eq!(stored(code), None, "{code}");
+            assert_eq!(d(code), None, "{code}");
         }
+    }
+
+    #[test]
+    fn composites_on_the_resource_are_joined_when_their_components_are_parameters() {
+        let r = ParamRegistry::r4();
+        let d = |code: &str| r.derivation("Observation", code).cloned();
+        let joined = |parts: &[(&str, SearchParamType)]| {
+            Some(Derivation::Joined(
+                parts.iter().map(|(c, t)| (c.to_string(), *t)).collect(),
+            ))
+        };
+        use SearchParamType::{Quantity, Token};
+        // `value-quantity` also reads `value as SampledData`, which has no `value` to read.
+        assert_eq!(
+            d("code-value-quantity"),
+            joined(&[("code", Token), ("value-quantity", Quantity)])
+        );
+        assert_eq!(
+            d("code-value-concept"),
+            joined(&[("code", Token), ("value-concept", Token)])
+        );
+        // `value-string` also reads `(value as CodeableConcept).text`, which the component
+        // does not: the tuples are not the combinations, so the composite stays stored.
+        assert_eq!(d("code-value-string"), None);
+        // `value.as(DateTime)` is not the spelling of `value-date`'s `value as dateTime`.
+        assert_eq!(d("code-value-date"), None);
+        // Rooted at an element, not the resource.
+        assert_eq!(r.derivation("Group", "characteristic-value"), None);
+    }
+
+    #[test]
+    fn only_a_provably_empty_branch_may_be_left_over() {
+        use SearchParamType::{Quantity, String, Token};
+        assert!(yields_nothing(
+            Quantity,
+            "Observation.value.ofType(SampledData)"
+        ));
+        for (t, branch) in [
+            (Quantity, "Observation.value.ofType(Quantity)"),
+            (Quantity, "Observation.value.ofType(Range)"),
+            (Quantity, "Observation.value.ofType(integer)"),
+            (Quantity, "Observation.value.ofType(Money)"),
+            (Quantity, "Observation.value.ofType(Nope)"),
+            (Quantity, "Observation.value"),
+            (Token, "Observation.value.ofType(SampledData)"),
+            (String, "Observation.value.ofType(CodeableConcept).text"),
+        ] {
+            assert!(!yields_nothing(t, branch), "{branch}");
+        }
+        // What the promise rests on: converting a full SampledData gives no quantity.
+        let sampled = serde_json::json!({"origin": {"value": 1, "unit": "mg"}, "period": 1,
+            "factor": 2, "lowerLimit": 0, "upperLimit": 9, "dimensions": 1, "data": "1 2 3"});
+        assert_eq!(crate::convert::quantity("SampledData", &sampled), None);
     }
 
     #[test]
@@ -278,9 +450,11 @@ mod tests {
         code.base = vec!["Observation".into()];
         code.expression = Some("Observation.code".into());
         let r = ParamRegistry::new(vec![code]);
-        assert_eq!(r.stored_params("Observation", "combo-code"), None);
+        assert_eq!(r.derivation("Observation", "combo-code"), None);
+        // `code` is a component of the joined composites too.
+        assert_eq!(r.derivation("Observation", "code-value-quantity"), None);
         assert!(r
-            .stored_params("Observation", "combo-value-quantity")
+            .derivation("Observation", "combo-value-quantity")
             .is_some());
     }
 }

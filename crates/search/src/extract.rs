@@ -81,7 +81,7 @@ impl CompiledTable {
             unsupported: Vec::new(),
         };
         for def in registry.params(resource_type) {
-            if registry.stored_params(resource_type, &def.code).is_some() {
+            if registry.derivation(resource_type, &def.code).is_some() {
                 // Derived: its values are the rows of the parameters it is made of.
                 continue;
             }

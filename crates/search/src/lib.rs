@@ -38,6 +38,7 @@ mod result_params_tests;
 
 pub use compartment::{compartment_filter, compartment_params, compartment_types};
 pub use custom::{definition_from_resource, CustomParamError};
+pub use derived::Derivation;
 pub use error::SearchError;
 pub use extract::{extract, unsupported_expressions, UnsupportedExpression};
 pub use index::{ContainedSource, IndexEntry, IndexValue};

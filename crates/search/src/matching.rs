@@ -46,6 +46,21 @@ impl Filter {
                     Some(false)
                 }
             }
+            Filter::All(fs) => {
+                let mut unknown = false;
+                for f in fs {
+                    match f.matches_in(entries, scope) {
+                        Some(false) => return Some(false),
+                        Some(true) => {}
+                        None => unknown = true,
+                    }
+                }
+                if unknown {
+                    None
+                } else {
+                    Some(true)
+                }
+            }
             Filter::Chain {
                 param,
                 target_type,

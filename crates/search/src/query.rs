@@ -3,6 +3,7 @@
 //! parameter.
 
 use crate::chain;
+use crate::derived::Derivation;
 use crate::error::SearchError;
 use crate::index::IndexValue;
 use crate::param::composite::CompositePredicate;
@@ -63,6 +64,10 @@ pub enum Filter {
     },
     /// Any of these holds (compartments).
     Any(Vec<Filter>),
+    /// All of these hold, on the same resource (a composite answered from its components'
+    /// parameters, see `derived`; at the top level of a query its filters are listed one by
+    /// one instead).
+    All(Vec<Filter>),
     /// `_list=id`: the resource is an entry of `List/id`.
     List(String),
 }
@@ -210,7 +215,10 @@ impl SearchQuery {
                     format!("chains are limited to {MAX_CHAIN_DEPTH} links"),
                 ))
             } else {
-                parse_filter(&ctx, name, value).map(|f| q.filters.push(f))
+                parse_filter(&ctx, name, value).map(|f| match f {
+                    Filter::All(all) => q.filters.extend(all),
+                    f => q.filters.push(f),
+                })
             };
             match outcome {
                 Ok(()) => q.applied.push((name.clone(), value.clone())),
@@ -305,7 +313,6 @@ pub(crate) fn parse_filter(
     if let Some(rest) = chain_rest {
         return chain::parse_chain(ctx, def, modifier, rest, value);
     }
-    let stored = stored_params(ctx, code, name)?;
     if modifier == Some("missing") {
         let missing = match value {
             "true" => true,
@@ -318,28 +325,11 @@ pub(crate) fn parse_filter(
                 ))
             }
         };
-        return Ok(match stored {
-            None => Filter::Missing {
-                param: code.to_string(),
-                missing,
-            },
-            // Some value of the derived parameter ⟺ some value of one of its parts.
-            Some(parts) => {
-                let any = Filter::Any(
-                    parts
-                        .iter()
-                        .map(|p| Filter::Missing {
-                            param: p.clone(),
-                            missing: false,
-                        })
-                        .collect(),
-                );
-                if missing {
-                    Filter::Not(Box::new(any))
-                } else {
-                    any
-                }
-            }
+        let present = present(ctx, code, name)?;
+        return Ok(match present {
+            Filter::Missing { param, .. } => Filter::Missing { param, missing },
+            some if missing => Filter::Not(Box::new(some)),
+            some => some,
         });
     }
     let unknown_modifier = |m: &str| SearchError::UnknownModifier {
@@ -411,26 +401,7 @@ pub(crate) fn parse_filter(
         };
         values.push(predicate);
     }
-    let filter = match stored {
-        None => Filter::Param(ParamFilter {
-            param: code.to_string(),
-            param_type: def.param_type,
-            values,
-        }),
-        // A value of the derived parameter matches ⟺ a value of one of its parts does.
-        Some(parts) => Filter::Any(
-            parts
-                .iter()
-                .map(|p| {
-                    Filter::Param(ParamFilter {
-                        param: p.clone(),
-                        param_type: def.param_type,
-                        values: values.clone(),
-                    })
-                })
-                .collect(),
-        ),
-    };
+    let filter = matching(ctx, code, name, def.param_type, values)?;
     Ok(if negate {
         Filter::Not(Box::new(filter))
     } else {
@@ -438,21 +409,21 @@ pub(crate) fn parse_filter(
     })
 }
 
-/// The stored parameters a derived parameter is answered from (see `derived`), on the
-/// type(s) searched; `None` when `code` is stored itself. Across several `_type`s the
-/// parameter must be derived the same way on all, or stored on all.
-pub(crate) fn stored_params(
+/// How a derived parameter is answered from stored ones (see `derived`), on the type(s)
+/// searched; `None` when `code` is stored itself. Across several `_type`s the parameter must
+/// be derived the same way on all, or stored on all.
+pub(crate) fn derivation(
     ctx: &Context<'_>,
     code: &str,
     name: &str,
-) -> Result<Option<Vec<String>>, SearchError> {
+) -> Result<Option<Derivation>, SearchError> {
     let types: Vec<&str> = match ctx.resource_type {
         Some(t) => vec![t],
         None => ctx.types.iter().map(String::as_str).collect(),
     };
-    let mut found: Option<Option<&[String]>> = None;
+    let mut found: Option<Option<&Derivation>> = None;
     for t in types {
-        let here = ctx.registry.stored_params(t, code);
+        let here = ctx.registry.derivation(t, code);
         match found {
             None => found = Some(here),
             Some(prev) if prev == here => {}
@@ -464,7 +435,79 @@ pub(crate) fn stored_params(
             }
         }
     }
-    Ok(found.flatten().map(<[String]>::to_vec))
+    Ok(found.flatten().cloned())
+}
+
+/// "`code` has some value", on stored parameters: `Missing { missing: false }` for a stored
+/// one; for a union, some part has a value; for a joined composite, every component has one
+/// (its tuples are their combinations).
+fn present(ctx: &Context<'_>, code: &str, name: &str) -> Result<Filter, SearchError> {
+    let has = |param: &str| Filter::Missing {
+        param: param.to_string(),
+        missing: false,
+    };
+    Ok(match derivation(ctx, code, name)? {
+        None => has(code),
+        Some(Derivation::Union(parts)) => Filter::Any(
+            parts
+                .iter()
+                .map(|p| present(ctx, p, name))
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(Derivation::Joined(parts)) => Filter::All(parts.iter().map(|(p, _)| has(p)).collect()),
+    })
+}
+
+/// "Some value of `code` matches one of `values`", on stored parameters: for a union, some
+/// part's value does; for a joined composite, for one value, each component's parameter has a
+/// value matching that component.
+fn matching(
+    ctx: &Context<'_>,
+    code: &str,
+    name: &str,
+    param_type: SearchParamType,
+    values: Vec<Predicate>,
+) -> Result<Filter, SearchError> {
+    Ok(match derivation(ctx, code, name)? {
+        None => Filter::Param(ParamFilter {
+            param: code.to_string(),
+            param_type,
+            values,
+        }),
+        Some(Derivation::Union(parts)) => Filter::Any(
+            parts
+                .iter()
+                .map(|p| matching(ctx, p, name, param_type, values.clone()))
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(Derivation::Joined(parts)) => {
+            let mut any = Vec::with_capacity(values.len());
+            for v in values {
+                let Predicate::Composite(CompositePredicate { components }) = v else {
+                    return Err(SearchError::unsupported(name, "expected a composite value"));
+                };
+                if components.len() != parts.len() {
+                    return Err(SearchError::unsupported(name, "component count differs"));
+                }
+                let all = parts
+                    .iter()
+                    .zip(components)
+                    .map(|((param, param_type), c)| {
+                        Filter::Param(ParamFilter {
+                            param: param.clone(),
+                            param_type: *param_type,
+                            values: vec![c],
+                        })
+                    })
+                    .collect();
+                any.push(Filter::All(all));
+            }
+            match any.len() {
+                1 => any.swap_remove(0),
+                _ => Filter::Any(any),
+            }
+        }
+    })
 }
 
 /// True when every branch of the parameter's expression is a plain path to a `boolean`

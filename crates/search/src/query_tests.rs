@@ -29,6 +29,10 @@ fn render(f: &Filter) -> String {
             "any({})",
             v.iter().map(render).collect::<Vec<_>>().join(" | ")
         ),
+        Filter::All(v) => format!(
+            "all({})",
+            v.iter().map(render).collect::<Vec<_>>().join(" & ")
+        ),
         Filter::List(id) => format!("list({id})"),
     }
 }
@@ -362,10 +366,37 @@ fn references_and_chains() {
 
 #[test]
 fn composites() {
+    // On the resource itself, a composite is its components' parameters on the same
+    // resource (see `derived`): ANDed at the top level, `all(…)` inside an OR or a chain.
     check(
         "Observation",
         "code-value-quantity=http://loinc.org|2339-0$gt5",
-        "code-value-quantity=(tok(http://loinc.org|2339-0) $ gt5||)",
+        "code=tok(http://loinc.org|2339-0) & value-quantity=gt5||",
+    );
+    check(
+        "Observation",
+        "code-value-quantity=2339-0$gt5,8480-6$lt60",
+        "any(all(code=tok(2339-0) & value-quantity=gt5||) | all(code=tok(8480-6) & value-quantity=lt60||))",
+    );
+    check(
+        "Observation",
+        "code-value-concept:missing=true",
+        "not(all(code:missing=false & value-concept:missing=false))",
+    );
+    check(
+        "Observation",
+        "code-value-quantity:missing=false",
+        "code:missing=false & value-quantity:missing=false",
+    );
+    check(
+        "Patient",
+        "_has:Observation:subject:code-value-quantity=2339-0$gt5",
+        "has(Observation.subject)[all(code=tok(2339-0) & value-quantity=gt5||)]",
+    );
+    check(
+        "Observation",
+        "combo-code-value-quantity=2339-0$gt5",
+        "any(all(code=tok(2339-0) & value-quantity=gt5||) | component-code-value-quantity=(tok(2339-0) $ gt5||))",
     );
     check(
         "Observation",
@@ -468,7 +499,12 @@ fn every_parameter_of_every_type_parses() {
             match result {
                 Ok(q) => {
                     parsed += 1;
-                    assert_eq!(q.filters.len(), 1, "{rt}?{}={value}", def.code);
+                    // A joined composite is one filter per component (see `derived`).
+                    let filters = match registry.derivation(rt, &def.code) {
+                        Some(crate::Derivation::Joined(parts)) => parts.len(),
+                        _ => 1,
+                    };
+                    assert_eq!(q.filters.len(), filters, "{rt}?{}={value}", def.code);
                 }
                 Err(SearchError::Unsupported { param, .. }) => {
                     unsupported.insert(param);

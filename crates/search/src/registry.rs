@@ -7,6 +7,7 @@
 //! with [`SearchError::NotYetIndexed`] until a reindex has covered the resources stored before
 //! it: a search on it would otherwise silently miss them.
 
+use crate::derived::Derivation;
 use crate::extract::CompiledTable;
 use crate::SearchError;
 use crosscare_spec::model::SearchParamDef;
@@ -24,7 +25,7 @@ pub struct ParamRegistry {
     by_url: HashMap<String, Arc<SearchParamDef>>,
     compiled: HashMap<String, OnceLock<CompiledTable>>,
     /// Per type, the derived parameters (see `derived`), found on first use.
-    derived: HashMap<String, OnceLock<HashMap<String, Vec<String>>>>,
+    derived: HashMap<String, OnceLock<HashMap<String, Derivation>>>,
     /// The custom definitions, in registration order.
     custom: Vec<Arc<SearchParamDef>>,
     /// URLs of the custom definitions that are indexed on write but not searchable yet.
@@ -180,9 +181,9 @@ impl ParamRegistry {
         self.by_url.get(url).map(Arc::as_ref)
     }
 
-    /// For a derived parameter of a resource type (see `derived`), the stored parameters
-    /// whose values make it up; `None` for a parameter that is stored itself.
-    pub fn stored_params(&self, resource_type: &str, code: &str) -> Option<&[String]> {
+    /// For a derived parameter of a resource type (see `derived`), how the stored parameters
+    /// answer it; `None` for a parameter that is stored itself.
+    pub fn derivation(&self, resource_type: &str, code: &str) -> Option<&Derivation> {
         let cell = self.derived.get(resource_type)?;
         let table = cell.get_or_init(|| {
             crate::derived::derivations(
@@ -192,7 +193,7 @@ impl ParamRegistry {
                 &|url| self.by_url(url).map(|d| d.param_type),
             )
         });
-        table.get(code).map(Vec::as_slice)
+        table.get(code)
     }
 
     /// The compiled expressions of a resource type, built on first use.

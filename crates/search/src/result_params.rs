@@ -232,8 +232,11 @@ pub(crate) fn apply(
                         "composite and special parameters cannot be sorted on",
                     ));
                 }
-                let stored = crate::query::stored_params(ctx, code, name)?
-                    .unwrap_or_else(|| vec![code.to_string()]);
+                // Composites are refused above, so a derived parameter here is a union.
+                let stored = match crate::query::derivation(ctx, code, name)? {
+                    Some(crate::Derivation::Union(parts)) => parts,
+                    _ => vec![code.to_string()],
+                };
                 r.sort.push(SortKey {
                     param: code.to_string(),
                     param_type: def.param_type,

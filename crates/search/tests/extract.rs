@@ -214,14 +214,56 @@ fn observation_composites_keep_component_instances_together() {
     let value = json!({"resourceType": "Observation", "id": "g", "status": "final",
         "code": {"coding": [{"system": "http://loinc.org", "code": "2339-0"}]},
         "valueQuantity": {"value": 6.3, "system": "http://unitsofmeasure.org", "code": "mmol/L"}});
+    // A composite on the resource itself is answered from its components' parameters
+    // (`code`, `value-quantity`), so it has no entries of its own.
     check(
         value,
-        &["code-value-quantity", "value-quantity"],
+        &["code-value-quantity", "code", "value-quantity"],
         &[
-            "code-value-quantity=(tok(http://loinc.org|2339-0) $ qty(6.3 http://unitsofmeasure.org|mmol/L))",
+            "code=tok(http://loinc.org|2339-0)",
             "value-quantity=qty(6.3 http://unitsofmeasure.org|mmol/L)",
         ],
     );
+}
+
+#[test]
+fn joined_composites_stay_within_one_resource() {
+    let obs = |id: &str, code: &str, value: i64| {
+        json!({"resourceType": "Observation", "id": id, "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "valueQuantity": {"value": value, "system": "http://unitsofmeasure.org", "code": "mmol/L"}})
+    };
+    let report = json!({"resourceType": "DiagnosticReport", "id": "r", "status": "final",
+        "code": {"text": "panel"},
+        "contained": [obs("a", "2339-0", 5), obs("b", "2345-7", 9)],
+        "result": [{"reference": "#a"}, {"reference": "#b"}]});
+    let yes = vec![Some(true)];
+    let no = vec![Some(false)];
+    assert_eq!(
+        decide(&report, "result:Observation.code-value-quantity=2339-0$5"),
+        yes
+    );
+    assert_eq!(
+        decide(&report, "result:Observation.code-value-quantity=2345-7$9"),
+        yes
+    );
+    // a's code with b's value: two contained resources, not one tuple.
+    assert_eq!(
+        decide(&report, "result:Observation.code-value-quantity=2339-0$9"),
+        no
+    );
+    let o = obs("o", "2339-0", 5);
+    assert_eq!(
+        decide(&o, "code-value-quantity=2339-0$gt4"),
+        [Some(true), Some(true)]
+    );
+    assert_eq!(decide(&o, "code-value-quantity=2339-0$gt6,x$5"), no);
+    assert_eq!(decide(&o, "code-value-quantity=2339-0$gt6,2339-0$5"), yes);
+    assert_eq!(
+        decide(&o, "code-value-quantity:missing=false"),
+        [Some(true), Some(true)]
+    );
+    assert_eq!(decide(&o, "code-value-concept:missing=true"), yes);
 }
 
 /// Parses a query and decides it over one resource's entries with the reference semantics.

@@ -35,7 +35,9 @@ fn index_rows_follow_the_current_version() {
             "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
             "subject": {"reference": "Patient/p1"},
             "effectiveDateTime": "2024-05-01",
-            "valueQuantity": {"value": 72, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}}),
+            "valueQuantity": {"value": 72, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
+            "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                "valueQuantity": {"value": 120, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}]}),
     );
     assert_eq!(
         rows("idx_token", " AND param = 'code' AND code = '8867-4'"),
@@ -53,22 +55,30 @@ fn index_rows_follow_the_current_version() {
         rows("idx_quantity", " AND param = 'value-quantity' AND val = 72"),
         "1"
     );
-    // code-value-quantity is a composite: one tuple, as its components' rows (no
-    // `idx_composite` row), and no rows at all for the derived `combo-*` parameters.
+    // component-code-value-quantity is a composite: one tuple, as its components' rows (no
+    // `idx_composite` row). code-value-quantity, read on the resource itself, is answered from
+    // `code` and `value-quantity`, and the `combo-*` parameters from their parts: no rows.
     assert_eq!(
         rows(
             "idx_token",
-            " AND param = 'code-value-quantity$0' AND grp = 1"
+            " AND param = 'component-code-value-quantity$0' AND grp = 1"
         ),
         "1"
     );
     assert_eq!(
         rows(
             "idx_quantity",
-            " AND param = 'code-value-quantity$1' AND grp = 1"
+            " AND param = 'component-code-value-quantity$1' AND grp = 1 AND val = 120"
         ),
         "1"
     );
+    for t in ["idx_token", "idx_quantity"] {
+        assert_eq!(
+            rows(t, " AND param LIKE 'code-value-quantity%'"),
+            "0",
+            "{t}"
+        );
+    }
     assert_eq!(rows("idx_composite", ""), "0");
     assert_eq!(rows("idx_token", " AND param LIKE 'combo-%'"), "0");
 

@@ -1,5 +1,5 @@
 //! Filters to SQL boolean expressions over a resource alias: parameters, `:missing`, `:not`,
-//! chains, `_has`, compartments (`Any`) and `_list`.
+//! chains, `_has`, compartments (`Any`), joined composites (`All`) and `_list`.
 
 use super::predicate::{condition, range_compare, table_of};
 use super::{component_param, Dialect, Scope, Sql};
@@ -32,6 +32,7 @@ pub(crate) fn drives(f: &Filter) -> bool {
         Filter::Param(pf) => !on_resource_row(&pf.param),
         Filter::Chain { .. } | Filter::Has { .. } | Filter::List(_) => true,
         Filter::Any(list) => !list.is_empty() && list.iter().all(drives),
+        Filter::All(list) => list.iter().any(drives),
         Filter::Missing { missing, .. } => !missing,
         Filter::Not(_) => false,
     }
@@ -131,6 +132,20 @@ impl<'d> Compiler<'d> {
                 for (i, inner) in list.iter().enumerate() {
                     if i > 0 {
                         sql.push(" OR ");
+                    }
+                    self.filter(sql, inner, alias, scope)?;
+                }
+                sql.push(")");
+                Ok(())
+            }
+            Filter::All(list) => {
+                sql.push("(");
+                if list.is_empty() {
+                    sql.push("1 = 1");
+                }
+                for (i, inner) in list.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(" AND ");
                     }
                     self.filter(sql, inner, alias, scope)?;
                 }
@@ -376,7 +391,7 @@ fn key_only(f: &Filter) -> bool {
     match f {
         Filter::Param(pf) => !on_resource_row(&pf.param),
         Filter::Not(inner) => key_only(inner),
-        Filter::Any(list) => list.iter().all(key_only),
+        Filter::Any(list) | Filter::All(list) => list.iter().all(key_only),
         Filter::Missing { .. } | Filter::Chain { .. } | Filter::Has { .. } | Filter::List(_) => {
             true
         }
