@@ -31,36 +31,8 @@ impl Filter {
             ),
             Filter::Missing { param, missing } => Some(values(param).is_empty() == *missing),
             Filter::Not(inner) => inner.matches_in(entries, scope).map(|b| !b),
-            Filter::Any(fs) => {
-                let mut unknown = false;
-                for f in fs {
-                    match f.matches_in(entries, scope) {
-                        Some(true) => return Some(true),
-                        Some(false) => {}
-                        None => unknown = true,
-                    }
-                }
-                if unknown {
-                    None
-                } else {
-                    Some(false)
-                }
-            }
-            Filter::All(fs) => {
-                let mut unknown = false;
-                for f in fs {
-                    match f.matches_in(entries, scope) {
-                        Some(false) => return Some(false),
-                        Some(true) => {}
-                        None => unknown = true,
-                    }
-                }
-                if unknown {
-                    None
-                } else {
-                    Some(true)
-                }
-            }
+            Filter::Any(fs) => Self::junction(fs, entries, scope, true),
+            Filter::All(fs) => Self::junction(fs, entries, scope, false),
             Filter::Chain {
                 param,
                 target_type,
@@ -90,6 +62,27 @@ impl Filter {
             }
             Filter::Has { .. } | Filter::List(_) => None,
         }
+    }
+}
+
+impl Filter {
+    /// Three-valued `OR` (`decisive == true`) or `AND` (`false`) of `fs`: `decisive` as soon
+    /// as one filter gives it, unknown when one is unknown and none decides, else the other.
+    fn junction(
+        fs: &[Filter],
+        entries: &[IndexEntry],
+        scope: Option<&str>,
+        decisive: bool,
+    ) -> Option<bool> {
+        let mut unknown = false;
+        for f in fs {
+            match f.matches_in(entries, scope) {
+                Some(b) if b == decisive => return Some(decisive),
+                Some(_) => {}
+                None => unknown = true,
+            }
+        }
+        (!unknown).then_some(!decisive)
     }
 }
 

@@ -123,35 +123,8 @@ impl<'d> Compiler<'d> {
                 sql.push(")");
                 Ok(())
             }
-            Filter::Any(list) => {
-                if list.is_empty() {
-                    sql.push(self.d.falsum());
-                    return Ok(());
-                }
-                sql.push("(");
-                for (i, inner) in list.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(" OR ");
-                    }
-                    self.filter(sql, inner, alias, scope)?;
-                }
-                sql.push(")");
-                Ok(())
-            }
-            Filter::All(list) => {
-                sql.push("(");
-                if list.is_empty() {
-                    sql.push("1 = 1");
-                }
-                for (i, inner) in list.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(" AND ");
-                    }
-                    self.filter(sql, inner, alias, scope)?;
-                }
-                sql.push(")");
-                Ok(())
-            }
+            Filter::Any(list) => self.junction(sql, list, " OR ", self.d.falsum(), alias, scope),
+            Filter::All(list) => self.junction(sql, list, " AND ", "1 = 1", alias, scope),
             Filter::Chain { .. } | Filter::Has { .. } => {
                 sql.push(&format!("{} IN (", self.d.key_in(alias)));
                 self.rows(sql, f, scope)?;
@@ -178,6 +151,31 @@ impl<'d> Compiler<'d> {
                 Ok(())
             }
         }
+    }
+
+    /// `(f1 <op> f2 …)`, or `empty` for no filters (false for an `OR`, true for an `AND`).
+    fn junction(
+        &mut self,
+        sql: &mut Sql,
+        list: &[Filter],
+        op: &str,
+        empty: &str,
+        alias: &str,
+        scope: &Scope,
+    ) -> Result<()> {
+        if list.is_empty() {
+            sql.push(empty);
+            return Ok(());
+        }
+        sql.push("(");
+        for (i, inner) in list.iter().enumerate() {
+            if i > 0 {
+                sql.push(op);
+            }
+            self.filter(sql, inner, alias, scope)?;
+        }
+        sql.push(")");
+        Ok(())
     }
 
     /// The statement listing the keys of the resources a chain or `_has` filter selects:
