@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "setting",
         sql: include_str!("../migrations/0005_setting.sql"),
     },
+    Migration {
+        version: 6,
+        name: "byte_order_text",
+        sql: include_str!("../migrations/0006_byte_order_text.sql"),
+    },
 ];
 
 /// Tables that Citus replicates to every node (`create_reference_table`, see
@@ -94,6 +99,14 @@ pub async fn migrate_client(client: &mut Client) -> Result<MigrationReport, PgSt
         });
     }
     for m in MIGRATIONS.iter().filter(|m| m.version > from) {
+        // Some migrations rebuild indexes (version 6: about a minute and a half at 1 M
+        // resources on two cores), so the operator sees what the start-up is waiting for.
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applying PostgreSQL schema migration"
+        );
+        let started = std::time::Instant::now();
         tx.batch_execute(m.sql)
             .await
             .map_err(|e| PgStoreError::Migration {
@@ -106,6 +119,11 @@ pub async fn migrate_client(client: &mut Client) -> Result<MigrationReport, PgSt
         )
         .await
         .map_err(pg_error)?;
+        tracing::info!(
+            version = m.version,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "applied PostgreSQL schema migration"
+        );
     }
     tx.commit().await.map_err(pg_error)?;
     Ok(MigrationReport {
