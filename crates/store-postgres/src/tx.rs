@@ -26,7 +26,8 @@ pub(crate) struct PgTx<'a> {
     /// `None` once the transaction is committed (or handed to the rollback task).
     pub(crate) client: Option<Object>,
     pub(crate) mode: Mode,
-    /// The commit timestamp of this transaction, fixed at its first write.
+    /// The commit timestamp of this transaction, fixed at its first write or batch lock
+    /// (`prefetch`, whose claims carry it).
     pub(crate) stamp: Option<DateTime<Utc>>,
     /// The locked resources and buffered writes (write transactions only).
     pub(crate) buffer: Buffer,

@@ -2,7 +2,7 @@
 //! decides each new version at once, and hands the rows to the transaction's write buffer
 //! (`buffer.rs`), which sends them together before commit or before a read that needs them.
 
-use crate::buffer::{key, release_claims, Current, Locked};
+use crate::buffer::{key, release_claims, Claim, Current, Locked};
 use crate::copy::VersionRow;
 use crate::error::store_error;
 use crate::read::change_code;
@@ -203,16 +203,19 @@ impl PgTx<'_> {
         self.store.block_on(self.buffer.flush(client))
     }
 
-    /// Locks every listed resource of `partition` (claiming the absent ones) and fetches the
-    /// current versions, in a few statements for all of them.
+    /// Locks every listed resource of `partition` and fetches the current versions, in a few
+    /// statements for all of them. The keys are those of writes to come, so the absent ones
+    /// are claimed with the row their create will leave (`Claim::Created`), which fixes the
+    /// transaction's stamp now.
     fn lock_all(&mut self, partition: &PartitionId, keys: &[(String, String)]) -> Result<()> {
+        let claim = Claim::Created(self.stamp());
         let Some(client) = self.client.as_ref() else {
             return Err(StoreError::Unavailable(
                 "the transaction is finished".into(),
             ));
         };
         self.store
-            .block_on(self.buffer.lock_all(client, &partition.0, keys))
+            .block_on(self.buffer.lock_all(client, &partition.0, keys, claim))
     }
 }
 
