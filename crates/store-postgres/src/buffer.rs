@@ -16,7 +16,7 @@
 //! *optimistic*: its row already holds what the create will leave there (version 1 at the
 //! transaction's stamp, live), so the flush after the create has no pointer to move. Moving
 //! one is an `UPDATE`, which in PostgreSQL writes a new heap tuple and new entries in both
-//! indexes of `resource`: a third of the time PostgreSQL spent on the current-version rows of
+//! indexes of `resource`: about 40% of the time PostgreSQL spent on the current-version rows of
 //! an import. A claim that no write used is put back to a version-0 claim by the next flush,
 //! which comes before any statement that reads the database and before commit, so no
 //! statement ever sees a version-1 row without its version.
