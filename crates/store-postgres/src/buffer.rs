@@ -202,7 +202,7 @@ impl Buffer {
     /// once the buffer is flushed, against what it holds now: `count` adds this to the
     /// database's count instead of flushing.
     pub(crate) fn live_delta(&self, part: &str, rtype: Option<&str>) -> i64 {
-        self.unsynced()
+        self.outstanding()
             .filter(|(k, _)| k.0 == part && rtype.is_none_or(|t| t == k.1))
             .map(|(_, l)| i64::from(l.current.live()) - i64::from(l.db.live()))
             .sum()
@@ -210,7 +210,7 @@ impl Buffer {
 
     /// Every entry the next flush has something to send for, each once: the written ones and
     /// the optimistic claims not written (yet).
-    fn unsynced(&self) -> impl Iterator<Item = (&Key, &Locked)> {
+    fn outstanding(&self) -> impl Iterator<Item = (&Key, &Locked)> {
         let written = self.dirty.iter();
         let claims = self
             .optimistic
@@ -240,7 +240,7 @@ impl Buffer {
                 "an earlier write of this transaction failed".into(),
             ));
         }
-        if self.dirty.is_empty() && !self.unsynced().any(|(_, l)| l.unsynced()) {
+        if self.dirty.is_empty() && !self.outstanding().any(|(_, l)| l.unsynced()) {
             self.optimistic.clear();
             return Ok(());
         }
@@ -249,7 +249,7 @@ impl Buffer {
             copy_versions(client, &self.versions).await?;
         }
         let mut by_part: BTreeMap<&str, Vec<(&Key, &Locked)>> = BTreeMap::new();
-        for (k, l) in self.unsynced() {
+        for (k, l) in self.outstanding() {
             by_part.entry(&k.0).or_default().push((k, l));
         }
         for (part, entries) in &by_part {
