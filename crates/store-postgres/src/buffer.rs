@@ -245,6 +245,12 @@ impl Buffer {
             return Ok(());
         }
         self.poisoned = true;
+        if let Some(k) = self.dirty.iter().find(|k| !self.locked.contains_key(*k)) {
+            return Err(StoreError::Engine(format!(
+                "{}/{} written without its row lock",
+                k.1, k.2
+            )));
+        }
         if !self.versions.is_empty() {
             copy_versions(client, &self.versions).await?;
         }
